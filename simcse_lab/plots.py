@@ -1,0 +1,123 @@
+"""Plots. Every ``plot_*`` takes data and an optional ``ax`` and returns the ``Axes``; nothing here
+computes metrics, shows or saves figures, or touches global matplotlib settings.
+
+Large point clouds (more than ``datashader_threshold`` points) are rasterised with datashader so
+the figure stays readable and small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["category_colors", "plot_embedding_2d", "plot_metric_bars", "plot_run"]
+
+_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+    "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354",
+    "#756bb1", "#636363",
+)
+
+
+def category_colors(categories) -> dict[Any, str]:
+    """A stable colour per category (sorted order); noise (-1) is light grey."""
+    cats = sorted(set(np.asarray(categories).tolist()), key=lambda c: (str(type(c)), c))
+    out: dict[Any, str] = {}
+    for i, c in enumerate(c for c in cats if c != -1):
+        out[c] = _PALETTE[i % len(_PALETTE)]
+    if -1 in cats:
+        out[-1] = "#d9d9d9"
+    return out
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6, 6))
+    return ax
+
+
+def plot_embedding_2d(
+    xy: np.ndarray,
+    labels=None,
+    *,
+    ax=None,
+    title: str | None = None,
+    point_size: float | None = None,
+    max_legend: int = 20,
+    datashader_threshold: int = 20_000,
+):
+    """Scatter a 2-D projection coloured by ``labels`` (class names or cluster ids)."""
+    from matplotlib.lines import Line2D
+
+    ax = _axes(ax)
+    xy = np.asarray(xy)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"plot_embedding_2d needs an (n, 2) array, got shape {xy.shape}")
+    labels = np.zeros(len(xy), dtype=int) if labels is None else np.asarray(labels)
+    if len(labels) != len(xy):
+        raise ValueError(f"{len(labels)} labels for {len(xy)} points")
+    colors = category_colors(labels)
+    if len(xy) > datashader_threshold:
+        _datashade(ax, xy, labels, colors)
+    else:
+        size = point_size or max(1.0, min(12.0, 12000 / max(len(xy), 1)))
+        ax.scatter(xy[:, 0], xy[:, 1], c=[colors[v] for v in labels.tolist()], s=size, linewidths=0, alpha=0.8)
+    if 1 < len(colors) <= max_legend:
+        handles = [Line2D([], [], marker="o", ls="", color=c, label=str(k)) for k, c in colors.items()]
+        ax.legend(handles=handles, loc="best", fontsize="small", markerscale=0.8, frameon=False)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _datashade(ax, xy: np.ndarray, labels: np.ndarray, colors: dict[Any, str]) -> None:
+    try:
+        import datashader as ds
+        import datashader.transfer_functions as tf
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise ImportError("large scatter plots need datashader: pip install datashader") from None
+    keys = [str(k) for k in colors]
+    df = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "c": pd.Categorical([str(v) for v in labels], categories=keys)})
+    pad = 1e-6
+    x_range = (float(xy[:, 0].min()) - pad, float(xy[:, 0].max()) + pad)
+    y_range = (float(xy[:, 1].min()) - pad, float(xy[:, 1].max()) + pad)
+    canvas = ds.Canvas(plot_width=800, plot_height=800, x_range=x_range, y_range=y_range)
+    agg = canvas.points(df, "x", "y", agg=ds.count_cat("c"))
+    img = tf.dynspread(tf.shade(agg, color_key=dict(zip(keys, colors.values())), how="eq_hist"), threshold=0.5)
+    ax.imshow(img.to_pil(), extent=[*x_range, *y_range], origin="upper", aspect="auto")
+
+
+def plot_metric_bars(table: pd.DataFrame, *, metric: str = "v_measure", ax=None, title: str | None = None):
+    """Grouped bars of ``metric`` per model, one bar per (clusterer, space)."""
+    ax = _axes(ax)
+    if metric not in table.columns:
+        raise ValueError(f"table has no column {metric!r}; columns: {list(table.columns)}")
+    pivot = table.assign(setting=table["clusterer"] + " / " + table["space"]).pivot_table(
+        index="model", columns="setting", values=metric, aggfunc="mean", sort=False
+    )
+    pivot.plot.bar(ax=ax, rot=0)
+    ax.set_ylabel(metric)
+    ax.set_xlabel("")
+    ax.legend(fontsize="small", frameon=False)
+    ax.set_title(title or f"{metric} by model")
+    return ax
+
+
+def plot_run(xy: np.ndarray, panels: dict[str, np.ndarray], *, title: str = "", axes=None):
+    """One row of 2-D projections of the same points, one panel per colouring (label, clusters...)."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5), squeeze=False)
+        axes = axes[0]
+        if title:
+            fig.suptitle(title)
+    for ax, (name, labels) in zip(axes, panels.items()):
+        plot_embedding_2d(xy, labels, ax=ax, title=name)
+    return axes

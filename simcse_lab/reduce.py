@@ -1,0 +1,84 @@
+"""Dimensionality reduction steps with the scikit-learn shape (``fit_transform``).
+
+``UMAPReducer`` wraps umap-learn and keeps the fitted embedding (``embedding_``): the seed
+article fits UMAP and then calls ``transform`` on the same data again, which costs a second
+pass and gives a slightly different answer; here the fitted embedding is used directly.
+``IdentityReducer`` is the "raw space": no reduction, same interface.
+
+>>> IdentityReducer().fit_transform(np.ones((3, 2), dtype=np.float32)).shape
+(3, 2)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ReduceConfig
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["IdentityReducer", "UMAPReducer", "make_reducer"]
+
+
+@dataclass
+class IdentityReducer:
+    """The raw embedding space."""
+
+    def fit_transform(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float32)
+
+
+@dataclass
+class UMAPReducer:
+    """UMAP with the fitted embedding returned as ``float32``."""
+
+    n_components: int = 5
+    n_neighbors: int = 15
+    min_dist: float = 0.0
+    metric: str = "cosine"
+    random_state: int | None = 42
+
+    def fit_transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        n = len(x)
+        if n < 4:
+            raise ValueError(f"UMAP needs at least 4 points, got {n}")
+        if self.n_components < 1 or self.n_neighbors < 2:
+            raise ValueError(
+                f"UMAP n_components must be >= 1 and n_neighbors >= 2, got {self.n_components}, {self.n_neighbors}"
+            )
+        import umap
+
+        # UMAP's spectral initialisation needs n_components + 1 < n; tiny corpora fall back to a
+        # random initialisation rather than failing.
+        init = "spectral" if n > self.n_components + 2 else "random"
+        reducer = umap.UMAP(
+            n_components=self.n_components,
+            n_neighbors=min(self.n_neighbors, n - 1),
+            min_dist=self.min_dist,
+            metric=self.metric,
+            random_state=self.random_state,
+            init=init,
+            n_jobs=1 if self.random_state is not None else -1,
+        )
+        emb = reducer.fit_transform(x)
+        return np.asarray(emb, dtype=np.float32)
+
+
+def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components: int | None = None,
+                 min_dist: float | None = None):
+    """Factory: ``"raw"`` -> :class:`IdentityReducer`, ``"umap"`` -> :class:`UMAPReducer`."""
+    if space == "raw":
+        return IdentityReducer()
+    if space == "umap":
+        return UMAPReducer(
+            n_components=cfg.n_components if n_components is None else n_components,
+            n_neighbors=cfg.n_neighbors,
+            min_dist=cfg.min_dist if min_dist is None else min_dist,
+            metric=cfg.metric,
+            random_state=seed,
+        )
+    raise ValueError(f"unknown space {space!r}; allowed: raw, umap")
