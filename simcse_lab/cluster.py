@@ -7,7 +7,7 @@ gets a cluster); the hard labels and their noise fraction are kept on the object
 
 >>> x = np.r_[np.zeros((10, 2)), np.ones((10, 2)) * 5].astype(np.float32)
 >>> labels = KMeansClusterer(n_clusters=2, random_state=0).fit_predict(x)
->>> len(set(labels[:10])), len(set(labels[10:])), labels[0] != labels[-1]
+>>> len(set(labels[:10])), len(set(labels[10:])), bool(labels[0] != labels[-1])
 (1, 1, True)
 """
 

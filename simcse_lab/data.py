@@ -250,7 +250,9 @@ def load_corpus(
         present = set(df[main].astype(str))
         unknown = [d for d in drop_labels if d not in present]
         if unknown:
-            raise ValueError(f"drop_labels {unknown} are not classes of {main!r}; classes: {sorted(present)}")
+            # a profile written for one corpus may name classes another corpus lacks
+            logger.warning("drop_labels %s are not classes of %r (classes: %s); nothing dropped for them",
+                           unknown, main, sorted(present))
         hit = df[main].astype(str).isin(set(drop_labels))
         report["dropped_labels"] = int(hit.sum())
         df = df.loc[~hit]

@@ -8,9 +8,10 @@ written atomically; an entry whose file is missing, truncated or altered is reco
 Example
 -------
 >>> from simcse_lab.models import TfidfLsaEncoder
->>> x = encode_texts(TfidfLsaEncoder(n_components=2), ["a b", "b c", "c d"], show_progress=False)
+>>> texts = ["red summer dress", "blue summer dress", "warm winter coat", "long winter coat"]
+>>> x = encode_texts(TfidfLsaEncoder(n_components=2), texts, show_progress=False)
 >>> x.shape, x.dtype, bool(np.allclose(np.linalg.norm(x, axis=1), 1))
-((3, 2), dtype('float32'), True)
+((4, 2), dtype('float32'), True)
 """
 
 from __future__ import annotations

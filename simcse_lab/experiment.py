@@ -125,7 +125,7 @@ class Result:
                 entry["geometry"] = {
                     k: (None if pd.isna(v) else float(v))
                     for k, v in geo.iloc[0].items()
-                    if k != "model" and isinstance(v, (int, float, np.floating))
+                    if k != "model" and isinstance(v, (int, float, np.integer, np.floating))
                 }
             models[str(model)] = entry
         out["models"] = models
@@ -288,7 +288,7 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
                 encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,
                 cache_dir=cache_dir, show_progress=cfg.encode.show_progress,
             )
-        geo = {"dim": float(x.shape[1]), "mean_cosine": mean_cosine(x, seed=cfg.seed)}
+        geo: dict[str, float] = {"dim": int(x.shape[1]), "mean_cosine": mean_cosine(x, seed=cfg.seed)}
         if align_idx is not None:
             with timer(f"alignment {name}"):
                 if isinstance(encoder, SentenceEncoder):

@@ -172,19 +172,24 @@ class SentenceEncoder:
 
         model = self.model
         was_training = model.training
+        # batches of similar length pad less; the pairs are restored to input order at the end
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        sorted_texts = [texts[i] for i in order]
         views: list[list[np.ndarray]] = [[], []]
         model.train()
         try:
             with torch.no_grad():
-                for start in range(0, len(texts), batch_size):
-                    batch = list(texts[start : start + batch_size])
+                for start in range(0, len(sorted_texts), batch_size):
+                    batch = sorted_texts[start : start + batch_size]
                     for view in views:
                         features = batch_to_device(model.preprocess(batch), model.device)
                         out = model(features)["sentence_embedding"]
                         view.append(out.float().cpu().numpy())
         finally:
             model.train(was_training)
-        return np.concatenate(views[0]).astype(np.float32), np.concatenate(views[1]).astype(np.float32)
+        inverse = np.argsort(order)
+        a, b = (np.concatenate(v).astype(np.float32)[inverse] for v in views)
+        return a, b
 
 
 @dataclass

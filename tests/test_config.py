@@ -1,0 +1,88 @@
+import dataclasses
+
+import pytest
+import yaml
+
+from simcse_lab.config import (
+    ExperimentConfig,
+    config_hash,
+    describe,
+    from_dict,
+    from_flat,
+    list_profiles,
+    load_config,
+    parse_overrides,
+    to_dict,
+    to_flat,
+    to_yaml,
+    with_overrides,
+)
+
+
+def test_round_trips():
+    cfg = with_overrides(ExperimentConfig(), {"corpus.n_samples": 123, "cluster.methods": ["kmeans"]})
+    assert from_dict(to_dict(cfg)) == cfg
+    assert from_flat(to_flat(cfg)) == cfg
+    assert from_dict(yaml.safe_load(to_yaml(cfg))) == cfg
+
+
+def test_hash_is_stable_and_sensitive():
+    a, b = ExperimentConfig(), ExperimentConfig()
+    assert config_hash(a) == config_hash(b)
+    assert config_hash(with_overrides(a, {"seed": 1})) != config_hash(a)
+
+
+def test_frozen_and_not_mutated():
+    cfg = ExperimentConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.seed = 3  # type: ignore[misc]
+    new = with_overrides(cfg, {"seed": 3})
+    assert cfg.seed == 42 and new.seed == 3
+
+
+def test_unknown_key_names_allowed_ones():
+    with pytest.raises(ValueError, match="unknown config key 'corpus.nsamples'"):
+        with_overrides(ExperimentConfig(), {"corpus.nsamples": 3})
+    with pytest.raises(ValueError, match="allowed"):
+        from_dict({"corpus": {"bogus": 1}})
+
+
+@pytest.mark.parametrize(
+    "key,value,msg",
+    [("seed", "abc", "integer"), ("encode.normalize", "yes", "true or false"), ("corpus.n_samples", 1.5, "integer")],
+)
+def test_bad_types_are_named(key, value, msg):
+    with pytest.raises(ValueError, match=msg):
+        with_overrides(ExperimentConfig(), {key: value})
+
+
+def test_overrides_parse_yaml_values():
+    parsed = parse_overrides(["corpus.n_samples=500", "models.encoders=[minilm, tfidf-lsa]", "corpus.level="])
+    assert parsed == {"corpus.n_samples": 500, "models.encoders": ["minilm", "tfidf-lsa"], "corpus.level": None}
+    with pytest.raises(ValueError, match="section.key=value"):
+        parse_overrides(["nonsense"])
+
+
+def test_profiles_load_and_differ():
+    assert {"default", "seed"} <= set(list_profiles())
+    default, seed = load_config("default"), load_config("seed")
+    assert default.models.simcse_from == ("minilm",)
+    assert seed.train.batch_size == 20 and seed.train.epochs == 2 and seed.train.max_seq_length == 256
+    assert "distilroberta-base" in seed.models.encoders
+
+
+def test_load_config_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown profile"):
+        load_config("nope")
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(ValueError, match="mapping"):
+        load_config(bad)
+
+
+def test_every_key_is_documented():
+    rows = describe()
+    assert {k for k, _, _ in rows} == set(to_flat(ExperimentConfig()))
+    assert all(h.strip() for _, _, h in rows)

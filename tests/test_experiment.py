@@ -1,0 +1,126 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from simcse_lab.config import ExperimentConfig, from_dict, load_config, with_overrides
+from simcse_lab.experiment import compare, run, run_dir_for
+
+pytestmark = pytest.mark.slow
+
+TINY_TRAIN = {"train.epochs": 1, "train.batch_size": 8, "train.max_seq_length": 16, "train.learning_rate": 1e-3}
+
+
+def tiny_config(tmp_path, tiny_csv, tiny_checkpoint, **extra) -> ExperimentConfig:
+    return with_overrides(
+        ExperimentConfig(),
+        {
+            "name": "tiny",
+            "data_dir": str(tmp_path / "data"),
+            "runs_dir": str(tmp_path / "runs"),
+            "corpus.source": str(tiny_csv),
+            "corpus.n_samples": None,
+            "models.encoders": ["tfidf-lsa", str(tiny_checkpoint)],
+            "models.simcse_from": [str(tiny_checkpoint)],
+            "encode.max_seq_length": 16,
+            "encode.show_progress": False,
+            "reduce.n_neighbors": 10,
+            "metrics.n_alignment_texts": 20,
+            **TINY_TRAIN,
+            **extra,
+        },
+    )
+
+
+def test_every_model_clusterer_space_and_level_is_scored(tmp_path, tiny_csv, tiny_checkpoint):
+    cfg = tiny_config(tmp_path, tiny_csv, tiny_checkpoint)
+    result = run(cfg)
+    t = result.table
+    models = ["tfidf-lsa", str(tiny_checkpoint), f"simcse({tiny_checkpoint})"]
+    assert list(t["model"].unique()) == models
+    assert set(t["clusterer"]) == {"kmeans", "hdbscan", "hdbscan-hard"}
+    assert set(t["space"]) == {"raw", "umap"} and set(t["level"]) == {"Cat1", "Cat2"}
+    assert len(t) == 3 * 3 * 2 * 2
+    assert t["v_measure"].between(0, 1).all()
+    kmeans = t[(t.clusterer == "kmeans") & (t.level == "Cat1")]
+    # k = number of Cat1 classes (an untrained model may collapse points so KMeans finds fewer)
+    assert (kmeans["n_clusters"] <= 3).all() and (kmeans[kmeans.model == "tfidf-lsa"]["n_clusters"] == 3).all()
+    # TF-IDF separates the fixture's topic words perfectly
+    assert kmeans[kmeans.model == "tfidf-lsa"]["v_measure"].max() > 0.9
+    geo = result.model_metrics.set_index("model")
+    assert np.isnan(geo.loc["tfidf-lsa", "alignment"])
+    assert geo.loc[str(tiny_checkpoint), "alignment"] > 0  # dropout views differ
+
+    run_dir = result.save(run_dir_for(cfg))
+    for name in ("config.yaml", "manifest.json", "results.csv", "results.md", "metrics.json", "model_metrics.csv"):
+        assert (run_dir / name).is_file(), name
+    assert from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())) == cfg
+    assert pd.read_csv(run_dir / "results.csv").shape == t.shape
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["corpus"]["n_texts"] == 60 and "sentence-transformers" in manifest["versions"]
+    assert any(k.startswith("train simcse") for k in manifest["seconds_per_step"])
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics["models"]) == set(models)
+    assert len(list((run_dir / "figures").glob("*.png"))) == 4
+    xy = np.load(run_dir / "arrays" / "tfidf-lsa__umap2d.npy", allow_pickle=False)
+    assert xy.shape == (60, 2)
+
+    # a rerun reuses the trained model and the cached embeddings and gives the same table
+    log = next((tmp_path / "data" / "interim" / "models").glob("simcse-*/training_log.json"))
+    stamp = log.stat().st_mtime_ns
+    n_cached = len(list((tmp_path / "data" / "interim" / "embeddings").glob("*.npy")))
+    again = run(cfg)
+    assert log.stat().st_mtime_ns == stamp
+    assert len(list((tmp_path / "data" / "interim" / "embeddings").glob("*.npy"))) == n_cached == 3
+    # TF-IDF, KMeans and HDBSCAN are deterministic; UMAP of the untrained tiny model's nearly
+    # collapsed points is not bit-stable across runs, so only the TF-IDF rows are compared exactly
+    same = lambda df: df[df.model == "tfidf-lsa"].reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(same(again.table), same(t))
+    assert again.table.shape == t.shape
+
+
+def test_seed_profile_code_path_with_local_stand_ins(tmp_path, tiny_csv, tiny_checkpoint):
+    """The article's trio, with tiny local checkpoints standing in for the hub models."""
+    from sentence_transformers import SentenceTransformer
+
+    paraphrase = tmp_path / "paraphrase-stand-in"
+    SentenceTransformer(str(tiny_checkpoint), device="cpu").save(str(paraphrase))
+    seed = load_config("seed")
+    cfg = with_overrides(
+        seed,
+        {
+            "data_dir": str(tmp_path / "data"),
+            "runs_dir": str(tmp_path / "runs"),
+            "corpus.source": str(tiny_csv),
+            "models.encoders": [str(tiny_checkpoint), str(paraphrase)],
+            "models.simcse_from": [str(tiny_checkpoint)],
+            "encode.max_seq_length": 16,
+            "train.max_seq_length": 16,
+            "encode.show_progress": False,
+            "reduce.n_neighbors": 10,
+            "metrics.n_alignment_texts": 0,
+        },
+    )
+    assert cfg.train.batch_size == 20 and cfg.train.epochs == 2  # the seed's settings are kept
+    table = compare(cfg)
+    assert table["model"].nunique() == 3
+    log = json.loads(next((tmp_path / "data" / "interim" / "models").glob("simcse-*/training_log.json")).read_text())
+    assert log["global_step"] == 6  # 60 texts / batch 20 x 2 epochs
+    assert (run_dir_for(cfg) / "results.md").is_file()
+
+
+def test_unlabelled_corpus_cannot_be_scored(tmp_path, tiny_checkpoint):
+    txt = tmp_path / "t.txt"
+    txt.write_text("\n".join(f"line {i}" for i in range(20)))
+    cfg = with_overrides(ExperimentConfig(), {"corpus.source": str(txt), "data_dir": str(tmp_path)})
+    with pytest.raises(ValueError, match="no labels"):
+        run(cfg)
+
+
+def test_config_problems_are_caught_before_work(tmp_path):
+    cfg = with_overrides(ExperimentConfig(), {"cluster.methods": ["kmeans", "spectral"], "data_dir": str(tmp_path)})
+    with pytest.raises(ValueError, match="unknown clusterer 'spectral'"):
+        run(cfg)
+    assert not (tmp_path / "raw").exists()

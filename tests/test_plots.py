@@ -1,0 +1,49 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from simcse_lab.plots import category_colors, plot_embedding_2d, plot_metric_bars  # noqa: E402
+
+
+def test_scatter_returns_axes_with_legend():
+    ax = Figure().subplots()
+    xy = np.random.default_rng(0).normal(size=(50, 2))
+    labels = np.array(["a", "b"] * 25)
+    out = plot_embedding_2d(xy, labels, ax=ax, title="t")
+    assert out is ax and ax.get_title() == "t"
+    assert len(ax.collections) == 1 and ax.get_legend() is not None
+
+
+def test_large_clouds_go_through_datashader():
+    ax = Figure().subplots()
+    xy = np.random.default_rng(0).normal(size=(500, 2))
+    plot_embedding_2d(xy, np.arange(500) % 3, ax=ax, datashader_threshold=100)
+    assert len(ax.images) == 1 and len(ax.collections) == 0
+
+
+def test_noise_is_grey_and_colours_are_stable():
+    colors = category_colors([2, -1, 0, 1])
+    assert colors[-1] == "#d9d9d9" and category_colors([0, 1, 2]) == {k: colors[k] for k in (0, 1, 2)}
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        plot_embedding_2d(np.zeros((5, 3)), ax=Figure().subplots())
+    with pytest.raises(ValueError, match="3 labels for 5 points"):
+        plot_embedding_2d(np.zeros((5, 2)), [1, 2, 3], ax=Figure().subplots())
+
+
+def test_metric_bars():
+    t = pd.DataFrame({
+        "model": ["a", "a", "b", "b"], "clusterer": ["kmeans"] * 4, "space": ["raw", "umap"] * 2,
+        "v_measure": [0.1, 0.2, 0.3, 0.4],
+    })
+    ax = plot_metric_bars(t, ax=Figure().subplots())
+    assert len(ax.patches) == 4
+    with pytest.raises(ValueError, match="no column 'ari'"):
+        plot_metric_bars(t, metric="ari", ax=Figure().subplots())

@@ -1,0 +1,94 @@
+import json
+
+import pytest
+import yaml
+
+from simcse_lab.config import TrainConfig
+from simcse_lab.models import load_encoder
+from simcse_lab.train import train_simcse, validate_train_config
+
+pytestmark = pytest.mark.slow
+
+TINY = TrainConfig(epochs=1, batch_size=8, learning_rate=1e-3, max_seq_length=16, checkpoint_steps=2, logging_steps=1)
+
+
+def test_trains_and_writes_a_standard_folder(tmp_path, tiny_checkpoint, tiny_df):
+    texts = tiny_df.Text.tolist()
+    out = train_simcse(str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu",
+                       show_progress=False)
+    assert out == tmp_path / "run" / "model" and (out / "modules.json").is_file()
+    log = json.loads((tmp_path / "run" / "training_log.json").read_text())
+    assert log["global_step"] == 8  # 60 texts / batch 8
+    losses = [e["loss"] for e in log["log_history"] if "loss" in e]
+    assert losses and all(v > 0 for v in losses)
+    cfg = yaml.safe_load((tmp_path / "run" / "train_config.yaml").read_text())
+    assert cfg["train"]["batch_size"] == 8 and cfg["n_texts"] == 60
+    enc = load_encoder(str(out), max_seq_length=16)
+    assert enc.identity["kind"] == "sentence-transformers"
+    assert enc.encode(["the kite was big"]).shape == (1, 32)
+    # a finished run is reused, not retrained
+    again = train_simcse(str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu",
+                         show_progress=False)
+    assert again == out and json.loads((tmp_path / "run" / "training_log.json").read_text()) == log
+
+
+def test_training_changes_the_model(tmp_path, tiny_checkpoint, tiny_df):
+    import numpy as np
+
+    out = train_simcse(str(tiny_checkpoint), tiny_df.Text.tolist(), TINY, output_dir=tmp_path / "r", seed=0,
+                       device="cpu", show_progress=False)
+    texts = tiny_df.Text.tolist()[:5]
+    before = load_encoder(str(tiny_checkpoint), max_seq_length=16).encode(texts)
+    after = load_encoder(str(out), max_seq_length=16).encode(texts)
+    assert not np.allclose(before, after)
+
+
+def test_interrupted_run_resumes_from_checkpoint(tmp_path, tiny_checkpoint, tiny_df):
+    from transformers import TrainerCallback
+
+    class Crash(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 5:
+                raise KeyboardInterrupt
+
+    class FirstStep(TrainerCallback):
+        first = None
+
+        def on_step_end(self, args, state, control, **kw):
+            if FirstStep.first is None:
+                FirstStep.first = state.global_step
+
+    texts = tiny_df.Text.tolist()
+    with pytest.raises(KeyboardInterrupt):
+        train_simcse(str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu",
+                     show_progress=False, callbacks=[Crash()])
+    assert (tmp_path / "run" / "checkpoints" / "checkpoint-4").is_dir()
+    assert not (tmp_path / "run" / "training_log.json").exists()
+    train_simcse(str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu",
+                 show_progress=False, callbacks=[FirstStep()])
+    log = json.loads((tmp_path / "run" / "training_log.json").read_text())
+    assert log["resumed_from"] == "checkpoint-4"
+    assert FirstStep.first == 5 and log["global_step"] == 8
+
+
+def test_default_output_dir_is_keyed_by_settings(tmp_path, tiny_checkpoint, tiny_df):
+    texts = tiny_df.Text.tolist()
+    a = train_simcse(str(tiny_checkpoint), texts, TINY, data_dir=tmp_path, seed=0, device="cpu", show_progress=False)
+    b = train_simcse(str(tiny_checkpoint), texts, TINY, data_dir=tmp_path, seed=0, device="cpu", show_progress=False)
+    assert a == b and a.parent.parent == tmp_path / "interim" / "models"
+
+
+@pytest.mark.parametrize(
+    "field,value,msg",
+    [("batch_size", 1, "batch_size"), ("epochs", 0, "epochs"), ("learning_rate", 2.0, "learning_rate")],
+)
+def test_bad_settings(field, value, msg):
+    import dataclasses
+
+    with pytest.raises(ValueError, match=msg):
+        validate_train_config(dataclasses.replace(TrainConfig(), **{field: value}))
+
+
+def test_too_few_texts(tiny_checkpoint):
+    with pytest.raises(ValueError, match="at least 2 distinct"):
+        train_simcse(str(tiny_checkpoint), ["same", "same", ""], TINY)
