@@ -1,4 +1,4 @@
-"""``simcse-lab`` command line: ``compare``, ``train``, ``encode``, ``config``.
+"""``simcse-lab`` command line: ``compare``, ``train``, ``encode``, ``sweep``, ``report``, ``config``.
 
 Every command takes a profile name or YAML path plus ``--set section.key=value`` overrides (the
 same keys as the YAML files and notebook parameters). Errors from the library become one line
@@ -51,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model spec: alias, folder or hub id")
     p.add_argument("--out", type=Path, required=True, help="output .npy file")
 
+    p = sub.add_parser("sweep", help="run compare or a notebook over a grid of parameters; aggregate")
+    p.add_argument("sweep_file", type=Path, help="sweep YAML (see simcse_lab/sweep.py)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+
+    p = sub.add_parser("report", help="write a self-contained HTML report of a run folder")
+    p.add_argument("run_dir", type=Path, help="a run folder written by compare")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+
     p = sub.add_parser("config", help="print the resolved config, or every key with its help")
     _add_common(p)
     p.add_argument("--keys", action="store_true", help="list every key, its default and its help")
@@ -82,6 +90,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print("\nEmbedding geometry (alignment/uniformity: lower is better; mean_cosine: anisotropy):\n")
     print(result.model_metrics.to_markdown(index=False, floatfmt=".3f"))
     print(f"\nwall time {result.manifest['wall_seconds']:.0f}s; run folder: {run_dir}")
+    print(f"report: {run_dir / 'report.html'} (open in a browser; no server needed)")
     return 0
 
 
@@ -122,6 +131,27 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import run_sweep
+
+    result = run_sweep(args.sweep_file)
+    print(result.summary.to_markdown(index=False, floatfmt=".3f") if not result.summary.empty else "no complete cell")
+    for cell in result.cells:
+        print(f"{cell.status:8s} {cell.seconds:7.1f}s  {cell.cell_id}" + (f"  -- {cell.error}" if cell.error else ""))
+    print(f"summary: {result.output_dir / 'summary.md'}")
+    if result.failed:
+        print(f"simcse-lab: {len(result.failed)} of {len(result.cells)} cells failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_html_report
+
+    print(f"report: {build_html_report(args.run_dir)}")
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     if args.keys:
         for key, default, help_ in describe():
@@ -135,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "quiet", False))
-    handler = {"compare": cmd_compare, "train": cmd_train, "encode": cmd_encode, "config": cmd_config}[args.command]
+    handler = {
+        "compare": cmd_compare, "train": cmd_train, "encode": cmd_encode, "config": cmd_config,
+        "sweep": cmd_sweep, "report": cmd_report,
+    }[args.command]
     try:
         return handler(args)
     except (ValueError, FileNotFoundError, AssetError, ImportError) as exc:

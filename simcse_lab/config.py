@@ -43,6 +43,9 @@ __all__ = [
     "config_hash",
     "describe",
     "from_dict",
+    "from_params",
+    "key_of_param",
+    "param_name",
     "from_flat",
     "list_profiles",
     "load_config",
@@ -133,6 +136,7 @@ class ReduceConfig:
     min_dist: float = _f(0.0, "UMAP min_dist of the clustering space (0 packs clusters tightly)")
     plot_min_dist: float = _f(0.1, "UMAP min_dist of the 2-D plot projection")
     metric: str = _f("cosine", "UMAP input metric")
+    plot_2d: bool = _f(True, "fit a 2-D UMAP for plots and the interactive view (false: no plots, faster sweeps)")
 
 
 @dataclass(frozen=True)
@@ -361,6 +365,51 @@ def load_config(
         if not isinstance(data, dict):
             raise ValueError(f"config {source}: top level must be a mapping")
     return with_overrides(from_dict(data), overrides or {})
+
+
+SECTIONS = ("corpus", "encode", "models", "train", "reduce", "cluster", "metrics")
+
+
+def param_name(key: str) -> str:
+    """Notebook parameter name of a dotted key: ``corpus.n_samples`` -> ``corpus_n_samples``."""
+    return key.replace(".", "_", 1)
+
+
+def key_of_param(name: str) -> str | None:
+    """Dotted key of a notebook parameter name, or None if it is not a config key."""
+    known = to_flat(ExperimentConfig())
+    if name in known:
+        return name
+    head, _, rest = name.partition("_")
+    if head in SECTIONS and f"{head}.{rest}" in known:
+        return f"{head}.{rest}"
+    return None
+
+
+def from_params(params: dict[str, Any], *, base: str | Path | None = None) -> ExperimentConfig:
+    """Build a config from notebook/papermill parameters.
+
+    ``params`` may hold flat names (``corpus_n_samples``), dotted keys (``corpus.n_samples``) or
+    whole sections as dicts (``corpus={"n_samples": 500}``, which is what ``papermill -f`` injects
+    for a YAML file written like a config file). Values of ``None`` keep the base's value; other
+    names are ignored, so a notebook may pass its whole namespace. ``base`` is a profile name or
+    YAML path (None: the defaults).
+
+    >>> cfg = from_params({"corpus_n_samples": 200, "train": {"epochs": 0.5}, "unrelated": 1}, base="default")
+    >>> cfg.corpus.n_samples, cfg.train.epochs, cfg.models.simcse_from
+    (200, 0.5, ('minilm',))
+    """
+    overrides: dict[str, Any] = {}
+    for name, value in params.items():
+        if name in SECTIONS and isinstance(value, dict):
+            for k, v in value.items():
+                if v is not None:
+                    overrides[f"{name}.{k}"] = v
+            continue
+        key = key_of_param(name)
+        if key is not None and value is not None:
+            overrides[key] = value
+    return load_config(base, overrides)
 
 
 def describe(cls: type = ExperimentConfig, prefix: str = "") -> list[tuple[str, Any, str]]:

@@ -34,7 +34,7 @@ from .assets import RegistryAsset, fetch_member
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BUNDLED", "Corpus", "load_corpus", "read_table"]
+__all__ = ["BUNDLED", "Corpus", "describe_corpus", "load_corpus", "read_table"]
 
 TEXT_CANDIDATES = ("Text", "Review Text", "text", "review", "review_text", "sentence", "content", "body")
 KNOWN_LABELS = (("Cat1", "Cat2", "Cat3"), ("Department Name", "Class Name"))
@@ -299,3 +299,37 @@ def load_corpus(
         source=provenance,
         report=report,
     )
+
+
+def describe_corpus(corpus: Corpus) -> dict:
+    """Size, classes per label level, the coarse-to-fine hierarchy and text lengths (in words).
+
+    >>> c = Corpus(["a b", "c", "d e f"], {"L1": np.array(["x", "x", "y"])}, "toy", "0")
+    >>> d = describe_corpus(c)
+    >>> d["n_texts"], d["levels"]["L1"]["n_classes"], d["words"]["max"]
+    (3, 2, 3)
+    """
+    words = np.array([len(t.split()) for t in corpus.texts])
+    out: dict = {
+        "name": corpus.name,
+        "n_texts": len(corpus),
+        "fingerprint": corpus.fingerprint,
+        "cleaning": dict(corpus.report),
+        "words": {
+            "mean": float(words.mean()),
+            "median": float(np.median(words)),
+            "p95": float(np.percentile(words, 95)),
+            "max": int(words.max()),
+        },
+        "levels": {},
+    }
+    for level, values in corpus.labels.items():
+        counts = pd.Series(values).value_counts()
+        out["levels"][level] = {"n_classes": int(len(counts)), "counts": {str(k): int(v) for k, v in counts.items()}}
+    if len(corpus.levels) >= 2:
+        coarse, fine = corpus.levels[:2]
+        table = pd.crosstab(corpus.labels[coarse], corpus.labels[fine])
+        out["hierarchy"] = {
+            str(parent): sorted(str(c) for c in table.columns[table.loc[parent] > 0]) for parent in table.index
+        }
+    return out

@@ -30,7 +30,9 @@ from .models import Encoder
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CACHE_VERSION", "embedding_cache_key", "encode_texts", "l2_normalize", "texts_fingerprint"]
+__all__ = [
+    "CACHE_VERSION", "embedding_cache_key", "encode_texts", "l2_normalize", "most_similar", "texts_fingerprint",
+]
 
 CACHE_VERSION = 1
 
@@ -163,3 +165,22 @@ def encode_texts(
         }
         _atomic_save(npy, meta, out, record)
     return out
+
+
+def most_similar(
+    embeddings: np.ndarray, query: np.ndarray, *, k: int = 5, exclude: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and cosine similarities of the ``k`` rows most similar to ``query``.
+
+    >>> idx, sims = most_similar(np.eye(3, dtype=np.float32), np.array([1.0, 0.1, 0.0]), k=2)
+    >>> idx.tolist(), [round(float(s), 3) for s in sims]
+    ([0, 1], [0.995, 0.1])
+    """
+    x = l2_normalize(np.asarray(embeddings, dtype=np.float32))
+    q = np.asarray(query, dtype=np.float32).ravel()
+    sims = x @ (q / max(float(np.linalg.norm(q)), 1e-12))
+    if exclude is not None:
+        sims[exclude] = -np.inf
+    k = min(k, len(x) - (exclude is not None))
+    idx = np.argsort(-sims, kind="stable")[:k]
+    return idx, sims[idx]

@@ -19,7 +19,7 @@ import platform
 import re
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -69,6 +69,7 @@ class Result:
     projections: dict[str, np.ndarray]
     cluster_labels: dict[tuple[str, str, str], np.ndarray]
     manifest: dict[str, Any]
+    texts: list[str] = field(default_factory=list)
     run_dir: Path | None = None
 
     def summary(self, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
@@ -100,7 +101,7 @@ class Result:
             "",
         ]
         (run_dir / "results.md").write_text("\n".join(md))
-        (run_dir / "metrics.json").write_text(json.dumps(self.headline(), indent=2))
+        (run_dir / "metrics.json").unlink(missing_ok=True)
         classes = sorted(set(self.labels_true.tolist()))
         codes = np.array([classes.index(v) for v in self.labels_true.tolist()], dtype=np.int64)
         np.save(run_dir / "arrays" / "labels_true.npy", codes, allow_pickle=False)
@@ -110,8 +111,31 @@ class Result:
         for (model, clusterer, space), labels in self.cluster_labels.items():
             np.save(run_dir / "arrays" / f"{_slug(model)}__{clusterer}__{space}.npy", labels, allow_pickle=False)
         self._save_figures(run_dir / "figures")
+        if self.texts:
+            (run_dir / "texts.json").write_text(json.dumps(self.texts))
+            self._save_interactive(run_dir / "figures")
+        from .report import build_html_report, write_results
+
+        build_html_report(run_dir)
+        # metrics.json goes last: its presence marks a complete run folder (the sweep relies on it)
+        write_results(run_dir, self.headline())
         self.run_dir = run_dir
         return run_dir
+
+    def _save_interactive(self, fig_dir: Path, *, max_points: int = 25_000) -> None:
+        if len(self.texts) > max_points:
+            logger.info("interactive UMAP views skipped: %d texts > %d", len(self.texts), max_points)
+            return
+        from .report import interactive_umap
+
+        try:
+            for model, xy in self.projections.items():
+                interactive_umap(
+                    xy, self.labels_true, self.texts, fig_dir / f"{_slug(model)}.html",
+                    title=f"{model}: UMAP of {self.corpus_name}, coloured by {self.level}",
+                )
+        except ImportError as exc:
+            logger.warning("interactive UMAP views skipped: %s", exc)
 
     def headline(self) -> dict[str, Any]:
         """Flat, JSON-ready numbers: per model, the main level's scores and the geometry metrics."""
@@ -149,6 +173,8 @@ class Result:
             fig.tight_layout()
             fig.savefig(fig_dir / f"{_slug(model)}.png", dpi=90)
         main = self.table[self.table["level"] == self.level]
+        if main.empty:
+            return
         fig = Figure(figsize=(max(6, 2 * main["model"].nunique() + 2), 4.5))
         plot_metric_bars(main, ax=fig.subplots(), title=f"V-measure vs {self.level}")
         fig.tight_layout()
@@ -331,14 +357,16 @@ def run(cfg: ExperimentConfig) -> Result:
     r = cfg.reduce
     for mr in runs:
         with timer(f"umap {mr.name}"):
-            xy = make_reducer("umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist).fit_transform(
-                mr.embeddings
-            )
             spaces = {"raw": mr.embeddings}
+            if r.plot_2d:
+                projections[mr.name] = make_reducer(
+                    "umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist
+                ).fit_transform(mr.embeddings)
             if "umap" in cfg.cluster.spaces:
-                reuse = r.n_components == 2 and r.min_dist == r.plot_min_dist
-                spaces["umap"] = xy if reuse else make_reducer("umap", r, seed=cfg.seed).fit_transform(mr.embeddings)
-        projections[mr.name] = xy
+                reuse = r.plot_2d and r.n_components == 2 and r.min_dist == r.plot_min_dist
+                spaces["umap"] = (
+                    projections[mr.name] if reuse else make_reducer("umap", r, seed=cfg.seed).fit_transform(mr.embeddings)
+                )
         for space in cfg.cluster.spaces:
             for method in cfg.cluster.methods:
                 with timer(f"cluster {method}"):
@@ -381,6 +409,7 @@ def run(cfg: ExperimentConfig) -> Result:
     return Result(
         config=cfg, corpus_name=corpus.name, level=level, labels_true=labels_true, table=table,
         model_metrics=model_metrics, projections=projections, cluster_labels=cluster_labels, manifest=manifest,
+        texts=list(corpus.texts),
     )
 
 

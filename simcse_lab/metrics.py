@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["alignment_uniformity", "mean_cosine", "score_clustering"]
+__all__ = ["alignment_uniformity", "mean_cosine", "paired_cosine", "score_clustering"]
 
 
 def score_clustering(labels_true, labels_pred, *, noise_label: int | None = -1) -> dict[str, float]:
@@ -107,3 +107,15 @@ def mean_cosine(x: np.ndarray, *, n_pairs: int = 10_000, seed: int = 0) -> float
         raise ValueError("mean_cosine needs at least 2 vectors")
     i, j = _random_pairs(len(x), n_pairs, seed)
     return float(np.mean(np.sum(x[i] * x[j], axis=1)))
+
+
+def paired_cosine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each row of ``x`` with the same row of ``y``.
+
+    >>> paired_cosine(np.eye(2), np.array([[1.0, 0.0], [1.0, 0.0]])).tolist()
+    [1.0, 0.0]
+    """
+    x, y = _unit(x), _unit(y)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
+    return np.sum(x * y, axis=1)

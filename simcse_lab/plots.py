@@ -12,7 +12,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["category_colors", "plot_embedding_2d", "plot_metric_bars", "plot_run"]
+__all__ = [
+    "category_colors",
+    "plot_alignment_uniformity",
+    "plot_class_counts",
+    "plot_embedding_2d",
+    "plot_metric_bars",
+    "plot_run",
+    "plot_similarity_matrix",
+    "plot_text_lengths",
+    "plot_training_loss",
+]
 
 _PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -121,3 +131,71 @@ def plot_run(xy: np.ndarray, panels: dict[str, np.ndarray], *, title: str = "", 
     for ax, (name, labels) in zip(axes, panels.items()):
         plot_embedding_2d(xy, labels, ax=ax, title=name)
     return axes
+
+
+def plot_class_counts(counts: dict[str, int], *, ax=None, title: str | None = None):
+    """Horizontal bars of texts per class, largest first."""
+    ax = _axes(ax)
+    items = sorted(counts.items(), key=lambda kv: kv[1])
+    ax.barh([k for k, _ in items], [v for _, v in items], color="#1f77b4")
+    ax.set_xlabel("texts")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_text_lengths(lengths, *, ax=None, bins: int = 40, title: str | None = None):
+    """Histogram of text lengths (words, or tokens) with the median marked."""
+    ax = _axes(ax)
+    lengths = np.asarray(lengths)
+    ax.hist(lengths, bins=bins, color="#7f7f7f")
+    ax.axvline(float(np.median(lengths)), color="#d62728", ls="--", label=f"median {np.median(lengths):.0f}")
+    ax.set_xlabel("words per text")
+    ax.set_ylabel("texts")
+    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_similarity_matrix(sim: np.ndarray, *, ax=None, title: str | None = None):
+    """Heatmap of a batch's view-1 x view-2 cosine similarities (positives on the diagonal)."""
+    ax = _axes(ax)
+    im = ax.imshow(sim, cmap="viridis", vmin=min(0.0, float(np.min(sim))), vmax=1.0)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_xlabel("second dropout view")
+    ax.set_ylabel("first dropout view")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_training_loss(log_history: list[dict], *, ax=None, title: str | None = "SimCSE training loss"):
+    """Loss per logged step from a trainer's ``log_history``."""
+    ax = _axes(ax)
+    points = [(e["step"], e["loss"]) for e in log_history if "loss" in e and "step" in e]
+    if not points:
+        raise ValueError("log_history has no loss entries")
+    steps, losses = zip(*points)
+    ax.plot(steps, losses, marker="o", ms=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_alignment_uniformity(model_metrics: pd.DataFrame, *, ax=None, title: str | None = None):
+    """Each model as a point in the (uniformity, alignment) plane; lower-left is better."""
+    ax = _axes(ax)
+    df = model_metrics.dropna(subset=["alignment", "uniformity"])
+    if df.empty:
+        raise ValueError("no model has both alignment and uniformity")
+    ax.scatter(df["uniformity"], df["alignment"], s=60)
+    for row in df.itertuples():
+        ax.annotate(str(row.model), (row.uniformity, row.alignment), textcoords="offset points", xytext=(5, 5))
+    ax.set_xlabel("uniformity (lower is better)")
+    ax.set_ylabel("alignment (lower is better)")
+    ax.set_title(title or "alignment vs uniformity")
+    return ax

@@ -33,7 +33,7 @@ from .models import load_sentence_transformer
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["simcse_run_dir", "train_simcse", "validate_train_config"]
+__all__ = ["infonce_on_batch", "simcse_run_dir", "train_simcse", "validate_train_config"]
 
 
 def validate_train_config(cfg: TrainConfig) -> None:
@@ -154,6 +154,7 @@ def train_simcse(
         save_steps=cfg.checkpoint_steps,
         save_total_limit=2,
         logging_steps=cfg.logging_steps,
+        logging_first_step=True,
         seed=seed,
         data_seed=seed,
         report_to="none",
@@ -182,3 +183,25 @@ def train_simcse(
     }
     log_path.write_text(json.dumps(log, indent=2))
     return model_dir
+
+
+def infonce_on_batch(encoder: Any, texts: list[str], *, scale: float = 20.0) -> tuple[np.ndarray, float]:
+    """What one SimCSE step sees: two dropout views of a batch, their cosine-similarity matrix,
+    and the loss sentence-transformers' ``MultipleNegativesRankingLoss`` computes from them.
+
+    Row i of the matrix is text i's first view against every text's second view; the diagonal
+    holds the positives, everything else the in-batch negatives. The loss is the cross-entropy
+    of ``scale * similarity`` with the diagonal as the target (InfoNCE).
+    """
+    import torch
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    if len(texts) < 2:
+        raise ValueError("a contrastive batch needs at least 2 texts")
+    a, b = encoder.encode_dropout_views(list(texts))
+    loss_fn = MultipleNegativesRankingLoss(encoder.model, scale=scale)
+    with torch.no_grad():
+        loss = loss_fn.compute_loss_from_embeddings([torch.from_numpy(a), torch.from_numpy(b)], None)
+    an = a / np.linalg.norm(a, axis=1, keepdims=True)
+    bn = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return (an @ bn.T).astype(np.float32), float(loss)

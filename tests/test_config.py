@@ -86,3 +86,24 @@ def test_every_key_is_documented():
     rows = describe()
     assert {k for k, _, _ in rows} == set(to_flat(ExperimentConfig()))
     assert all(h.strip() for _, _, h in rows)
+
+
+def test_sections_and_param_names_are_reversible():
+    from simcse_lab.config import SECTIONS, key_of_param, param_name
+
+    assert set(SECTIONS) == {k for k, v in to_dict(ExperimentConfig()).items() if isinstance(v, dict)}
+    for key in to_flat(ExperimentConfig()):
+        assert key_of_param(param_name(key)) == key
+    assert key_of_param("not_a_key") is None
+
+
+def test_from_params_accepts_flat_dotted_and_sections():
+    from simcse_lab.config import from_params
+
+    cfg = from_params(
+        {"corpus_n_samples": 10, "train.epochs": 2.0, "cluster": {"methods": ["kmeans"]}, "encode_pooling": None,
+         "__name__": "ignored"},
+        base="seed",
+    )
+    assert cfg.corpus.n_samples == 10 and cfg.train.epochs == 2.0 and cfg.cluster.methods == ("kmeans",)
+    assert cfg.encode.pooling == "mean" and cfg.train.batch_size == 20  # None and absent keep the base

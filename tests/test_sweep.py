@@ -1,0 +1,72 @@
+import pandas as pd
+import pytest
+import yaml
+
+from simcse_lab.sweep import load_sweep, run_sweep
+
+
+def _spec(tmp_path, tiny_csv, **extra):
+    spec = {
+        "target": "compare",
+        "config": "default",
+        "output_dir": str(tmp_path / "sweep"),
+        "fixed": {
+            "corpus_source": str(tiny_csv), "data_dir": str(tmp_path / "data"), "models_encoders": ["tfidf-lsa"],
+            "models_simcse_from": [], "cluster_spaces": ["raw"], "cluster_methods": ["kmeans"],
+            "reduce_plot_2d": False, "metrics_n_alignment_texts": 0,
+        },
+        # 40 clusters cannot be made from 30 texts: exactly one of the four cells fails
+        "grid": {"corpus_n_samples": [30, 60], "cluster_n_clusters": [3, 40]},
+        **extra,
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.mark.slow
+def test_grid_with_a_failing_cell(tmp_path, tiny_csv):
+    path = _spec(tmp_path, tiny_csv)
+    result = run_sweep(path)
+    status = {c.cell_id: c.status for c in result.cells}
+    assert sorted(status.values()) == ["done", "done", "done", "failed"]
+    failed = result.failed[0]
+    assert failed.params == {"corpus_n_samples": 30, "cluster_n_clusters": 40}
+    assert "n_clusters" in failed.error
+    assert (tmp_path / "sweep" / failed.cell_id / "error.txt").is_file()
+    summary = pd.read_csv(tmp_path / "sweep" / "summary.csv")
+    assert len(summary) == 3 and summary["mean"].between(0, 1).all()
+    assert (tmp_path / "sweep" / "summary.md").is_file() and (tmp_path / "sweep" / "summary.png").is_file()
+    assert "failed" in (tmp_path / "sweep" / "summary.md").read_text()
+
+    again = run_sweep(path)
+    statuses = sorted(c.status for c in again.cells)
+    assert statuses == ["failed", "skipped", "skipped", "skipped"]
+    pd.testing.assert_frame_equal(again.summary, result.summary)
+
+
+def test_mean_and_spread_over_seeds():
+    from simcse_lab.sweep import summarize
+
+    table = pd.DataFrame({
+        "pooling": ["mean"] * 3 + ["cls"] * 3, "seed": [1, 2, 3] * 2, "model": "m", "setting": "kmeans/raw",
+        "quantity": "v_measure", "value": [0.1, 0.2, 0.3, 0.5, 0.5, 0.5],
+    })
+    s = summarize(table, ["pooling", "seed"], "v_measure").set_index("pooling")
+    assert s.loc["mean", "mean"] == pytest.approx(0.2) and s.loc["mean", "std"] == pytest.approx(0.1)
+    assert s.loc["cls", "std"] == 0 and s.loc["cls", "count"] == 3
+
+
+def test_bad_sweep_files(tmp_path, tiny_csv):
+    with pytest.raises(FileNotFoundError):
+        load_sweep(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"grid": {"corpus_nsamples": [1, 2]}}))
+    with pytest.raises(ValueError, match="'corpus_nsamples' is not a config key"):
+        load_sweep(bad)
+    bad.write_text(yaml.safe_dump({"grid": {}}))
+    with pytest.raises(ValueError, match="non-empty lists"):
+        load_sweep(bad)
+    bad.write_text(yaml.safe_dump({"grid": {"seed": [1]}, "colour": "red"}))
+    with pytest.raises(ValueError, match="unknown sweep key"):
+        load_sweep(bad)
