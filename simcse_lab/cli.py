@@ -85,10 +85,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     cfg = _resolve(args)
     result = run(cfg)
     run_dir = result.save(args.run_dir or run_dir_for(cfg))
-    print(f"\nV-measure against '{result.level}' ({result.corpus_name}, {len(result.labels_true)} texts):\n")
-    print(result.summary().to_markdown(floatfmt=".3f"))
-    print("\nEmbedding geometry (alignment/uniformity: lower is better; mean_cosine: anisotropy):\n")
-    print(result.model_metrics.to_markdown(index=False, floatfmt=".3f"))
+    seeds = cfg.metrics.n_seeds
+    spread = (f"95% CI of the mean over {seeds} seeds" if seeds > 1
+              else "95% bootstrap interval over resampled texts, one seed")
+    print(f"\nV-measure against '{result.level}' ({result.corpus_name}, {len(result.labels_true)} texts; ± {spread}):\n")
+    print(result.summary_with_spread().to_markdown())
+    print("\nPer model (alignment/uniformity: lower is better; mean_cosine: anisotropy; sts_*: STS-B Spearman):\n")
+    geometry = result.model_metrics
+    if "seed" in geometry.columns:
+        geometry = geometry.drop(columns="seed").groupby("model", sort=False).mean().reset_index()
+    print(geometry.to_markdown(index=False, floatfmt=".3f"))
     print(f"\nwall time {result.manifest['wall_seconds']:.0f}s; run folder: {run_dir}")
     print(f"report: {run_dir / 'report.html'} (open in a browser; no server needed)")
     return 0

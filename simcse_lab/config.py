@@ -108,6 +108,9 @@ class ModelsConfig:
         "model specs encoded as they are: aliases (minilm, tfidf-lsa, random-init), folders or hub ids",
     )
     simcse_from: tuple[str, ...] = _f(("minilm",), "model specs to fine-tune with unsupervised SimCSE on the corpus")
+    supervised_simcse_from: tuple[str, ...] = _f(
+        (), "model specs to fine-tune with supervised SimCSE on SNLI triplets (premise, entailment, contradiction)"
+    )
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,15 @@ class TrainConfig:
     max_seq_length: int = _f(64, "tokens kept per text during training")
     pooling: str = _f("mean", "pooling when the base is a plain transformers checkpoint: mean, cls or max")
     scale: float = _f(20.0, "similarity scale of the loss (1 / temperature; 20 = temperature 0.05)")
+    loss: str = _f("mnrl", "mnrl (MultipleNegativesRankingLoss) or cached-mnrl (large batches in small memory)")
+    mini_batch_size: int = _f(32, "cached-mnrl: texts per forward pass (batch_size sets the negatives)")
+    attention_weight: float = _f(
+        0.0, "miCSE: weight of the attention-alignment term between the two dropout views (0: plain SimCSE)"
+    )
+    eval_steps: int = _f(0, "every N steps, V-measure of KMeans on a held-out slice of the corpus (0: off)")
+    eval_n_texts: int = _f(500, "size of the held-out slice (taken out of the training texts)")
+    keep_best: bool = _f(True, "with eval_steps: keep the best checkpoint, or the base model if training never helped")
+    nli_n_triplets: int | None = _f(10_000, "supervised SimCSE: SNLI triplets used (None: all 27,195)")
     n_texts: int | None = _f(None, "train on at most this many corpus texts (None: all)")
     checkpoint_steps: int = _f(100, "save a resumable checkpoint every N steps")
     logging_steps: int = _f(10, "log the loss every N steps")
@@ -156,9 +168,12 @@ class ClusterConfig:
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """Embedding-quality metrics besides clustering agreement."""
+    """Embedding-quality metrics besides clustering agreement, and their uncertainty."""
 
     n_alignment_texts: int = _f(256, "texts used for alignment/uniformity (0: skip)")
+    sts_splits: tuple[str, ...] = _f(("dev", "test"), "STS-B splits scored by Spearman correlation (empty: skip)")
+    n_bootstrap: int = _f(200, "bootstrap resamples of the scored texts for the spread of each score (0: skip)")
+    n_seeds: int = _f(1, "repeat the whole comparison (sampling, training, UMAP, clustering) with seeds seed..seed+n-1")
 
 
 @dataclass(frozen=True)

@@ -30,18 +30,22 @@ import pandas as pd
 
 from .cluster import HDBSCANClusterer, make_clusterer
 from .config import ExperimentConfig, config_hash, to_yaml
-from .data import Corpus, load_corpus
+from .data import Corpus, load_corpus, load_nli_triplets, load_sts
 from .encode import encode_texts
-from .metrics import alignment_uniformity, mean_cosine, score_clustering
+from .metrics import (
+    alignment_uniformity, bootstrap_scores, mean_ci, mean_cosine, score_clustering, sts_spearman,
+)
 from .models import SentenceEncoder, load_encoder
 from .reduce import make_reducer
-from .train import train_simcse
+from .train import train_simcse, train_supervised_simcse
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["ModelRun", "Result", "compare", "run", "run_dir_for", "summary_table"]
 
 METRIC_COLUMNS = ["v_measure", "homogeneity", "completeness", "ari", "ami", "n_clusters", "noise_fraction"]
+# bootstrap spread of V-measure over resamples of the scored texts (std and 95% percentile interval)
+SPREAD_COLUMNS = ["v_measure_std", "v_measure_lo", "v_measure_hi"]
 
 
 @dataclass
@@ -73,7 +77,15 @@ class Result:
     run_dir: Path | None = None
 
     def summary(self, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
+        """Mean ``metric`` per model (rows) and clusterer/space (columns)."""
         return summary_table(self.table, metric=metric, level=level or self.level)
+
+    def summary_with_spread(self, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
+        """``mean ± 95% half-width`` strings (over seeds if several, else bootstrap; see spread_table)."""
+        level = level or self.level
+        return format_summary(
+            summary_table(self.table, metric=metric, level=level), spread_table(self.table, metric=metric, level=level)
+        )
 
     def save(self, run_dir: str | Path) -> Path:
         run_dir = Path(run_dir)
@@ -83,13 +95,13 @@ class Result:
         (run_dir / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
         self.table.to_csv(run_dir / "results.csv", index=False)
         self.model_metrics.to_csv(run_dir / "model_metrics.csv", index=False)
-        summary = self.summary()
         md = [
             f"# {self.config.name}: {self.corpus_name}, {len(self.labels_true)} texts, level {self.level}",
             "",
-            "V-measure (main level):",
+            "V-measure (main level; ± is a 95% confidence half-width: of the mean over seeds, or from bootstrap"
+            " resamples of the texts for a single seed):",
             "",
-            summary.to_markdown(floatfmt=".3f"),
+            self.summary_with_spread().to_markdown(),
             "",
             "Embedding geometry:",
             "",
@@ -141,15 +153,16 @@ class Result:
         """Flat, JSON-ready numbers: per model, the main level's scores and the geometry metrics."""
         out: dict[str, Any] = {"corpus": self.corpus_name, "level": self.level, "n_texts": len(self.labels_true)}
         main = self.table[self.table["level"] == self.level]
+        numeric = [c for c in main.columns if c in METRIC_COLUMNS or c in SPREAD_COLUMNS]
+        # several seeds: the mean over seeds (their spread is in results.csv)
+        main = main.groupby(["model", "clusterer", "space"], sort=False)[numeric].mean().reset_index()
+        geo_all = self.model_metrics.drop(columns=["seed"], errors="ignore").groupby("model", sort=False).mean()
         models: dict[str, Any] = {}
         for model, rows in main.groupby("model", sort=False):
-            entry = {f"{r.clusterer}/{r.space}": {m: float(getattr(r, m)) for m in METRIC_COLUMNS} for r in rows.itertuples()}
-            geo = self.model_metrics[self.model_metrics["model"] == model]
-            if len(geo):
+            entry = {f"{r.clusterer}/{r.space}": {m: float(getattr(r, m)) for m in numeric} for r in rows.itertuples()}
+            if model in geo_all.index:
                 entry["geometry"] = {
-                    k: (None if pd.isna(v) else float(v))
-                    for k, v in geo.iloc[0].items()
-                    if k != "model" and isinstance(v, (int, float, np.integer, np.floating))
+                    k: (None if pd.isna(v) else float(v)) for k, v in geo_all.loc[model].items()
                 }
             models[str(model)] = entry
         out["models"] = models
@@ -186,11 +199,35 @@ def _slug(name: str) -> str:
 
 
 def summary_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
-    """Models as rows, ``clusterer/space`` as columns, ``metric`` (mean over repeats) as values."""
+    """Models as rows, ``clusterer/space`` as columns, ``metric`` (mean over seeds) as values."""
     t = table if level is None else table[table["level"] == level]
     return t.assign(setting=t["clusterer"] + "/" + t["space"]).pivot_table(
         index="model", columns="setting", values=metric, aggfunc="mean", sort=False
     )
+
+
+def spread_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame | None:
+    """The ± of :func:`summary_table`, a 95% confidence half-width: of the mean over seeds (Student t)
+    when there are several seeds, else half the bootstrap percentile interval over resampled texts
+    (``<metric>_lo``/``_hi``), else None."""
+    t = table if level is None else table[table["level"] == level]
+    t = t.assign(setting=t["clusterer"] + "/" + t["space"])
+    if "seed" in t.columns and t["seed"].nunique() > 1:
+        return t.pivot_table(
+            index="model", columns="setting", values=metric, aggfunc=lambda v: mean_ci(v)[1], sort=False
+        )
+    if f"{metric}_lo" in t.columns:
+        t = t.assign(half=(t[f"{metric}_hi"] - t[f"{metric}_lo"]) / 2)
+        return t.pivot_table(index="model", columns="setting", values="half", aggfunc="mean", sort=False)
+    return None
+
+
+def format_summary(mean: pd.DataFrame, spread: pd.DataFrame | None, *, digits: int = 3) -> pd.DataFrame:
+    """``mean ± spread`` strings, for printing."""
+    if spread is None:
+        return mean.map(lambda v: f"{v:.{digits}f}")
+    return mean.combine(spread, lambda m, s: m.map(lambda v: f"{v:.{digits}f}") + " ± " + s.map(
+        lambda v: f"{v:.{digits}f}"))
 
 
 def run_dir_for(cfg: ExperimentConfig) -> Path:
@@ -252,8 +289,13 @@ def _validate(cfg: ExperimentConfig) -> None:
     for s in cfg.cluster.spaces:
         if s not in ("raw", "umap"):
             problems.append(f"cluster.spaces: unknown space {s!r} (allowed: raw, umap)")
-    if not cfg.models.encoders and not cfg.models.simcse_from:
-        problems.append("models.encoders and models.simcse_from are both empty: nothing to compare")
+    if not (cfg.models.encoders or cfg.models.simcse_from or cfg.models.supervised_simcse_from):
+        problems.append("models.encoders, models.simcse_from and models.supervised_simcse_from are all empty")
+    for split in cfg.metrics.sts_splits:
+        if split not in ("train", "dev", "test"):
+            problems.append(f"metrics.sts_splits: unknown split {split!r} (allowed: train, dev, test)")
+    if cfg.metrics.n_bootstrap == 1 or cfg.metrics.n_bootstrap < 0:
+        problems.append(f"metrics.n_bootstrap must be 0 or >= 2, got {cfg.metrics.n_bootstrap}")
     if not cfg.cluster.methods or not cfg.cluster.spaces:
         problems.append("cluster.methods and cluster.spaces must not be empty")
     if cfg.reduce.n_components < 2:
@@ -286,18 +328,55 @@ def _encoder_for(spec: str, cfg: ExperimentConfig, name: str | None = None):
     )
 
 
+def _split_heldout(cfg: ExperimentConfig, corpus: Corpus) -> tuple[list[str], list[str] | None, np.ndarray | None]:
+    """Training texts, and the held-out slice the clustering evaluator scores during training."""
+    if not cfg.train.eval_steps or not corpus.is_labelled or not cfg.models.simcse_from:
+        return corpus.texts, None, None
+    from sklearn.model_selection import train_test_split
+
+    labels = corpus.label_array()
+    n_eval = min(cfg.train.eval_n_texts, len(corpus) // 2)
+    if n_eval < len(np.unique(labels)):
+        raise ValueError(f"train.eval_n_texts={cfg.train.eval_n_texts} leaves too few held-out texts for each class")
+    train_idx, eval_idx = train_test_split(
+        np.arange(len(corpus)), test_size=n_eval, stratify=labels, random_state=cfg.seed
+    )
+    texts = corpus.texts
+    return [texts[i] for i in sorted(train_idx)], [texts[i] for i in sorted(eval_idx)], labels[np.sort(eval_idx)]
+
+
+def sts_score(encoder, split: str, cfg: ExperimentConfig, cache_dir: Path | None = None) -> float:
+    """Spearman correlation of cosine similarity with STS-B gold scores for one split."""
+    pairs = load_sts(split, data_dir=cfg.data_dir)
+    x = encode_texts(
+        encoder, pairs.sentences1 + pairs.sentences2, batch_size=cfg.encode.batch_size, normalize=True,
+        cache_dir=cache_dir, show_progress=False,
+    )
+    return sts_spearman(x[: len(pairs)], x[len(pairs):], pairs.scores)
+
+
 def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = None) -> tuple[list[ModelRun], dict]:
     """Encode every configured model (training the SimCSE ones first); return runs and geometry rows."""
     timer = timer or _Timer()
     cache_dir = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
     entries: list[tuple[str, str, str | None]] = [(spec, spec, None) for spec in cfg.models.encoders]
+    train_texts, eval_texts, eval_labels = _split_heldout(cfg, corpus)
     for base in cfg.models.simcse_from:
         with timer(f"train simcse({base})"):
             path = train_simcse(
-                base, corpus.texts, cfg.train, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
-                show_progress=cfg.encode.show_progress,
+                base, train_texts, cfg.train, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
+                show_progress=cfg.encode.show_progress, eval_texts=eval_texts, eval_labels=eval_labels,
             )
         entries.append((f"simcse({base})", str(path), base))
+    if cfg.models.supervised_simcse_from:
+        triplets = load_nli_triplets("train", n=cfg.train.nli_n_triplets, seed=cfg.seed, data_dir=cfg.data_dir)
+    for base in cfg.models.supervised_simcse_from:
+        with timer(f"train supervised simcse({base})"):
+            path = train_supervised_simcse(
+                base, triplets, cfg.train, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
+                show_progress=cfg.encode.show_progress,
+            )
+        entries.append((f"sup-simcse({base})", str(path), base))
     names = [e[0] for e in entries]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -326,6 +405,9 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
                     # a deterministic encoder has no dropout views: alignment is undefined
                     geo["alignment"] = float("nan")
                     geo["uniformity"] = alignment_uniformity(x[align_idx], x[align_idx])["uniformity"]
+        for split in cfg.metrics.sts_splits:
+            with timer(f"sts {name}"):
+                geo[f"sts_{split}"] = sts_score(encoder, split, cfg, cache_dir)
         geometry[name] = geo
         runs.append(ModelRun(name, spec, encoder.identity, getattr(encoder, "provenance", ""), x, base))
         del encoder
@@ -334,8 +416,34 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
 
 def run(cfg: ExperimentConfig) -> Result:
     """Run one comparison. Embeddings and trained models are cached, so a rerun (or a run after a
-    failure) recomputes only what is missing."""
+    failure) recomputes only what is missing.
+
+    With ``metrics.n_seeds > 1`` the whole comparison is repeated with seeds ``seed, seed+1, ...``
+    (a new sample, training run, UMAP and clustering each time); ``table`` and ``model_metrics``
+    then hold every seed's rows (a ``seed`` column), the summary shows mean ± standard deviation
+    over seeds, and the projections and clusterings shown are those of the first seed.
+    """
     _validate(cfg)
+    if cfg.metrics.n_seeds < 1:
+        raise ValueError(f"metrics.n_seeds must be >= 1, got {cfg.metrics.n_seeds}")
+    if cfg.metrics.n_seeds == 1:
+        return _run_once(cfg)
+    from .config import with_overrides
+
+    results = [_run_once(with_overrides(cfg, {"seed": cfg.seed + i})) for i in range(cfg.metrics.n_seeds)]
+    first = results[0]
+    first.config = cfg
+    first.table = pd.concat([r.table.assign(seed=r.config.seed) for r in results], ignore_index=True)
+    first.model_metrics = pd.concat(
+        [r.model_metrics.assign(seed=r.config.seed) for r in results], ignore_index=True
+    )
+    first.manifest["seeds"] = [r.config.seed for r in results]
+    first.manifest["wall_seconds"] = round(sum(r.manifest["wall_seconds"] for r in results), 2)
+    first.manifest["config_hash"] = config_hash(cfg)
+    return first
+
+
+def _run_once(cfg: ExperimentConfig) -> Result:
     timer = _Timer()
     started = datetime.now(timezone.utc)
     t_start = time.perf_counter()
@@ -381,8 +489,14 @@ def run(cfg: ExperimentConfig) -> Result:
                     cluster_labels[(mr.name, cname, space)] = lab
                     for lvl in corpus.levels:
                         scores = score_clustering(corpus.labels[lvl], lab)
+                        if cfg.metrics.n_bootstrap:
+                            b = bootstrap_scores(
+                                corpus.labels[lvl], lab, n_resamples=cfg.metrics.n_bootstrap, seed=cfg.seed
+                            )["v_measure"]
+                            scores.update({"v_measure_std": b["std"], "v_measure_lo": b["lo"], "v_measure_hi": b["hi"]})
                         rows.append({"model": mr.name, "clusterer": cname, "space": space, "level": lvl, **scores})
-    table = pd.DataFrame(rows, columns=["model", "clusterer", "space", "level", *METRIC_COLUMNS])
+    spread = SPREAD_COLUMNS if cfg.metrics.n_bootstrap else []
+    table = pd.DataFrame(rows, columns=["model", "clusterer", "space", "level", *METRIC_COLUMNS, *spread])
     model_metrics = pd.DataFrame([{"model": k, **v} for k, v in geometry.items()])
     manifest = {
         "config_hash": config_hash(cfg),

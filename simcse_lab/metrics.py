@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["alignment_uniformity", "mean_cosine", "paired_cosine", "score_clustering"]
+__all__ = [
+    "alignment_uniformity", "bootstrap_scores", "mean_ci", "mean_cosine", "paired_cosine", "score_clustering", "sts_spearman",
+]
 
 
 def score_clustering(labels_true, labels_pred, *, noise_label: int | None = -1) -> dict[str, float]:
@@ -119,3 +121,83 @@ def paired_cosine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
     return np.sum(x * y, axis=1)
+
+
+def sts_spearman(x1: np.ndarray, x2: np.ndarray, gold) -> float:
+    """Spearman correlation between the cosine similarity of paired rows and gold scores.
+
+    >>> x = np.eye(3)
+    >>> sts_spearman(x, x, [5.0, 4.0, 3.0])  # identical pairs all have similarity 1: no ranking
+    nan
+    """
+    from scipy.stats import spearmanr
+
+    gold = np.asarray(gold, dtype=np.float64)
+    sims = paired_cosine(x1, x2)
+    if len(sims) != len(gold):
+        raise ValueError(f"{len(sims)} pairs but {len(gold)} gold scores")
+    # float noise must not turn a constant similarity (e.g. identical sentences) into a ranking
+    if np.ptp(sims) < 1e-6 or np.ptp(gold) == 0:
+        return float("nan")
+    return float(spearmanr(sims, gold).statistic)
+
+
+def bootstrap_scores(
+    labels_true, labels_pred, *, n_resamples: int = 200, seed: int = 0, metrics: tuple[str, ...] = ("v_measure",)
+) -> dict[str, dict[str, float]]:
+    """Sampling uncertainty of clustering scores: resample (true, predicted) pairs with
+    replacement and rescore. Returns mean, std and the 2.5/97.5 percentiles per metric.
+
+    >>> y = np.repeat([0, 1], 50)
+    >>> b = bootstrap_scores(y, y, n_resamples=20)
+    >>> b["v_measure"]["std"], b["v_measure"]["mean"]
+    (0.0, 1.0)
+    """
+    from sklearn import metrics as skm
+
+    fns = {
+        "v_measure": skm.v_measure_score, "homogeneity": skm.homogeneity_score,
+        "completeness": skm.completeness_score, "ari": skm.adjusted_rand_score,
+        "ami": skm.adjusted_mutual_info_score,
+    }
+    unknown = [m for m in metrics if m not in fns]
+    if unknown:
+        raise ValueError(f"cannot bootstrap {unknown}; allowed: {sorted(fns)}")
+    labels_true, labels_pred = np.asarray(labels_true), np.asarray(labels_pred)
+    if n_resamples < 2:
+        raise ValueError(f"n_resamples must be >= 2, got {n_resamples}")
+    if len(labels_true) != len(labels_pred) or len(labels_true) == 0:
+        raise ValueError("labels_true and labels_pred must be non-empty and of equal length")
+    rng = np.random.default_rng(seed)
+    n = len(labels_true)
+    values: dict[str, list[float]] = {m: [] for m in metrics}
+    for _ in range(n_resamples):
+        idx = rng.integers(0, n, size=n)
+        for m in metrics:
+            values[m].append(float(fns[m](labels_true[idx], labels_pred[idx])))
+    out = {}
+    for m, v in values.items():
+        arr = np.asarray(v)
+        out[m] = {
+            "mean": float(arr.mean()), "std": float(arr.std(ddof=1)),
+            "lo": float(np.percentile(arr, 2.5)), "hi": float(np.percentile(arr, 97.5)),
+        }
+    return out
+
+
+def mean_ci(values, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Mean and the half-width of its Student-t confidence interval (NaN half-width for one value).
+
+    >>> m, h = mean_ci([0.30, 0.32, 0.34])
+    >>> round(m, 3), round(h, 3)
+    (0.32, 0.05)
+    """
+    from scipy.stats import t
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("mean_ci needs at least one value")
+    if v.size == 1:
+        return float(v[0]), float("nan")
+    half = t.ppf(0.5 + confidence / 2, df=v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
+    return float(v.mean()), float(half)

@@ -28,6 +28,8 @@ def tiny_config(tmp_path, tiny_csv, tiny_checkpoint, **extra) -> ExperimentConfi
             "encode.show_progress": False,
             "reduce.n_neighbors": 10,
             "metrics.n_alignment_texts": 20,
+            "metrics.sts_splits": [],
+            "metrics.n_bootstrap": 20,
             **TINY_TRAIN,
             **extra,
         },
@@ -44,6 +46,7 @@ def test_every_model_clusterer_space_and_level_is_scored(tmp_path, tiny_csv, tin
     assert set(t["space"]) == {"raw", "umap"} and set(t["level"]) == {"Cat1", "Cat2"}
     assert len(t) == 3 * 3 * 2 * 2
     assert t["v_measure"].between(0, 1).all()
+    assert (t["v_measure_lo"] <= t["v_measure_hi"]).all() and (t["v_measure_std"] >= 0).all()
     kmeans = t[(t.clusterer == "kmeans") & (t.level == "Cat1")]
     # k = number of Cat1 classes (an untrained model may collapse points so KMeans finds fewer)
     assert (kmeans["n_clusters"] <= 3).all() and (kmeans[kmeans.model == "tfidf-lsa"]["n_clusters"] == 3).all()
@@ -73,7 +76,7 @@ def test_every_model_clusterer_space_and_level_is_scored(tmp_path, tiny_csv, tin
     n_cached = len(list((tmp_path / "data" / "interim" / "embeddings").glob("*.npy")))
     again = run(cfg)
     assert log.stat().st_mtime_ns == stamp
-    assert len(list((tmp_path / "data" / "interim" / "embeddings").glob("*.npy"))) == n_cached == 3
+    assert len(list((tmp_path / "data" / "interim" / "embeddings").glob("*.npy"))) == n_cached == 3  # one per model
     # TF-IDF, KMeans and HDBSCAN are deterministic; UMAP of the untrained tiny model's nearly
     # collapsed points is not bit-stable across runs, so only the TF-IDF rows are compared exactly
     same = lambda df: df[df.model == "tfidf-lsa"].reset_index(drop=True)  # noqa: E731
@@ -101,6 +104,7 @@ def test_seed_profile_code_path_with_local_stand_ins(tmp_path, tiny_csv, tiny_ch
             "encode.show_progress": False,
             "reduce.n_neighbors": 10,
             "metrics.n_alignment_texts": 0,
+            "metrics.sts_splits": [],
         },
     )
     assert cfg.train.batch_size == 20 and cfg.train.epochs == 2  # the seed's settings are kept
@@ -124,3 +128,43 @@ def test_config_problems_are_caught_before_work(tmp_path):
     with pytest.raises(ValueError, match="unknown clusterer 'spectral'"):
         run(cfg)
     assert not (tmp_path / "raw").exists()
+
+
+def test_seeds_repeat_the_comparison_and_report_their_spread(tmp_path, tiny_csv, tiny_checkpoint):
+    cfg = tiny_config(
+        tmp_path, tiny_csv, tiny_checkpoint,
+        **{"models.encoders": ["tfidf-lsa"], "models.simcse_from": [], "metrics.n_seeds": 3, "corpus.n_samples": 45,
+           "reduce.plot_2d": False, "cluster.spaces": ["raw"], "cluster.methods": ["kmeans"]},
+    )
+    result = run(cfg)
+    assert sorted(result.table["seed"].unique()) == [42, 43, 44]
+    assert len(result.table) == 3 * 2  # 3 seeds x 2 levels
+    shown = result.summary_with_spread()
+    assert "±" in shown.iloc[0, 0]
+    mean = result.summary().iloc[0, 0]
+    expected = result.table[result.table.level == "Cat1"]["v_measure"].mean()
+    assert mean == pytest.approx(expected)
+    run_dir = result.save(tmp_path / "run")
+    headline = json.loads((run_dir / "metrics.json").read_text())
+    assert headline["models"]["tfidf-lsa"]["kmeans/raw"]["v_measure"] == pytest.approx(expected)
+
+
+def test_sts_columns_and_supervised_simcse_rows(tmp_path, tiny_csv, tiny_checkpoint, monkeypatch):
+    """STS-B Spearman lands in model_metrics; supervised SimCSE trains from (stand-in) NLI triplets."""
+    from simcse_lab import experiment
+
+    triplets = [(f"the {w} was great", f"a {w} was nice", f"the coffee was bad number {i}")
+                for i, w in enumerate(["puzzle", "lego", "doll", "kite", "game", "blocks"] * 4)]
+    monkeypatch.setattr(experiment, "load_nli_triplets", lambda *a, **k: triplets)
+    cfg = tiny_config(
+        tmp_path, tiny_csv, tiny_checkpoint,
+        **{"models.encoders": ["tfidf-lsa"], "models.simcse_from": [], "models.supervised_simcse_from":
+           [str(tiny_checkpoint)], "metrics.sts_splits": ["dev"], "reduce.plot_2d": False,
+           "cluster.spaces": ["raw"], "cluster.methods": ["kmeans"]},
+    )
+    result = run(cfg)
+    geo = result.model_metrics.set_index("model")
+    assert geo.loc["tfidf-lsa", "sts_dev"] == pytest.approx(0.693, abs=0.01)  # measured: TF-IDF/LSA on STS-B dev
+    assert f"sup-simcse({tiny_checkpoint})" in set(result.table["model"])
+    log = json.loads(next((tmp_path / "data" / "interim" / "models").glob("supsimcse-*/training_log.json")).read_text())
+    assert log["global_step"] == 3  # 24 triplets / batch 8
