@@ -38,6 +38,7 @@ __all__ = [
     "ExperimentConfig",
     "MetricsConfig",
     "ModelsConfig",
+    "PretrainConfig",
     "ReduceConfig",
     "TrainConfig",
     "config_hash",
@@ -105,7 +106,8 @@ class ModelsConfig:
 
     encoders: tuple[str, ...] = _f(
         ("tfidf-lsa", "minilm"),
-        "model specs encoded as they are: aliases (minilm, tfidf-lsa, random-init), folders or hub ids",
+        "model specs encoded as they are: aliases (minilm, tfidf-lsa, random-init, mlm: MLM-pretrained on the"
+        " corpus per the pretrain section), folders or hub ids",
     )
     simcse_from: tuple[str, ...] = _f(("minilm",), "model specs to fine-tune with unsupervised SimCSE on the corpus")
     supervised_simcse_from: tuple[str, ...] = _f(
@@ -137,6 +139,28 @@ class TrainConfig:
     checkpoint_steps: int = _f(100, "save a resumable checkpoint every N steps")
     logging_steps: int = _f(10, "log the loss every N steps")
     resume: bool = _f(True, "continue an interrupted run from its last checkpoint")
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Masked-language-model pretraining of a raw encoder (the model spec ``mlm`` in models lists)."""
+
+    base: str | None = _f(None, "continue MLM from this checkpoint (alias, folder, hub id); None: a new BERT")
+    tokenizer: str = _f("minilm", "tokenizer of a new BERT (MiniLM's uncased WordPiece vocabulary by default)")
+    hidden_size: int = _f(256, "width of a new BERT")
+    num_layers: int = _f(4, "layers of a new BERT")
+    num_heads: int = _f(4, "attention heads of a new BERT")
+    intermediate_size: int | None = _f(None, "feed-forward width of a new BERT (None: 4 x hidden_size)")
+    max_steps: int = _f(300, "optimisation steps")
+    batch_size: int = _f(64, "texts per step")
+    learning_rate: float = _f(5e-4, "peak learning rate (AdamW, linear decay)")
+    warmup_ratio: float = _f(0.06, "fraction of steps with linear warm-up")
+    max_seq_length: int = _f(64, "tokens kept per text")
+    mlm_probability: float = _f(0.15, "fraction of tokens masked")
+    extra_texts: str | None = _f(None, "a .txt file of additional unlabelled texts (one per line) to pretrain on")
+    all_texts: bool = _f(True, "pretrain on every cleaned text of the corpus, not only the n_samples sample")
+    checkpoint_steps: int = _f(100, "save a resumable checkpoint every N steps")
+    logging_steps: int = _f(10, "log the loss every N steps")
 
 
 @dataclass(frozen=True)
@@ -188,6 +212,7 @@ class ExperimentConfig:
     encode: EncodeConfig = _section(EncodeConfig)
     models: ModelsConfig = _section(ModelsConfig)
     train: TrainConfig = _section(TrainConfig)
+    pretrain: PretrainConfig = _section(PretrainConfig)
     reduce: ReduceConfig = _section(ReduceConfig)
     cluster: ClusterConfig = _section(ClusterConfig)
     metrics: MetricsConfig = _section(MetricsConfig)
@@ -382,7 +407,7 @@ def load_config(
     return with_overrides(from_dict(data), overrides or {})
 
 
-SECTIONS = ("corpus", "encode", "models", "train", "reduce", "cluster", "metrics")
+SECTIONS = ("corpus", "encode", "models", "train", "pretrain", "reduce", "cluster", "metrics")
 
 
 def param_name(key: str) -> str:

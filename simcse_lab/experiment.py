@@ -37,6 +37,7 @@ from .metrics import (
 )
 from .models import SentenceEncoder, load_encoder
 from .reduce import make_reducer
+from .pretrain import pretrain_mlm
 from .train import train_simcse, train_supervised_simcse
 
 logger = logging.getLogger(__name__)
@@ -359,12 +360,31 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
     """Encode every configured model (training the SimCSE ones first); return runs and geometry rows."""
     timer = timer or _Timer()
     cache_dir = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
-    entries: list[tuple[str, str, str | None]] = [(spec, spec, None) for spec in cfg.models.encoders]
+    mlm_path: list[str] = []
+
+    def resolve(spec: str) -> str:
+        # "mlm" names an encoder MLM-pretrained on this corpus; it needs the corpus, so it is built here
+        if spec != "mlm":
+            return spec
+        if not mlm_path:
+            texts = corpus.texts
+            if cfg.pretrain.all_texts and cfg.corpus.n_samples is not None:
+                from .config import with_overrides
+
+                texts = load_corpus_for(with_overrides(cfg, {"corpus.n_samples": None})).texts
+            with timer("pretrain mlm"):
+                mlm_path.append(str(pretrain_mlm(
+                    texts, cfg.pretrain, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
+                    show_progress=cfg.encode.show_progress,
+                )))
+        return mlm_path[0]
+
+    entries: list[tuple[str, str, str | None]] = [(spec, resolve(spec), None) for spec in cfg.models.encoders]
     train_texts, eval_texts, eval_labels = _split_heldout(cfg, corpus)
     for base in cfg.models.simcse_from:
         with timer(f"train simcse({base})"):
             path = train_simcse(
-                base, train_texts, cfg.train, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
+                resolve(base), train_texts, cfg.train, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
                 show_progress=cfg.encode.show_progress, eval_texts=eval_texts, eval_labels=eval_labels,
             )
         entries.append((f"simcse({base})", str(path), base))
@@ -373,7 +393,7 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
     for base in cfg.models.supervised_simcse_from:
         with timer(f"train supervised simcse({base})"):
             path = train_supervised_simcse(
-                base, triplets, cfg.train, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
+                resolve(base), triplets, cfg.train, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
                 show_progress=cfg.encode.show_progress,
             )
         entries.append((f"sup-simcse({base})", str(path), base))
@@ -398,7 +418,7 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
             with timer(f"alignment {name}"):
                 if isinstance(encoder, SentenceEncoder):
                     texts = [corpus.texts[i] for i in align_idx]
-                    a, b = encoder.encode_dropout_views(texts, batch_size=cfg.encode.batch_size)
+                    a, b = encoder.encode_dropout_views(texts, batch_size=cfg.encode.batch_size, seed=cfg.seed)
                     geo.update(alignment_uniformity(a, b))
                     geo["uniformity"] = alignment_uniformity(x[align_idx], x[align_idx])["uniformity"]
                 else:

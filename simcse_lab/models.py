@@ -161,11 +161,14 @@ class SentenceEncoder:
         )
         return np.asarray(emb, dtype=np.float32)
 
-    def encode_dropout_views(self, texts: list[str], *, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    def encode_dropout_views(
+        self, texts: list[str], *, batch_size: int = 64, seed: int | None = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Two embeddings of each text with independent dropout masks (train-mode forward passes).
 
         This is the positive pair unsupervised SimCSE trains on, and the one alignment is
-        measured over.
+        measured over. With ``seed``, the dropout masks are reproducible (the global torch RNG
+        state is restored afterwards).
         """
         import torch
         from sentence_transformers.util import batch_to_device
@@ -178,7 +181,9 @@ class SentenceEncoder:
         views: list[list[np.ndarray]] = [[], []]
         model.train()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+                if seed is not None:
+                    torch.manual_seed(seed)
                 for start in range(0, len(sorted_texts), batch_size):
                     batch = sorted_texts[start : start + batch_size]
                     for view in views:

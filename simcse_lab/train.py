@@ -337,6 +337,29 @@ def _reload_base(record: dict[str, Any], device: str | None) -> Any:
     return model
 
 
+def _prepare(
+    base_model_spec: str, texts: list[str], cfg: TrainConfig, *, kind: str, seed: int, device: str | None,
+    data_dir: str | Path, output_dir: str | Path | None, extra: dict[str, Any] | None = None,
+) -> tuple[Any, Path, dict[str, Any]]:
+    """Load the base model and pick the run folder; the model is None when the run is already finished."""
+    model, identity, provenance = load_sentence_transformer(
+        base_model_spec, max_seq_length=cfg.max_seq_length, pooling=cfg.pooling, device=device, seed=seed,
+        data_dir=data_dir,
+    )
+    out = Path(output_dir) if output_dir else simcse_run_dir(
+        identity, texts, cfg, seed, Path(data_dir) / "interim" / "models", kind=kind, extra=extra
+    )
+    record = {
+        "kind": kind, "base_model": base_model_spec, "base_identity": identity, "base_provenance": provenance,
+        "texts_fingerprint": texts_fingerprint(texts), "max_seq_length": cfg.max_seq_length, "pooling": cfg.pooling,
+        "seed_for_init": seed, "data_dir": str(data_dir),
+    }
+    if (out / "model" / "modules.json").is_file() and (out / "training_log.json").is_file():
+        logger.info("%s model already trained at %s; reusing it", kind, out / "model")
+        return None, out, record
+    return model, out, record
+
+
 def train_simcse(
     base_model_spec: str,
     texts: list[str],
@@ -363,29 +386,19 @@ def train_simcse(
     cfg = cfg or TrainConfig()
     validate_train_config(cfg)
     texts = _training_texts(list(texts), cfg, seed)
-    model, identity, provenance = load_sentence_transformer(
-        base_model_spec, max_seq_length=cfg.max_seq_length, pooling=cfg.pooling, device=device, seed=seed,
-        data_dir=data_dir,
-    )
     extra = {"eval": texts_fingerprint(list(eval_texts))} if (eval_texts and cfg.eval_steps) else None
-    out = Path(output_dir) if output_dir else simcse_run_dir(
-        identity, texts, cfg, seed, Path(data_dir) / "interim" / "models", extra=extra
+    model, out, record = _prepare(
+        base_model_spec, texts, cfg, kind="simcse", seed=seed, device=device, data_dir=data_dir,
+        output_dir=output_dir, extra=extra,
     )
-    if (out / "model" / "modules.json").is_file() and (out / "training_log.json").is_file():
-        logger.info("SimCSE model already trained at %s; reusing it", out / "model")
+    if model is None:
         return out / "model"
     evaluator = None
     if cfg.eval_steps and eval_texts:
         evaluator = make_clustering_evaluator(list(eval_texts), eval_labels, seed=seed)
-    record = {
-        "kind": "unsupervised-simcse", "base_model": base_model_spec, "base_identity": identity,
-        "base_provenance": provenance, "n_texts": len(texts), "texts_fingerprint": texts_fingerprint(texts),
-        "max_seq_length": cfg.max_seq_length, "pooling": cfg.pooling, "seed_for_init": seed,
-        "data_dir": str(data_dir),
-    }
     return _fit(
-        model, {"anchor": texts, "positive": texts}, cfg, out, record, seed=seed, device=device,
-        show_progress=show_progress, callbacks=callbacks, evaluator=evaluator,
+        model, {"anchor": texts, "positive": texts}, cfg, out, {**record, "n_texts": len(texts)}, seed=seed,
+        device=device, show_progress=show_progress, callbacks=callbacks, evaluator=evaluator,
     )
 
 
@@ -410,27 +423,17 @@ def train_supervised_simcse(
     bad = [t for t in triplets if len(t) != 3 or not all(isinstance(s, str) and s.strip() for s in t)]
     if bad or len(triplets) < 2:
         raise ValueError("supervised SimCSE needs at least 2 (premise, entailment, contradiction) triplets of text")
-    model, identity, provenance = load_sentence_transformer(
-        base_model_spec, max_seq_length=cfg.max_seq_length, pooling=cfg.pooling, device=device, seed=seed,
-        data_dir=data_dir,
+    model, out, record = _prepare(
+        base_model_spec, [s for t in triplets for s in t], cfg, kind="supsimcse", seed=seed, device=device,
+        data_dir=data_dir, output_dir=output_dir,
     )
-    flat = [s for t in triplets for s in t]
-    out = Path(output_dir) if output_dir else simcse_run_dir(
-        identity, flat, cfg, seed, Path(data_dir) / "interim" / "models", kind="supsimcse"
-    )
-    if (out / "model" / "modules.json").is_file() and (out / "training_log.json").is_file():
-        logger.info("supervised SimCSE model already trained at %s; reusing it", out / "model")
+    if model is None:
         return out / "model"
     anchor, positive, negative = (list(c) for c in zip(*triplets))
-    record = {
-        "kind": "supervised-simcse", "base_model": base_model_spec, "base_identity": identity,
-        "base_provenance": provenance, "n_triplets": len(triplets), "texts_fingerprint": texts_fingerprint(flat),
-        "max_seq_length": cfg.max_seq_length, "pooling": cfg.pooling, "seed_for_init": seed,
-        "data_dir": str(data_dir),
-    }
     return _fit(
-        model, {"anchor": anchor, "positive": positive, "negative": negative}, cfg, out, record, seed=seed,
-        device=device, show_progress=show_progress, callbacks=callbacks,
+        model, {"anchor": anchor, "positive": positive, "negative": negative}, cfg, out,
+        {**record, "n_triplets": len(triplets)}, seed=seed, device=device, show_progress=show_progress,
+        callbacks=callbacks,
     )
 
 

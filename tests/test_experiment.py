@@ -168,3 +168,28 @@ def test_sts_columns_and_supervised_simcse_rows(tmp_path, tiny_csv, tiny_checkpo
     assert f"sup-simcse({tiny_checkpoint})" in set(result.table["model"])
     log = json.loads(next((tmp_path / "data" / "interim" / "models").glob("supsimcse-*/training_log.json")).read_text())
     assert log["global_step"] == 3  # 24 triplets / batch 8
+
+
+def test_offline_seed_design_with_an_mlm_pretrained_encoder(tmp_path, tiny_csv, tiny_checkpoint):
+    """The `seed-offline` profile's code path: `mlm` is pretrained on the corpus, then SimCSE'd from."""
+    cfg = with_overrides(
+        load_config("seed-offline"),
+        {
+            "data_dir": str(tmp_path / "data"), "runs_dir": str(tmp_path / "runs"),
+            "corpus.source": str(tiny_csv), "corpus.n_samples": 45,
+            "models.encoders": ["mlm", "tfidf-lsa"],
+            "pretrain.tokenizer": str(tiny_checkpoint), "pretrain.hidden_size": 32, "pretrain.num_layers": 2,
+            "pretrain.num_heads": 2, "pretrain.max_steps": 6, "pretrain.batch_size": 16,
+            "pretrain.max_seq_length": 16, "encode.max_seq_length": 16, "encode.show_progress": False,
+            "reduce.n_neighbors": 10, "metrics.sts_splits": [], "metrics.n_alignment_texts": 10,
+            "metrics.n_bootstrap": 0, **TINY_TRAIN,
+        },
+    )
+    result = run(cfg)
+    assert list(result.table["model"].unique()) == ["mlm", "tfidf-lsa", "simcse(mlm)"]
+    (mlm_dir,) = (tmp_path / "data" / "interim" / "models").glob("mlm-*")
+    log = json.loads((mlm_dir / "pretrain_log.json").read_text())
+    assert log["global_step"] == 6
+    assert yaml.safe_load((mlm_dir / "pretrain_config.yaml").read_text())["n_texts"] == 60  # all texts, not 45
+    geo = result.model_metrics.set_index("model")
+    assert geo.loc["simcse(mlm)", "mean_cosine"] < geo.loc["mlm", "mean_cosine"]  # SimCSE undoes anisotropy

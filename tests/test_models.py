@@ -34,6 +34,8 @@ def test_dropout_views_differ_in_train_mode_only(tiny_checkpoint):
     a, b = enc.encode_dropout_views(texts)
     assert a.shape == b.shape == (3, 32)
     assert not np.allclose(a, b)
+    a2, b2 = enc.encode_dropout_views(texts)
+    assert np.array_equal(a, a2) and np.array_equal(b, b2)  # seeded: reproducible
     e1, e2 = enc.encode(texts), enc.encode(texts)
     assert np.allclose(e1, e2)
     assert not enc.model.training
