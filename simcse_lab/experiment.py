@@ -42,7 +42,9 @@ from .train import train_simcse, train_supervised_simcse
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ModelRun", "Result", "compare", "run", "run_dir_for", "summary_table"]
+__all__ = [
+    "ModelRun", "Result", "compare", "resolve_spec", "run", "run_dir_for", "summary_table", "training_curves",
+]
 
 METRIC_COLUMNS = ["v_measure", "homogeneity", "completeness", "ari", "ami", "n_clusters", "noise_fraction"]
 # bootstrap spread of V-measure over resamples of the scored texts (std and 95% percentile interval)
@@ -356,28 +358,63 @@ def sts_score(encoder, split: str, cfg: ExperimentConfig, cache_dir: Path | None
     return sts_spearman(x[: len(pairs)], x[len(pairs):], pairs.scores)
 
 
+def resolve_spec(spec: str, cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = None) -> str:
+    """Model specs that need the corpus: ``mlm`` becomes the folder of an encoder MLM-pretrained on
+    it (cached, so a second call only looks the folder up); any other spec is returned as it is."""
+    if spec != "mlm":
+        return spec
+    texts = corpus.texts
+    if cfg.pretrain.all_texts and cfg.corpus.n_samples is not None:
+        from .config import with_overrides
+
+        texts = load_corpus_for(with_overrides(cfg, {"corpus.n_samples": None})).texts
+    with (timer or _Timer())("pretrain mlm"):
+        return str(pretrain_mlm(
+            texts, cfg.pretrain, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
+            show_progress=cfg.encode.show_progress,
+        ))
+
+
+def training_curves(cfg: ExperimentConfig) -> pd.DataFrame:
+    """Held-out V-measure over SimCSE training steps for every model in ``models.simcse_from``.
+
+    Step 0 is the untouched model. Uses ``train.eval_steps`` (10 if unset) and the same held-out
+    slice and training runs as :func:`run`, so a later ``run(cfg)`` reuses the trained models.
+    Columns: model, step, v_measure, kept (which model keep-best kept).
+    """
+    if not cfg.train.eval_steps:
+        from .config import with_overrides
+
+        cfg = with_overrides(cfg, {"train.eval_steps": 10})
+    corpus = load_corpus_for(cfg)
+    if not corpus.is_labelled:
+        raise ValueError("training curves need a labelled corpus (the held-out slice is scored against labels)")
+    train_texts, eval_texts, eval_labels = _split_heldout(cfg, corpus)
+    rows = []
+    for base in cfg.models.simcse_from:
+        path = train_simcse(
+            resolve_spec(base, cfg, corpus), train_texts, cfg.train, seed=cfg.seed, device=cfg.encode.device,
+            data_dir=cfg.data_dir, show_progress=cfg.encode.show_progress, eval_texts=eval_texts,
+            eval_labels=eval_labels,
+        )
+        log = json.loads((path.parent / "training_log.json").read_text())
+        held = log.get("heldout_v_measure") or {}
+        kept = held.get("kept", "trained")
+        if held.get("before") is not None:
+            rows.append({"model": base, "step": 0, "v_measure": held["before"], "kept": kept})
+        rows += [
+            {"model": base, "step": e["step"], "v_measure": e["eval_heldout_v_measure"], "kept": kept}
+            for e in log["log_history"] if "eval_heldout_v_measure" in e
+        ]
+    return pd.DataFrame(rows, columns=["model", "step", "v_measure", "kept"])
+
+
 def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = None) -> tuple[list[ModelRun], dict]:
     """Encode every configured model (training the SimCSE ones first); return runs and geometry rows."""
     timer = timer or _Timer()
     cache_dir = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
-    mlm_path: list[str] = []
-
     def resolve(spec: str) -> str:
-        # "mlm" names an encoder MLM-pretrained on this corpus; it needs the corpus, so it is built here
-        if spec != "mlm":
-            return spec
-        if not mlm_path:
-            texts = corpus.texts
-            if cfg.pretrain.all_texts and cfg.corpus.n_samples is not None:
-                from .config import with_overrides
-
-                texts = load_corpus_for(with_overrides(cfg, {"corpus.n_samples": None})).texts
-            with timer("pretrain mlm"):
-                mlm_path.append(str(pretrain_mlm(
-                    texts, cfg.pretrain, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
-                    show_progress=cfg.encode.show_progress,
-                )))
-        return mlm_path[0]
+        return resolve_spec(spec, cfg, corpus, timer)
 
     entries: list[tuple[str, str, str | None]] = [(spec, resolve(spec), None) for spec in cfg.models.encoders]
     train_texts, eval_texts, eval_labels = _split_heldout(cfg, corpus)

@@ -21,6 +21,7 @@ __all__ = [
     "plot_run",
     "plot_similarity_matrix",
     "plot_text_lengths",
+    "plot_training_curves",
     "plot_training_loss",
 ]
 
@@ -198,4 +199,19 @@ def plot_alignment_uniformity(model_metrics: pd.DataFrame, *, ax=None, title: st
     ax.set_xlabel("uniformity (lower is better)")
     ax.set_ylabel("alignment (lower is better)")
     ax.set_title(title or "alignment vs uniformity")
+    return ax
+
+
+def plot_training_curves(curves: pd.DataFrame, *, ax=None, title: str | None = "held-out V-measure during SimCSE"):
+    """V-measure over training steps, one line per model (step 0 = the untouched model)."""
+    ax = _axes(ax)
+    if curves.empty:
+        raise ValueError("no training curve to plot (was train.eval_steps set?)")
+    for model, rows in curves.groupby("model", sort=False):
+        ax.plot(rows["step"], rows["v_measure"], marker="o", ms=3, label=str(model))
+    ax.set_xlabel("SimCSE training step")
+    ax.set_ylabel("held-out V-measure (KMeans)")
+    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
     return ax

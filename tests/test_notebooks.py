@@ -12,7 +12,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_notebooks_are_thin_and_parameterised():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -124,3 +124,22 @@ def test_05_comparison(tmp_path, base, tiny_checkpoint):
     assert metrics["models"]["tfidf-lsa"]["kmeans/raw"]["v_measure"] > 0.9
     assert (results / "figures" / "v_measure.png").is_file()
     assert (results / "figures" / "tfidf-lsa.html").is_file()  # interactive view with text on hover
+
+
+@pytest.mark.slow
+def test_06_when_simcse_helps(tmp_path, base, tiny_checkpoint):
+    metrics, results = _run(
+        "06_when_simcse_helps", tmp_path, models_simcse_from=["mlm", str(tiny_checkpoint)],
+        pretrain_tokenizer=str(tiny_checkpoint), pretrain_hidden_size=32, pretrain_num_layers=2,
+        pretrain_num_heads=2, pretrain_max_steps=4, pretrain_batch_size=16, pretrain_max_seq_length=16,
+        train_epochs=1.0, train_batch_size=8, train_max_seq_length=16, encode_max_seq_length=16,
+        train_eval_steps=2, train_eval_n_texts=20, metrics_sts_splits=[], metrics_n_alignment_texts=10, **base,
+    )
+    assert set(metrics["models"]) == {"mlm", str(tiny_checkpoint), "simcse(mlm)", f"simcse({tiny_checkpoint})"}
+    import pandas as pd
+
+    curves = pd.read_csv(results / "curves.csv")
+    assert set(curves["model"]) == {"mlm", str(tiny_checkpoint)}
+    assert (curves.groupby("model")["step"].min() == 0).all()  # the untouched model is step 0
+    assert curves["v_measure"].between(0, 1).all() and set(curves["kept"]) <= {"trained", "base"}
+    assert (results / "figures" / "training_curves.png").is_file()
