@@ -413,6 +413,7 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
     """Encode every configured model (training the SimCSE ones first); return runs and geometry rows."""
     timer = timer or _Timer()
     cache_dir = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
+
     def resolve(spec: str) -> str:
         return resolve_spec(spec, cfg, corpus, timer)
 
@@ -453,15 +454,13 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
         geo: dict[str, float] = {"dim": int(x.shape[1]), "mean_cosine": mean_cosine(x, seed=cfg.seed)}
         if align_idx is not None:
             with timer(f"alignment {name}"):
+                # alignment needs two dropout views; a deterministic encoder has none, so it is undefined
+                geo["alignment"] = float("nan")
                 if isinstance(encoder, SentenceEncoder):
                     texts = [corpus.texts[i] for i in align_idx]
                     a, b = encoder.encode_dropout_views(texts, batch_size=cfg.encode.batch_size, seed=cfg.seed)
-                    geo.update(alignment_uniformity(a, b))
-                    geo["uniformity"] = alignment_uniformity(x[align_idx], x[align_idx])["uniformity"]
-                else:
-                    # a deterministic encoder has no dropout views: alignment is undefined
-                    geo["alignment"] = float("nan")
-                    geo["uniformity"] = alignment_uniformity(x[align_idx], x[align_idx])["uniformity"]
+                    geo["alignment"] = alignment_uniformity(a, b)["alignment"]
+                geo["uniformity"] = alignment_uniformity(x[align_idx], x[align_idx])["uniformity"]
         for split in cfg.metrics.sts_splits:
             with timer(f"sts {name}"):
                 geo[f"sts_{split}"] = sts_score(encoder, split, cfg, cache_dir)
