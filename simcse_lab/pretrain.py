@@ -26,6 +26,7 @@ import yaml
 
 from .config import PretrainConfig, to_dict
 from .encode import texts_fingerprint
+from .train import last_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -194,8 +195,7 @@ def pretrain_mlm(
         data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability),
         callbacks=list(callbacks or []),
     )
-    found = [p for p in ckpt_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    resume = max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
+    resume = last_checkpoint(ckpt_dir)
     if resume is not None:
         logger.info("resuming MLM pretraining from %s", resume)
     t0 = time.perf_counter()

@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "attention_alignment",
     "infonce_on_batch",
+    "last_checkpoint",
     "make_clustering_evaluator",
     "make_micse_loss",
     "simcse_run_dir",
@@ -109,7 +110,8 @@ def simcse_run_dir(
     return Path(models_dir) / f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
-def _last_checkpoint(ckpt_dir: Path) -> Path | None:
+def last_checkpoint(ckpt_dir: Path) -> Path | None:
+    """The highest-numbered ``checkpoint-N`` folder a trainer left in ``ckpt_dir``, or None."""
     found = [p for p in ckpt_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
     return max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
 
@@ -298,7 +300,7 @@ def _fit(
         model=model, args=args, train_dataset=Dataset.from_dict(columns), loss=_make_loss(model, cfg),
         evaluator=evaluator if use_eval else None, callbacks=list(callbacks or []),
     )
-    resume_from = _last_checkpoint(ckpt_dir) if cfg.resume else None
+    resume_from = last_checkpoint(ckpt_dir) if cfg.resume else None
     if resume_from is not None:
         logger.info("resuming SimCSE training from %s", resume_from)
     before = evaluator(model, steps=0)[f"{evaluator.name}_v_measure"] if use_eval and not resume_from else None
