@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .cluster import HDBSCANClusterer, make_clusterer
-from .config import ExperimentConfig, config_hash, to_yaml
+from .config import ExperimentConfig, config_hash, to_yaml, with_overrides
 from .data import Corpus, load_corpus, load_nli_triplets, load_sts
 from .encode import encode_texts
 from .metrics import (
@@ -365,8 +365,6 @@ def resolve_spec(spec: str, cfg: ExperimentConfig, corpus: Corpus, timer: _Timer
         return spec
     texts = corpus.texts
     if cfg.pretrain.all_texts and cfg.corpus.n_samples is not None:
-        from .config import with_overrides
-
         texts = load_corpus_for(with_overrides(cfg, {"corpus.n_samples": None})).texts
     with (timer or _Timer())("pretrain mlm"):
         return str(pretrain_mlm(
@@ -383,8 +381,6 @@ def training_curves(cfg: ExperimentConfig) -> pd.DataFrame:
     Columns: model, step, v_measure, kept (which model keep-best kept).
     """
     if not cfg.train.eval_steps:
-        from .config import with_overrides
-
         cfg = with_overrides(cfg, {"train.eval_steps": 10})
     corpus = load_corpus_for(cfg)
     if not corpus.is_labelled:
@@ -414,8 +410,13 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
     timer = timer or _Timer()
     cache_dir = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
 
+    resolved: dict[str, str] = {}
+
     def resolve(spec: str) -> str:
-        return resolve_spec(spec, cfg, corpus, timer)
+        # "mlm" may appear in several lists; look its pretraining up (full corpus load) only once
+        if spec not in resolved:
+            resolved[spec] = resolve_spec(spec, cfg, corpus, timer)
+        return resolved[spec]
 
     entries: list[tuple[str, str, str | None]] = [(spec, resolve(spec), None) for spec in cfg.models.encoders]
     train_texts, eval_texts, eval_labels = _split_heldout(cfg, corpus)
@@ -484,8 +485,6 @@ def run(cfg: ExperimentConfig) -> Result:
         raise ValueError(f"metrics.n_seeds must be >= 1, got {cfg.metrics.n_seeds}")
     if cfg.metrics.n_seeds == 1:
         return _run_once(cfg)
-    from .config import with_overrides
-
     results = [_run_once(with_overrides(cfg, {"seed": cfg.seed + i})) for i in range(cfg.metrics.n_seeds)]
     first = results[0]
     first.config = cfg
