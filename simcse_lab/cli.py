@@ -76,7 +76,11 @@ def _configure_logging(quiet: bool) -> None:
 
 
 def _resolve(args: argparse.Namespace) -> ExperimentConfig:
-    return load_config(args.config, parse_overrides(args.overrides))
+    from .runtime import configure_threads
+
+    cfg = load_config(args.config, parse_overrides(args.overrides))
+    configure_threads(cfg.threads)
+    return cfg
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -121,11 +125,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .encode import encode_texts
-    from .experiment import _encoder_for, load_corpus_for
+    from .experiment import encoder_for, load_corpus_for
 
     cfg = _resolve(args)
     corpus = load_corpus_for(cfg)
-    encoder = _encoder_for(args.model, cfg)
+    encoder = encoder_for(args.model, cfg, probe_texts=corpus.texts)
     cache = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
     x = encode_texts(
         encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,

@@ -17,15 +17,13 @@ Example
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .cache import ArrayCache, cache_key
 from .models import Encoder
 
 logger = logging.getLogger(__name__)
@@ -45,59 +43,12 @@ def texts_fingerprint(texts: list[str]) -> str:
 
 
 def embedding_cache_key(identity: dict[str, Any], fingerprint: str, *, normalize: bool) -> str:
-    blob = json.dumps(
-        {"identity": identity, "texts": fingerprint, "normalize": normalize, "version": CACHE_VERSION},
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+    return cache_key({"identity": identity, "texts": fingerprint, "normalize": normalize, "version": CACHE_VERSION})
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
-
-
-def _array_digest(x: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
-
-
-def _load_cached(npy: Path, meta: Path, n: int) -> np.ndarray | None:
-    if not (npy.is_file() and meta.is_file()):
-        return None
-    try:
-        info = json.loads(meta.read_text())
-        x = np.load(npy, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        logger.warning("embedding cache %s is unreadable (%s); recomputing", npy.name, exc)
-        return None
-    if (
-        x.dtype != np.float32
-        or x.ndim != 2
-        or x.shape[0] != n
-        or list(x.shape) != info.get("shape")
-        or _array_digest(x) != info.get("sha256")
-    ):
-        logger.warning("embedding cache %s does not match its record; recomputing", npy.name)
-        return None
-    return x
-
-
-def _atomic_save(npy: Path, meta: Path, x: np.ndarray, record: dict[str, Any]) -> None:
-    npy.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=npy.parent, suffix=".npy.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, x, allow_pickle=False)
-        os.replace(tmp, npy)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=npy.parent, suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh, indent=2)
-        os.replace(tmp, meta)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def encode_texts(
@@ -125,13 +76,12 @@ def encode_texts(
     if bad:
         raise ValueError(f"texts must be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
     fingerprint = texts_fingerprint(texts)
-    npy = meta = None
+    cache = key = None
     if cache_dir is not None:
-        key = embedding_cache_key(encoder.identity, fingerprint, normalize=normalize)
-        npy, meta = Path(cache_dir) / f"{key}.npy", Path(cache_dir) / f"{key}.json"
-        cached = _load_cached(npy, meta, len(texts))
+        cache, key = ArrayCache(cache_dir), embedding_cache_key(encoder.identity, fingerprint, normalize=normalize)
+        cached = cache.load(key, n_rows=len(texts))
         if cached is not None:
-            logger.info("%s: %d embeddings from cache %s", encoder.name, len(texts), npy.name)
+            logger.info("%s: %d embeddings from cache %s", encoder.name, len(texts), key)
             return cached
 
     from tqdm.auto import tqdm
@@ -145,25 +95,19 @@ def encode_texts(
             chunk = np.asarray(chunk, dtype=np.float32)
             if out is None:
                 out = np.empty((len(texts), chunk.shape[1]), dtype=np.float32)
-            out[start : start + len(chunk)] = chunk
+            if not np.isfinite(chunk).all():
+                raise ValueError(f"{encoder.name} produced non-finite embeddings (texts {start}..{start + len(chunk) - 1})")
+            out[start : start + len(chunk)] = l2_normalize(chunk) if normalize else chunk
             bar.update(len(chunk))
     assert out is not None
-    if not np.isfinite(out).all():
-        raise ValueError(f"{encoder.name} produced non-finite embeddings")
-    if normalize:
-        out = l2_normalize(out)
-    if npy is not None and meta is not None:
-        record = {
-            "shape": list(out.shape),
-            "dtype": "float32",
-            "sha256": _array_digest(out),
+    if cache is not None and key is not None:
+        cache.save(key, out, {
             "identity": encoder.identity,
             "texts_fingerprint": fingerprint,
             "normalize": normalize,
             "cache_version": CACHE_VERSION,
             "model": encoder.name,
-        }
-        _atomic_save(npy, meta, out, record)
+        })
     return out
 
 

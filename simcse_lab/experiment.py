@@ -18,32 +18,41 @@ import os
 import platform
 import re
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .backends import BACKENDS, select_backend
 from .cluster import HDBSCANClusterer, make_clusterer
 from .config import ExperimentConfig, config_hash, to_yaml, with_overrides
 from .data import Corpus, load_corpus, load_nli_triplets, load_sts
 from .encode import encode_texts
 from .metrics import (
-    alignment_uniformity, bootstrap_scores, mean_ci, mean_cosine, score_clustering, sts_spearman,
+    alignment_uniformity,
+    bootstrap_scores,
+    mean_ci,
+    mean_cosine,
+    score_clustering,
+    sts_spearman,
 )
 from .models import SentenceEncoder, load_encoder
-from .reduce import make_reducer
 from .pretrain import pretrain_mlm
+from .reduce import make_reducer
+from .runtime import configure_threads
 from .train import train_simcse, train_supervised_simcse
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "ModelRun", "Result", "compare", "resolve_spec", "run", "run_dir_for", "summary_table", "training_curves",
+    "ModelRun", "Result", "compare", "dropout_views", "encoder_for", "resolve_spec", "run", "run_dir_for",
+    "summary_table", "training_curves",
 ]
 
 METRIC_COLUMNS = ["v_measure", "homogeneity", "completeness", "ari", "ami", "n_clusters", "noise_fraction"]
@@ -303,6 +312,10 @@ def _validate(cfg: ExperimentConfig) -> None:
         problems.append("cluster.methods and cluster.spaces must not be empty")
     if cfg.reduce.n_components < 2:
         problems.append(f"reduce.n_components must be >= 2, got {cfg.reduce.n_components}")
+    if cfg.encode.backend not in BACKENDS:
+        problems.append(f"encode.backend: unknown backend {cfg.encode.backend!r} (allowed: {', '.join(BACKENDS)})")
+    if cfg.threads is not None and cfg.threads < 1:
+        problems.append(f"threads must be >= 1 or None, got {cfg.threads}")
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -323,11 +336,16 @@ def load_corpus_for(cfg: ExperimentConfig) -> Corpus:
     )
 
 
-def _encoder_for(spec: str, cfg: ExperimentConfig, name: str | None = None):
+def encoder_for(spec: str, cfg: ExperimentConfig, name: str | None = None, *, probe_texts: list[str] | None = None):
+    """The encoder for ``spec`` on ``cfg.encode.backend``; ``probe_texts`` are what an ONNX export
+    is checked and timed on the first time (see :mod:`simcse_lab.backends`)."""
     e = cfg.encode
-    return load_encoder(
+    encoder = load_encoder(
         spec, max_seq_length=e.max_seq_length, pooling=e.pooling, device=e.device, seed=cfg.seed,
         data_dir=cfg.data_dir, name=name,
+    )
+    return select_backend(
+        encoder, e.backend, probe_texts=probe_texts or [], data_dir=cfg.data_dir, device=e.device, threads=cfg.threads
     )
 
 
@@ -405,6 +423,26 @@ def training_curves(cfg: ExperimentConfig) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "step", "v_measure", "kept"])
 
 
+def dropout_views(
+    encoder: SentenceEncoder, texts: list[str], *, batch_size: int, seed: int, cache_dir: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`SentenceEncoder.encode_dropout_views`, cached like embeddings (same identity and texts,
+    same seed and batching give the same dropout masks)."""
+    if cache_dir is None:
+        return encoder.encode_dropout_views(texts, batch_size=batch_size, seed=seed)
+    from .cache import ArrayCache, cache_key
+    from .encode import texts_fingerprint
+
+    parts = {"dropout-views": encoder.identity, "texts": texts_fingerprint(texts), "seed": seed, "batch": batch_size}
+    cache, key = ArrayCache(cache_dir), cache_key(parts)
+    ab = cache.load(key, n_rows=2 * len(texts))
+    if ab is None:
+        a, b = encoder.encode_dropout_views(texts, batch_size=batch_size, seed=seed)
+        cache.save(key, np.concatenate([a, b]), {**parts, "model": encoder.name})
+        return a, b
+    return ab[: len(texts)], ab[len(texts):]
+
+
 def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = None) -> tuple[list[ModelRun], dict]:
     """Encode every configured model (training the SimCSE ones first); return runs and geometry rows."""
     timer = timer or _Timer()
@@ -447,7 +485,7 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
     align_idx = np.sort(rng.choice(len(corpus), size=n_align, replace=False)) if n_align >= 2 else None
     for name, spec, base in entries:
         with timer(f"encode {name}"):
-            encoder = _encoder_for(spec, cfg, name=name)
+            encoder = encoder_for(spec, cfg, name=name, probe_texts=corpus.texts)
             x = encode_texts(
                 encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,
                 cache_dir=cache_dir, show_progress=cfg.encode.show_progress,
@@ -457,9 +495,11 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
             with timer(f"alignment {name}"):
                 # alignment needs two dropout views; a deterministic encoder has none, so it is undefined
                 geo["alignment"] = float("nan")
-                if isinstance(encoder, SentenceEncoder):
+                torch_encoder = getattr(encoder, "torch_encoder", encoder)  # an ONNX one keeps its torch model
+                if isinstance(torch_encoder, SentenceEncoder):
                     texts = [corpus.texts[i] for i in align_idx]
-                    a, b = encoder.encode_dropout_views(texts, batch_size=cfg.encode.batch_size, seed=cfg.seed)
+                    a, b = dropout_views(torch_encoder, texts, batch_size=cfg.encode.batch_size, seed=cfg.seed,
+                                         cache_dir=cache_dir)
                     geo["alignment"] = alignment_uniformity(a, b)["alignment"]
                 geo["uniformity"] = alignment_uniformity(x[align_idx], x[align_idx])["uniformity"]
         for split in cfg.metrics.sts_splits:
@@ -481,6 +521,7 @@ def run(cfg: ExperimentConfig) -> Result:
     over seeds, and the projections and clusterings shown are those of the first seed.
     """
     _validate(cfg)
+    configure_threads(cfg.threads)
     if cfg.metrics.n_seeds < 1:
         raise ValueError(f"metrics.n_seeds must be >= 1, got {cfg.metrics.n_seeds}")
     if cfg.metrics.n_seeds == 1:
@@ -518,17 +559,19 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     projections: dict[str, np.ndarray] = {}
     cluster_labels: dict[tuple[str, str, str], np.ndarray] = {}
     r = cfg.reduce
+    umap_cache = Path(cfg.data_dir) / "interim" / "projections" if cfg.encode.cache else None
     for mr in runs:
         with timer(f"umap {mr.name}"):
             spaces = {"raw": mr.embeddings}
             if r.plot_2d:
                 projections[mr.name] = make_reducer(
-                    "umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist
+                    "umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist, cache_dir=umap_cache
                 ).fit_transform(mr.embeddings)
             if "umap" in cfg.cluster.spaces:
                 reuse = r.plot_2d and r.n_components == 2 and r.min_dist == r.plot_min_dist
                 spaces["umap"] = (
-                    projections[mr.name] if reuse else make_reducer("umap", r, seed=cfg.seed).fit_transform(mr.embeddings)
+                    projections[mr.name] if reuse
+                    else make_reducer("umap", r, seed=cfg.seed, cache_dir=umap_cache).fit_transform(mr.embeddings)
                 )
         for space in cfg.cluster.spaces:
             for method in cfg.cluster.methods:
@@ -564,7 +607,7 @@ def _run_once(cfg: ExperimentConfig) -> Result:
             "source": corpus.source,
             "fingerprint": corpus.fingerprint,
             "n_texts": len(corpus),
-            "levels": {lvl: int(len(np.unique(v))) for lvl, v in corpus.labels.items()},
+            "levels": {lvl: len(np.unique(v)) for lvl, v in corpus.labels.items()},
             "cleaning": corpus.report,
         },
         "models": [

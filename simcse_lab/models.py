@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -35,11 +36,14 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ALIASES",
     "Encoder",
+    "ModelLocation",
     "SentenceEncoder",
     "TfidfLsaEncoder",
     "folder_hash",
     "load_encoder",
+    "load_located",
     "load_sentence_transformer",
+    "locate_model",
     "minilm_path",
 ]
 
@@ -128,14 +132,35 @@ def random_init_path(data_dir: str | Path = "data", *, seed: int = 0) -> Path:
 # --------------------------------------------------------------------------- encoders
 
 
-@dataclass
 class SentenceEncoder:
-    """A sentence-transformers model behind the :class:`Encoder` interface."""
+    """A sentence-transformers model behind the :class:`Encoder` interface.
 
-    model: Any
-    name: str
-    identity: dict[str, Any]
-    provenance: str = ""
+    Give the model, or a ``loader`` that returns it: then the weights are loaded on first use,
+    so a run whose embeddings are all cached never loads (or imports) torch models at all.
+    """
+
+    def __init__(
+        self, model: Any = None, name: str = "model", identity: dict[str, Any] | None = None,
+        provenance: str = "", *, loader: Callable[[], Any] | None = None,
+    ) -> None:
+        if model is None and loader is None:
+            raise ValueError("SentenceEncoder needs a model or a loader")
+        self._model, self._loader = model, loader
+        self.name, self.identity, self.provenance = name, dict(identity or {}), provenance
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            assert self._loader is not None
+            self._model = self._loader()
+        return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def __repr__(self) -> str:
+        return f"SentenceEncoder(name={self.name!r}, identity={self.identity!r}, loaded={self.loaded})"
 
     def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         emb = self.model.encode(
@@ -261,21 +286,29 @@ def _resolve_hub(spec: str) -> tuple[bool, str]:
     return is_st, commit
 
 
-def load_sentence_transformer(
+@dataclass(frozen=True)
+class ModelLocation:
+    """Where a neural spec's weights are and what they are, found without loading them."""
+
+    target: str  # folder path or hub id
+    kind: str  # "sentence-transformers" (has modules.json) or "transformers" (gets Pooling)
+    identity: dict[str, Any]
+    provenance: str
+
+
+def locate_model(
     spec: str,
     *,
     max_seq_length: int = 128,
     pooling: str = "mean",
-    device: str | None = None,
     seed: int = 0,
     data_dir: str | Path = "data",
-) -> tuple[Any, dict[str, Any], str]:
-    """Load a neural spec as a ``SentenceTransformer``; return ``(model, identity, provenance)``."""
+) -> ModelLocation:
+    """Resolve a neural spec to its folder or hub id and its identity, without loading weights
+    (offline aliases are fetched into the cache; a hub id asks the hub or the local HF cache)."""
     _check_pooling(pooling)
     if max_seq_length < 1:
         raise ValueError(f"max_seq_length must be positive, got {max_seq_length}")
-    from sentence_transformers import SentenceTransformer
-
     if spec == "minilm":
         path, provenance = minilm_path(data_dir), ALIASES["minilm"]
     elif spec == "random-init":
@@ -287,17 +320,14 @@ def load_sentence_transformer(
         if not path.is_dir():
             raise ValueError(f"model spec {spec!r} is a file; give a model folder, a hub id or an alias")
         if (path / "modules.json").is_file():
-            model = SentenceTransformer(str(path), device=device)
-            model.max_seq_length = max_seq_length
-            kind, used_pooling = "sentence-transformers", "from-folder"
+            kind = "sentence-transformers"
         elif (path / "config.json").is_file():
-            model = _build_plain(str(path), max_seq_length=max_seq_length, pooling=pooling, device=device)
-            kind, used_pooling = "transformers", pooling
+            kind = "transformers"
         else:
             raise ValueError(
                 f"model folder {path} has neither modules.json (sentence-transformers) nor config.json (transformers)"
             )
-        identity = {"source": f"folder:{folder_hash(path)}", "kind": kind}
+        target, source = str(path), f"folder:{folder_hash(path)}"
     else:
         looks_local = spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").split("/", 1)[-1]
         if looks_local or not _HUB_ID.match(spec):
@@ -306,23 +336,52 @@ def load_sentence_transformer(
             )
         try:
             is_st, commit = _resolve_hub(spec)
-            if is_st:
-                model = SentenceTransformer(spec, device=device)
-                model.max_seq_length = max_seq_length
-                kind, used_pooling = "sentence-transformers", "from-folder"
-            else:
-                model = _build_plain(spec, max_seq_length=max_seq_length, pooling=pooling, device=device)
-                kind, used_pooling = "transformers", pooling
         except (OSError, ValueError, RuntimeError) as exc:
-            raise ValueError(
-                f"cannot load model {spec!r} from the Hugging Face hub or its local cache "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
-                f"Offline, use an alias {sorted(ALIASES)} or a local model folder."
-            ) from None
-        identity = {"source": f"hub:{spec}@{commit}", "kind": kind}
-        provenance = f"Hugging Face hub {spec} @ {commit}"
-    identity.update({"max_seq_length": max_seq_length, "pooling": used_pooling})
-    return model, identity, provenance
+            raise _hub_error(spec, exc) from None
+        kind = "sentence-transformers" if is_st else "transformers"
+        target, source, provenance = spec, f"hub:{spec}@{commit}", f"Hugging Face hub {spec} @ {commit}"
+    used_pooling = "from-folder" if kind == "sentence-transformers" else pooling
+    identity = {"source": source, "kind": kind, "max_seq_length": max_seq_length, "pooling": used_pooling}
+    return ModelLocation(target=target, kind=kind, identity=identity, provenance=provenance)
+
+
+def _hub_error(spec: str, exc: BaseException) -> ValueError:
+    return ValueError(
+        f"cannot load model {spec!r} from the Hugging Face hub or its local cache "
+        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+        f"Offline, use an alias {sorted(ALIASES)} or a local model folder."
+    )
+
+
+def load_located(loc: ModelLocation, *, device: str | None = None) -> Any:
+    """Load the ``SentenceTransformer`` a :class:`ModelLocation` points at."""
+    from sentence_transformers import SentenceTransformer
+
+    max_seq_length = loc.identity["max_seq_length"]
+    try:
+        if loc.kind == "sentence-transformers":
+            model = SentenceTransformer(loc.target, device=device)
+            model.max_seq_length = max_seq_length
+            return model
+        return _build_plain(loc.target, max_seq_length=max_seq_length, pooling=loc.identity["pooling"], device=device)
+    except (OSError, ValueError, RuntimeError) as exc:
+        if loc.identity["source"].startswith("hub:"):
+            raise _hub_error(loc.target, exc) from None
+        raise
+
+
+def load_sentence_transformer(
+    spec: str,
+    *,
+    max_seq_length: int = 128,
+    pooling: str = "mean",
+    device: str | None = None,
+    seed: int = 0,
+    data_dir: str | Path = "data",
+) -> tuple[Any, dict[str, Any], str]:
+    """Load a neural spec as a ``SentenceTransformer``; return ``(model, identity, provenance)``."""
+    loc = locate_model(spec, max_seq_length=max_seq_length, pooling=pooling, seed=seed, data_dir=data_dir)
+    return load_located(loc, device=device), loc.identity, loc.provenance
 
 
 def load_encoder(
@@ -340,7 +399,8 @@ def load_encoder(
         raise ValueError(f"model spec must be a non-empty string, got {spec!r}")
     if spec == "tfidf-lsa":
         return TfidfLsaEncoder(seed=seed)
-    model, identity, provenance = load_sentence_transformer(
-        spec, max_seq_length=max_seq_length, pooling=pooling, device=device, seed=seed, data_dir=data_dir
+    loc = locate_model(spec, max_seq_length=max_seq_length, pooling=pooling, seed=seed, data_dir=data_dir)
+    return SentenceEncoder(
+        name=name or spec, identity=loc.identity, provenance=loc.provenance,
+        loader=lambda: load_located(loc, device=device),
     )
-    return SentenceEncoder(model=model, name=name or spec, identity=identity, provenance=provenance)

@@ -5,6 +5,11 @@ article fits UMAP and then calls ``transform`` on the same data again, which cos
 pass and gives a slightly different answer; here the fitted embedding is used directly.
 ``IdentityReducer`` is the "raw space": no reduction, same interface.
 
+With ``cache_dir``, a fitted embedding is stored (verified, see :mod:`simcse_lab.cache`) under a
+key made of the input array's hash, the UMAP parameters and the umap-learn version, so a rerun
+on the same embeddings neither fits again nor imports umap (whose numba compilation costs
+25-30 s in every fresh process).
+
 >>> IdentityReducer().fit_transform(np.ones((3, 2), dtype=np.float32)).shape
 (3, 2)
 """
@@ -12,10 +17,13 @@ pass and gives a slightly different answer; here the fitted embedding is used di
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
+from .cache import ArrayCache, array_digest, cache_key
 from .config import ReduceConfig
 
 logger = logging.getLogger(__name__)
@@ -40,9 +48,24 @@ class UMAPReducer:
     min_dist: float = 0.0
     metric: str = "cosine"
     random_state: int | None = 42
+    cache_dir: str | Path | None = None
 
     def fit_transform(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.cache_dir is None or self.random_state is None:  # an unseeded fit is not reproducible
+            return self._fit(x)
+        params = {k: v for k, v in asdict(self).items() if k != "cache_dir"}
+        key = cache_key({"umap": params, "input": array_digest(x), "umap-learn": metadata.version("umap-learn")})
+        cache = ArrayCache(self.cache_dir)
+        emb = cache.load(key, n_rows=len(x))
+        if emb is None:
+            emb = self._fit(x)
+            cache.save(key, emb, {"umap": params, "input_shape": list(x.shape)})
+        else:
+            logger.info("UMAP %d-d of %s from cache %s", self.n_components, x.shape, key)
+        return emb
+
+    def _fit(self, x: np.ndarray) -> np.ndarray:
         n = len(x)
         if n < 4:
             raise ValueError(f"UMAP needs at least 4 points, got {n}")
@@ -69,7 +92,7 @@ class UMAPReducer:
 
 
 def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components: int | None = None,
-                 min_dist: float | None = None):
+                 min_dist: float | None = None, cache_dir: str | Path | None = None):
     """Factory: ``"raw"`` -> :class:`IdentityReducer`, ``"umap"`` -> :class:`UMAPReducer`."""
     if space == "raw":
         return IdentityReducer()
@@ -80,5 +103,6 @@ def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components:
             min_dist=cfg.min_dist if min_dist is None else min_dist,
             metric=cfg.metric,
             random_state=seed,
+            cache_dir=cache_dir,
         )
     raise ValueError(f"unknown space {space!r}; allowed: raw, umap")

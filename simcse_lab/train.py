@@ -36,7 +36,7 @@ import yaml
 
 from .config import TrainConfig, to_dict
 from .encode import texts_fingerprint
-from .models import load_sentence_transformer
+from .models import load_located, load_sentence_transformer, locate_model
 
 logger = logging.getLogger(__name__)
 
@@ -344,10 +344,10 @@ def _prepare(
     data_dir: str | Path, output_dir: str | Path | None, extra: dict[str, Any] | None = None,
 ) -> tuple[Any, Path, dict[str, Any]]:
     """Load the base model and pick the run folder; the model is None when the run is already finished."""
-    model, identity, provenance = load_sentence_transformer(
-        base_model_spec, max_seq_length=cfg.max_seq_length, pooling=cfg.pooling, device=device, seed=seed,
-        data_dir=data_dir,
+    loc = locate_model(
+        base_model_spec, max_seq_length=cfg.max_seq_length, pooling=cfg.pooling, seed=seed, data_dir=data_dir
     )
+    identity, provenance = loc.identity, loc.provenance
     out = Path(output_dir) if output_dir else simcse_run_dir(
         identity, texts, cfg, seed, Path(data_dir) / "interim" / "models", kind=kind, extra=extra
     )
@@ -359,7 +359,7 @@ def _prepare(
     if (out / "model" / "modules.json").is_file() and (out / "training_log.json").is_file():
         logger.info("%s model already trained at %s; reusing it", kind, out / "model")
         return None, out, record
-    return model, out, record
+    return load_located(loc, device=device), out, record
 
 
 def train_simcse(

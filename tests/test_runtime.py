@@ -1,0 +1,43 @@
+"""Thread settings and the UMAP projection cache."""
+
+import numpy as np
+
+from simcse_lab.reduce import UMAPReducer
+from simcse_lab.runtime import available_cores, configure_threads
+
+
+def test_configure_threads_sets_torch_and_the_environment():
+    import os
+
+    import torch
+
+    try:
+        assert configure_threads(1) == 1
+        assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+    finally:
+        assert configure_threads(None) == available_cores()
+    assert torch.get_num_threads() == available_cores()
+
+
+def test_umap_projection_is_cached_per_input_and_parameters(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_fit(self, x):
+        calls.append((self.n_components, x.shape))
+        return np.random.default_rng(len(calls)).normal(size=(len(x), self.n_components)).astype(np.float32)
+
+    monkeypatch.setattr(UMAPReducer, "_fit", fake_fit)
+    x = np.random.default_rng(0).normal(size=(30, 8)).astype(np.float32)
+    first = UMAPReducer(n_components=3, cache_dir=tmp_path).fit_transform(x)
+    again = UMAPReducer(n_components=3, cache_dir=tmp_path).fit_transform(x)
+    np.testing.assert_array_equal(first, again)
+    assert len(calls) == 1
+    UMAPReducer(n_components=2, cache_dir=tmp_path).fit_transform(x)  # other parameters: a new fit
+    UMAPReducer(n_components=3, cache_dir=tmp_path).fit_transform(x + 1)  # other input: a new fit
+    UMAPReducer(n_components=3, cache_dir=tmp_path, random_state=None).fit_transform(x)  # unseeded: never cached
+    assert len(calls) == 4
+    # a corrupted entry is recomputed, not read
+    for npy in tmp_path.glob("*.npy"):
+        npy.write_bytes(npy.read_bytes()[:-8])
+    UMAPReducer(n_components=3, cache_dir=tmp_path).fit_transform(x)
+    assert len(calls) == 5
