@@ -186,6 +186,9 @@ class ClusterConfig:
 
     methods: tuple[str, ...] = _f(("kmeans", "hdbscan"), "clusterers: kmeans, hdbscan")
     spaces: tuple[str, ...] = _f(("raw", "umap"), "spaces to cluster in: raw (the embedding), umap")
+    pairs: tuple[str, ...] = _f(
+        (), "only these method/space pairs, e.g. [kmeans/raw, hdbscan/umap] as in the seed (empty: every method x space)"
+    )
     n_clusters: int | None = _f(None, "KMeans k (None: number of classes of the main label level)")
     kmeans_n_init: int = _f(10, "KMeans restarts")
     min_cluster_size: int | None = _f(

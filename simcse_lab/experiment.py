@@ -308,6 +308,13 @@ def _validate(cfg: ExperimentConfig) -> None:
             problems.append(f"metrics.sts_splits: unknown split {split!r} (allowed: train, dev, test)")
     if cfg.metrics.n_bootstrap == 1 or cfg.metrics.n_bootstrap < 0:
         problems.append(f"metrics.n_bootstrap must be 0 or >= 2, got {cfg.metrics.n_bootstrap}")
+    for pair in cfg.cluster.pairs:
+        method, _, space = pair.partition("/")
+        if method not in cfg.cluster.methods or space not in cfg.cluster.spaces:
+            problems.append(
+                f"cluster.pairs: {pair!r} is not a method/space pair of cluster.methods x cluster.spaces"
+                f" ({', '.join(f'{m}/{s}' for m in cfg.cluster.methods for s in cfg.cluster.spaces)})"
+            )
     if not cfg.cluster.methods or not cfg.cluster.spaces:
         problems.append("cluster.methods and cluster.spaces must not be empty")
     if cfg.reduce.n_components < 2:
@@ -575,6 +582,8 @@ def _run_once(cfg: ExperimentConfig) -> Result:
                 )
         for space in cfg.cluster.spaces:
             for method in cfg.cluster.methods:
+                if cfg.cluster.pairs and f"{method}/{space}" not in cfg.cluster.pairs:
+                    continue
                 with timer(f"cluster {method}"):
                     clusterer = make_clusterer(
                         method, cfg.cluster, n_samples=len(corpus), n_classes=n_classes, seed=cfg.seed

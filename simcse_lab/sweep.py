@@ -13,10 +13,14 @@ A sweep file (YAML)::
       seed: [1, 2, 3]
     metric: v_measure               # what the summary table and plot show
     timeout_s: 3600                 # per cell
+    in_process: false               # compare only: run cells in this process (see below)
 
 Each cell runs in its own process (``simcse-lab compare`` or ``papermill``) and writes into
 ``<output_dir>/<cell id>/``; a cell whose ``metrics.json`` exists is complete and skipped on a
-rerun. A failing cell is recorded (``error.txt``) and the sweep goes on. The aggregate is
+rerun. A failing cell is recorded (``error.txt``) and the sweep goes on. With ``in_process: true``
+(``compare`` targets only) the cells run one after another in the sweep's own process instead:
+UMAP's numba compilation (25-30 s) and the imports are paid once rather than per cell, at the
+price of isolation (no per-cell timeout; a crash of the interpreter ends the sweep). The aggregate is
 ``summary.csv`` / ``summary.md`` (mean, std and count over ``seed``) and ``summary.png``.
 """
 
@@ -51,6 +55,7 @@ class SweepSpec:
     grid: dict[str, list[Any]] = field(default_factory=dict)
     metric: str = "v_measure"
     timeout_s: int = 3600
+    in_process: bool = False
 
 
 @dataclass
@@ -94,6 +99,8 @@ def _validate(spec: SweepSpec) -> None:
     if not spec.grid or not all(isinstance(v, list) and v for v in spec.grid.values()):
         raise ValueError("sweep 'grid' must map parameter names to non-empty lists")
     is_notebook = spec.target != "compare"
+    if is_notebook and spec.in_process:
+        raise ValueError("sweep in_process: true needs target: compare (notebooks run in their own kernel)")
     if is_notebook and not Path(spec.target).is_file():
         raise FileNotFoundError(f"sweep target notebook not found: {spec.target}")
     for name in [*spec.fixed, *spec.grid]:
@@ -202,6 +209,23 @@ def _plot(summary: pd.DataFrame, grid_keys: list[str], metric: str, path: Path) 
     fig.savefig(path, dpi=90)
 
 
+def _run_in_process(argv: list[str], done: Path) -> tuple[bool, str]:
+    """``simcse-lab <argv>`` in this process; (finished, what it printed to stderr or the error)."""
+    import contextlib
+    import io
+    import traceback
+
+    from .cli import main
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(argv)
+    except Exception:  # noqa: BLE001 - a failing cell is recorded, the sweep goes on
+        return False, err.getvalue() + traceback.format_exc()
+    return code == 0 and done.is_file(), err.getvalue()
+
+
 def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
     """Run every cell not yet complete, then aggregate all complete cells."""
     if not isinstance(spec, SweepSpec):
@@ -225,13 +249,15 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
             (cell_dir / "error.txt").unlink(missing_ok=True)
             logger.info("[%d/%d] %s", i, len(cells), cell.cell_id)
             t0 = time.perf_counter()
-            try:
-                proc = subprocess.run(
-                    _command(spec, cell, cell_dir), capture_output=True, text=True, timeout=spec.timeout_s
-                )
-                ok, detail = proc.returncode == 0 and done.is_file(), (proc.stderr or proc.stdout)
-            except subprocess.TimeoutExpired:
-                ok, detail = False, f"timed out after {spec.timeout_s}s"
+            cmd = _command(spec, cell, cell_dir)
+            if spec.in_process:
+                ok, detail = _run_in_process(cmd[3:], done)
+            else:
+                try:
+                    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=spec.timeout_s)
+                    ok, detail = proc.returncode == 0 and done.is_file(), (proc.stderr or proc.stdout)
+                except subprocess.TimeoutExpired:
+                    ok, detail = False, f"timed out after {spec.timeout_s}s"
             cell.seconds = round(time.perf_counter() - t0, 1)
             (cell_dir / "run.log").write_text(detail or "")
             if ok:

@@ -44,6 +44,14 @@ def test_grid_with_a_failing_cell(tmp_path, tiny_csv):
     assert statuses == ["failed", "skipped", "skipped", "skipped"]
     pd.testing.assert_frame_equal(again.summary, result.summary)
 
+    # the same sweep with every cell in this process: same outcome, same numbers
+    inproc_dir = tmp_path / "inproc"
+    inproc_dir.mkdir()
+    inproc = run_sweep(_spec(inproc_dir, tiny_csv, in_process=True))
+    assert sorted(c.status for c in inproc.cells) == ["done", "done", "done", "failed"]
+    assert "n_clusters" in inproc.failed[0].error
+    pd.testing.assert_frame_equal(inproc.summary, result.summary)
+
 
 def test_mean_and_spread_over_seeds():
     from simcse_lab.sweep import summarize
