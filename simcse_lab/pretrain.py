@@ -30,7 +30,7 @@ from .train import last_checkpoint
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["mlm_loss", "pretrain_mlm", "pretrain_run_dir", "validate_pretrain_config"]
+__all__ = ["masked_only_mlm_loss", "mlm_loss", "pretrain_mlm", "pretrain_run_dir", "validate_pretrain_config"]
 
 
 def validate_pretrain_config(cfg: PretrainConfig) -> None:
@@ -117,6 +117,49 @@ def mlm_loss(model_dir: str | Path, texts: list[str], *, max_seq_length: int = 6
     return float(np.sum(losses) / max(np.sum(weights), 1))
 
 
+def masked_only_mlm_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+    """The MLM loss with the vocabulary head applied to the masked positions only.
+
+    ``*ForMaskedLM`` models project *every* token onto the vocabulary (about 30k logits each)
+    and then ignore the 85% that carry no label; for a small encoder that projection and its
+    gradient are most of a training step. Here the encoder runs as usual and the head sees
+    only the labelled rows, which gives the same loss (mean cross-entropy over masked tokens)
+    at a fraction of the cost. Returns None for an architecture whose head is not ``cls``
+    (BERT) or ``lm_head`` (RoBERTa and relatives); the caller then uses the model's own loss.
+    """
+    import torch.nn.functional as F
+
+    model = getattr(model, "module", model)
+    body = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    head = getattr(model, "cls", None) or getattr(model, "lm_head", None)
+    if body is None or head is None:
+        return None
+    labels = inputs["labels"]
+    hidden = body(**{k: v for k, v in inputs.items() if k != "labels"}).last_hidden_state
+    masked = labels != -100
+    logits = head(hidden[masked]).float()
+    if num_items_in_batch is None:
+        return F.cross_entropy(logits, labels[masked])
+    return F.cross_entropy(logits, labels[masked], reduction="sum") / num_items_in_batch
+
+
+def _trainer_class() -> type:
+    from transformers import Trainer
+
+    class MaskedOnlyTrainer(Trainer):
+        """HF Trainer whose MLM loss skips the vocabulary projection of unmasked tokens."""
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if not return_outputs:
+                loss = masked_only_mlm_loss(model, inputs, num_items_in_batch)
+                if loss is not None:
+                    return loss
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+
+    return MaskedOnlyTrainer
+
+
 def pretrain_mlm(
     texts: list[str],
     cfg: PretrainConfig | None = None,
@@ -157,7 +200,7 @@ def pretrain_mlm(
         return model_dir
 
     from datasets import Dataset
-    from transformers import AutoTokenizer, DataCollatorForLanguageModeling, Trainer, TrainingArguments
+    from transformers import AutoTokenizer, DataCollatorForLanguageModeling, TrainingArguments
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_src)
     model = _build_model(cfg, tokenizer, base, seed)
@@ -190,7 +233,7 @@ def pretrain_mlm(
         disable_tqdm=not show_progress,
         use_cpu=(device == "cpu"),
     )
-    trainer = Trainer(
+    trainer = _trainer_class()(
         model=model, args=args, train_dataset=dataset,
         data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability),
         callbacks=list(callbacks or []),

@@ -63,3 +63,23 @@ def test_bad_settings():
         validate_pretrain_config(PretrainConfig(hidden_size=30, num_heads=4))
     with pytest.raises(ValueError, match="mlm_probability"):
         validate_pretrain_config(PretrainConfig(mlm_probability=1.5))
+
+
+def test_masked_only_loss_equals_the_models_own_loss(tiny_checkpoint, tiny_df):
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling
+
+    from simcse_lab.pretrain import masked_only_mlm_loss
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_checkpoint))
+    model = AutoModelForMaskedLM.from_pretrained(str(tiny_checkpoint)).eval()
+    texts = tiny_df["Text"].tolist()[:16]
+    enc = tok(texts, truncation=True, max_length=16)
+    torch.manual_seed(0)
+    batch = DataCollatorForLanguageModeling(tok, mlm_probability=0.3)([{k: enc[k][i] for k in enc} for i in range(16)])
+    with torch.no_grad():
+        full = model(**batch).loss
+        fast = masked_only_mlm_loss(model, batch)
+        n = (batch["labels"] != -100).sum()
+        summed = masked_only_mlm_loss(model, batch, num_items_in_batch=n)
+    assert torch.allclose(full, fast, atol=1e-5) and torch.allclose(full, summed, atol=1e-5)
