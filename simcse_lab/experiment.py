@@ -17,6 +17,7 @@ import logging
 import os
 import platform
 import re
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .backends import BACKENDS, select_backend
+from .cache import ArrayCache
 from .cluster import HDBSCANClusterer, make_clusterer
 from .config import ExperimentConfig, config_hash, to_yaml, with_overrides
 from .data import Corpus, load_corpus, load_nli_triplets, load_sts
@@ -44,7 +46,7 @@ from .metrics import (
 )
 from .models import SentenceEncoder, load_encoder
 from .pretrain import pretrain_mlm
-from .reduce import make_reducer
+from .reduce import make_reducer, warm_up_umap
 from .runtime import configure_threads
 from .train import train_simcse, train_supervised_simcse
 
@@ -110,8 +112,8 @@ class Result:
         md = [
             f"# {self.config.name}: {self.corpus_name}, {len(self.labels_true)} texts, level {self.level}",
             "",
-            "V-measure (main level; ± is a 95% confidence half-width: of the mean over seeds, or from bootstrap"
-            " resamples of the texts for a single seed):",
+            ("V-measure (main level; ± is a 95% confidence half-width: of the mean over seeds, or from bootstrap"
+             " resamples of the texts for a single seed):"),
             "",
             self.summary_with_spread().to_markdown(),
             "",
@@ -282,14 +284,13 @@ def _hardware() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    info: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform()}
-    try:
+    info: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(), "gpu": None}
+    # only ask torch when this run already imported it: a fully cached rerun never needs it (2 s)
+    if "torch" in sys.modules:
         import torch
 
         info["torch_threads"] = torch.get_num_threads()
         info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except ImportError:  # pragma: no cover
-        info["gpu"] = None
     return info
 
 
@@ -437,7 +438,7 @@ def dropout_views(
     same seed and batching give the same dropout masks)."""
     if cache_dir is None:
         return encoder.encode_dropout_views(texts, batch_size=batch_size, seed=seed)
-    from .cache import ArrayCache, cache_key
+    from .cache import cache_key
     from .encode import texts_fingerprint
 
     parts = {"dropout-views": encoder.identity, "texts": texts_fingerprint(texts), "seed": seed, "batch": batch_size}
@@ -448,6 +449,19 @@ def dropout_views(
         cache.save(key, np.concatenate([a, b]), {**parts, "model": encoder.name})
         return a, b
     return ab[: len(texts)], ab[len(texts):]
+
+
+def _needs_umap(cfg: ExperimentConfig) -> bool:
+    return cfg.reduce.plot_2d or "umap" in cfg.cluster.spaces
+
+
+def _is_cached(encoder, texts: list[str], cfg: ExperimentConfig, cache_dir: Path | None) -> bool:
+    from .encode import embedding_cache_key, texts_fingerprint
+
+    if cache_dir is None:
+        return False
+    key = embedding_cache_key(encoder.identity, texts_fingerprint(texts), normalize=cfg.encode.normalize)
+    return all(p.is_file() for p in ArrayCache(cache_dir).paths(key))
 
 
 def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = None) -> tuple[list[ModelRun], dict]:
@@ -490,9 +504,14 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
     rng = np.random.default_rng(cfg.seed)
     n_align = min(cfg.metrics.n_alignment_texts, len(corpus))
     align_idx = np.sort(rng.choice(len(corpus), size=n_align, replace=False)) if n_align >= 2 else None
+    with timer("prepare encoders"):  # locate models; a first ONNX export and its check happen here
+        encoders = {name: encoder_for(spec, cfg, name=name, probe_texts=corpus.texts) for name, spec, _ in entries}
+    if _needs_umap(cfg) and not all(_is_cached(e, corpus.texts, cfg, cache_dir) for e in encoders.values()):
+        # something will be encoded, so UMAP will fit: compile its numba code meanwhile
+        warm_up_umap(n_points=len(corpus), metric=cfg.reduce.metric, n_components=cfg.reduce.n_components)
     for name, spec, base in entries:
         with timer(f"encode {name}"):
-            encoder = encoder_for(spec, cfg, name=name, probe_texts=corpus.texts)
+            encoder = encoders.pop(name)
             x = encode_texts(
                 encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,
                 cache_dir=cache_dir, show_progress=cfg.encode.show_progress,

@@ -14,6 +14,8 @@ A sweep file (YAML)::
     metric: v_measure               # what the summary table and plot show
     timeout_s: 3600                 # per cell
     in_process: false               # compare only: run cells in this process (see below)
+    plot_x: train_batch_size        # optional: a numeric grid key; summary.png then draws lines
+    plot_quantities: [v_measure, mean_cosine]   # with plot_x: one panel each (default: metric)
 
 Each cell runs in its own process (``simcse-lab compare`` or ``papermill``) and writes into
 ``<output_dir>/<cell id>/``; a cell whose ``metrics.json`` exists is complete and skipped on a
@@ -56,6 +58,8 @@ class SweepSpec:
     metric: str = "v_measure"
     timeout_s: int = 3600
     in_process: bool = False
+    plot_x: str | None = None
+    plot_quantities: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -99,6 +103,8 @@ def _validate(spec: SweepSpec) -> None:
     if not spec.grid or not all(isinstance(v, list) and v for v in spec.grid.values()):
         raise ValueError("sweep 'grid' must map parameter names to non-empty lists")
     is_notebook = spec.target != "compare"
+    if spec.plot_x is not None and spec.plot_x not in spec.grid:
+        raise ValueError(f"sweep plot_x {spec.plot_x!r} is not a grid key ({', '.join(spec.grid)})")
     if is_notebook and spec.in_process:
         raise ValueError("sweep in_process: true needs target: compare (notebooks run in their own kernel)")
     if is_notebook and not Path(spec.target).is_file():
@@ -226,6 +232,31 @@ def _run_in_process(argv: list[str], done: Path) -> tuple[bool, str]:
     return code == 0 and done.is_file(), err.getvalue()
 
 
+def _plot_lines(table: pd.DataFrame, spec: SweepSpec, path: Path) -> None:
+    """One panel per quantity: mean (± std over seeds) against ``plot_x``, a line per model and
+    per value of the other grid keys; scores at their first setting (e.g. kmeans/raw)."""
+    from matplotlib.figure import Figure
+
+    quantities = [q for q in (spec.plot_quantities or [spec.metric]) if q in set(table["quantity"])]
+    if table.empty or not quantities:
+        return
+    others = [k for k in spec.grid if k not in (spec.plot_x, "seed")]
+    fig = Figure(figsize=(5.5 * len(quantities), 4.2))
+    for ax, quantity in zip(fig.subplots(1, len(quantities), squeeze=False)[0], quantities):
+        rows = table[table["quantity"] == quantity]
+        rows = rows[rows["setting"] == rows["setting"].iloc[0]]
+        stats = rows.groupby([*others, "model", spec.plot_x], sort=True)["value"].agg(["mean", "std"]).reset_index()
+        for key, line in stats.groupby([*others, "model"], sort=False):
+            key = key if isinstance(key, tuple) else (key,)
+            label = ", ".join([f"{k}={v}" for k, v in zip(others, key[:-1])] + [str(key[-1])])
+            ax.errorbar(line[spec.plot_x], line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3, label=label)
+        ax.set_xlabel(spec.plot_x)
+        ax.set_ylabel(f"{quantity} ({rows['setting'].iloc[0]})")
+        ax.legend(fontsize="x-small", frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
 def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
     """Run every cell not yet complete, then aggregate all complete cells."""
     if not isinstance(spec, SweepSpec):
@@ -281,5 +312,8 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
     md += [summary.to_markdown(index=False, floatfmt=".3f") if not summary.empty else "(no complete cell)", ""]
     md += ["## cells", "", status.to_markdown(index=False), ""]
     (out / "summary.md").write_text("\n".join(md))
-    _plot(summary, list(spec.grid), spec.metric, out / "summary.png")
+    if spec.plot_x:
+        _plot_lines(table, spec, out / "summary.png")
+    else:
+        _plot(summary, list(spec.grid), spec.metric, out / "summary.png")
     return SweepResult(cells=cells, table=table, summary=summary, output_dir=out)
