@@ -12,7 +12,10 @@ torch/onnxruntime versions) with ``export.json``: for each variant, the lowest c
 to torch's embedding over a probe of texts of every length, and texts/s on this machine. A variant
 is *usable* when that minimum cosine is >= ``MIN_COSINE``; ``backend="auto"`` picks the fastest
 usable variant if it beats torch, else torch, and records the choice, so a rerun (and an
-embedding-cache lookup) needs neither the export nor the model.
+embedding-cache lookup) needs neither the export nor the model. The texts/s are also kept per
+architecture and machine (``speed-<key>.json``): when no ONNX variant was faster than torch for
+a model of the same shape (e.g. the SimCSE model trained from it), ``auto`` keeps torch without
+exporting at all.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import importlib.util
 import json
 import logging
 import os
+import platform
 import sys
 import time
 import warnings
@@ -35,7 +39,7 @@ import numpy as np
 
 from .assets import atomic_folder
 from .cache import cache_key
-from .models import Encoder, SentenceEncoder
+from .models import Encoder, SentenceEncoder, architecture
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +198,29 @@ def export_dir(encoder: SentenceEncoder, data_dir: str | Path) -> Path:
     return Path(data_dir) / "interim" / "onnx" / cache_key({"identity": encoder.identity, **_versions()}, length=16)
 
 
+def _speed_path(encoder: SentenceEncoder, data_dir: str | Path) -> Path | None:
+    """Where the texts/s of torch and each ONNX variant are kept for models of this architecture
+    on this machine (speed depends on the shape, not the weights); None for non-local models."""
+    arch = architecture(encoder.folder) if encoder.folder is not None else None
+    if arch is None:
+        return None
+    from .runtime import available_cores
+
+    parts = {"arch": arch, "max_seq_length": encoder.identity.get("max_seq_length"), "cores": available_cores(),
+             "cpu": _cpu_name(), **_versions()}
+    return Path(data_dir) / "interim" / "onnx" / f"speed-{cache_key(parts, length=16)}.json"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _probe(texts: list[str], n: int = 96) -> list[str]:
     """Up to ``n`` texts spread over the length range (shortest to longest), for checks and timing."""
     order = np.argsort([len(t) for t in texts], kind="stable")
@@ -231,13 +258,25 @@ def select_backend(
         return encoder
     folder = export_dir(encoder, data_dir)
     record_path = folder / "export.json"
+    speed_path = _speed_path(encoder, data_dir)
     if record_path.is_file():
         record = json.loads(record_path.read_text())
     else:
+        if not explicit and speed_path is not None and speed_path.is_file():
+            speed = json.loads(speed_path.read_text())
+            if not any(v > speed["torch"] for k, v in speed.items() if k != "torch"):
+                # a model of this shape was timed on this machine: no ONNX variant was faster
+                logger.info("%s: torch backend (ONNX was not faster for this architecture here: %s)",
+                            encoder.name, speed)
+                return encoder
         if not probe_texts:
             raise ValueError("select_backend needs probe texts to check an export against torch")
         logger.info("%s: exporting to ONNX and checking it against torch (%s)", encoder.name, folder)
         record = export_onnx(encoder, folder, _probe(list(probe_texts)))
+        if speed_path is not None:
+            speed = {"torch": record["torch_texts_per_s"], **{k: v["texts_per_s"] for k, v in record["variants"].items()}}
+            speed_path.parent.mkdir(parents=True, exist_ok=True)
+            speed_path.write_text(json.dumps(speed))
     variants = record["variants"]
     if explicit:
         chosen = backend

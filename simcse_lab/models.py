@@ -39,6 +39,7 @@ __all__ = [
     "ModelLocation",
     "SentenceEncoder",
     "TfidfLsaEncoder",
+    "architecture",
     "folder_hash",
     "load_encoder",
     "load_located",
@@ -84,6 +85,27 @@ def _folder_hash_cached(path: str, stamp: tuple) -> str:
             continue
         h.update(rel.encode() + b"\0" + sha256_file(p).encode() + b"\n")
     return h.hexdigest()[:16]
+
+
+def architecture(folder: str | Path) -> dict[str, Any] | None:
+    """The transformer's shape from a model folder's ``config.json`` (a sentence-transformers
+    folder: that of its Transformer module), without loading weights; None if not found."""
+    folder = Path(folder)
+    candidates = [folder / "config.json"]
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+        candidates += [folder / m.get("path", "") / "config.json" for m in modules]
+    except (OSError, ValueError):
+        pass
+    for path in candidates:
+        try:
+            cfg = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        keys = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                "vocab_size", "hidden_act")
+        return {k: cfg.get(k) for k in keys}
+    return None
 
 
 def folder_hash(path: str | Path) -> str:
@@ -141,12 +163,13 @@ class SentenceEncoder:
 
     def __init__(
         self, model: Any = None, name: str = "model", identity: dict[str, Any] | None = None,
-        provenance: str = "", *, loader: Callable[[], Any] | None = None,
+        provenance: str = "", *, loader: Callable[[], Any] | None = None, folder: str | Path | None = None,
     ) -> None:
         if model is None and loader is None:
             raise ValueError("SentenceEncoder needs a model or a loader")
         self._model, self._loader = model, loader
         self.name, self.identity, self.provenance = name, dict(identity or {}), provenance
+        self.folder = Path(folder) if folder is not None else None  # the local model folder, if any
 
     @property
     def model(self) -> Any:
@@ -403,4 +426,5 @@ def load_encoder(
     return SentenceEncoder(
         name=name or spec, identity=loc.identity, provenance=loc.provenance,
         loader=lambda: load_located(loc, device=device),
+        folder=loc.target if loc.identity["source"].startswith("folder:") else None,
     )

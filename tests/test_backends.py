@@ -90,3 +90,25 @@ def test_unknown_backend_fails_before_any_work(tmp_path):
     cfg = with_overrides(ExperimentConfig(), {"encode.backend": "gpu-please", "data_dir": str(tmp_path)})
     with pytest.raises(ValueError, match="encode.backend: unknown backend 'gpu-please'"):
         run(cfg)
+
+
+def test_auto_skips_the_export_for_an_architecture_where_onnx_was_slower(tiny_checkpoint, tmp_path, monkeypatch):
+    from conftest import build_tiny_checkpoint
+
+    enc = load_encoder(str(tiny_checkpoint), max_seq_length=16)
+    select_backend(enc, "auto", probe_texts=TEXTS, data_dir=tmp_path, device="cpu")
+    speed_files = list((tmp_path / "interim" / "onnx").glob("speed-*.json"))
+    assert len(speed_files) == 1
+    speed = json.loads(speed_files[0].read_text())
+    assert set(speed) == {"torch", "onnx", "onnx-int8"}
+    # pretend torch was the fastest for this shape on this machine
+    speed_files[0].write_text(json.dumps({"torch": 100.0, "onnx": 50.0, "onnx-int8": 60.0}))
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("no export for an architecture where ONNX was slower")
+
+    monkeypatch.setattr(backends, "export_onnx", no_export)
+    sibling = load_encoder(str(build_tiny_checkpoint(tmp_path / "sibling", seed=1)), max_seq_length=16)
+    assert sibling.identity != enc.identity
+    assert select_backend(sibling, "auto", probe_texts=TEXTS, data_dir=tmp_path, device="cpu") is sibling
+    assert not sibling.loaded
