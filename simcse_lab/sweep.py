@@ -250,6 +250,8 @@ def _plot_lines(table: pd.DataFrame, spec: SweepSpec, path: Path) -> None:
             key = key if isinstance(key, tuple) else (key,)
             label = ", ".join([f"{k}={v}" for k, v in zip(others, key[:-1])] + [str(key[-1])])
             ax.errorbar(line[spec.plot_x], line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3, label=label)
+        if (stats["mean"] >= 0).all():
+            ax.set_ylim(bottom=0)  # differences between scores near zero should look like what they are
         ax.set_xlabel(spec.plot_x)
         ax.set_ylabel(f"{quantity} ({rows['setting'].iloc[0]})")
         ax.legend(fontsize="x-small", frameon=False)
