@@ -9,7 +9,8 @@
    per token and layer ``2 * (4 d^2 + 2 d f)`` for the projections and feed-forward, plus
    ``2 * 2 * s * d`` for attention over a padded length ``s``.
 3. texts/s of ``SentenceTransformer.encode`` with its defaults (batch 32, the seed's call), of
-   simcse_lab's torch path (``--batch-size``, 16 by default) and of each ONNX Runtime variant; their lowest per-text
+   simcse_lab's torch path (``--batch-size``, 16 by default) and of each exported variant (ONNX Runtime
+   fp32 and int8, OpenVINO); their lowest per-text
    cosine to the torch embedding; achieved GFLOP/s and the fraction of the matmul peak.
 
 Writes ``<out>/encode-<model>.json`` and ``.md``.
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=ROOT / "data")
     args = ap.parse_args(argv)
 
-    from simcse_lab.backends import OnnxEncoder, export_dir, export_onnx
+    from simcse_lab.backends import OnnxEncoder, _runtime, export_dir, export_onnx
     from simcse_lab.data import load_corpus
     from simcse_lab.models import load_encoder
     from simcse_lab.runtime import configure_threads
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     record = (json.loads((folder / "export.json").read_text()) if (folder / "export.json").is_file()
               else export_onnx(enc, folder, texts[:96]))
     for variant, info in record["variants"].items():
-        onnx_enc = OnnxEncoder(folder / info["file"], enc, enc.name, enc.identity, threads=threads)
+        onnx_enc = OnnxEncoder(folder / info["file"], enc, enc.name, enc.identity, threads=threads,
+                               runtime=_runtime(variant))
         x, secs = timed(lambda t, e=onnx_enc: e.encode(t, batch_size=bs), texts)
         rows.append({"encoder": f"simcse_lab {variant} (batch {bs})", "texts_per_s": len(texts) / secs,
                      "gflops": flops_b / secs / 1e9, "min_cosine_to_torch": _min_cos(ref, x)})

@@ -1,11 +1,13 @@
-"""Encode backends on CPU: torch, or ONNX Runtime (fp32 or dynamically int8-quantised).
+"""Encode backends on CPU: torch, ONNX Runtime (fp32 or dynamically int8-quantised), OpenVINO.
 
-sentence-transformers' own ``backend="onnx"`` goes through optimum-onnx, whose only release
-(0.1.0) pins ``transformers<4.58`` and would pull this whole stack back to sentence-transformers
-5.x. So the export here is torch's own (``torch.onnx.export``) of the *whole* sentence-transformers
-forward (transformer, pooling, normalisation), run by plain ``onnxruntime``; tokenisation stays
-the model's own (``SentenceTransformer.preprocess``). Nothing but ``onnxruntime`` and ``onnx``
-(the ``onnx`` extra) is added, and the main stack keeps its versions.
+sentence-transformers' own ``backend="onnx"``/``"openvino"`` go through optimum-onnx, whose only
+release (0.1.0) pins ``transformers<4.58`` and would pull this whole stack back to
+sentence-transformers 5.x, and optimum-intel (nncf, torchvision, a transformers cap). So the
+export here is torch's own (``torch.onnx.export``) of the *whole* sentence-transformers forward
+(transformer, pooling, normalisation), run by plain ``onnxruntime`` or by plain ``openvino``,
+which compiles the same ONNX file; tokenisation stays the model's own
+(``SentenceTransformer.preprocess``). Only ``onnxruntime``, ``onnx`` and ``openvino`` (the ``onnx``
+extra) are added, and the main stack keeps its versions.
 
 An export lives under ``<data_dir>/interim/onnx/<key>/`` (key = the model's identity and the
 torch/onnxruntime versions) with ``export.json``: for each variant, the lowest cosine similarity
@@ -15,7 +17,8 @@ usable variant if it beats torch, else torch, and records the choice, so a rerun
 embedding-cache lookup) needs neither the export nor the model. The texts/s are also kept per
 architecture and machine (``speed-<key>.json``): when no ONNX variant was faster than torch for
 a model of the same shape (e.g. the SimCSE model trained from it), ``auto`` keeps torch without
-exporting at all.
+exporting at all. Variants: ``onnx`` (ONNX Runtime, fp32), ``onnx-int8`` (ONNX Runtime, dynamic
+int8 weights), ``openvino`` (OpenVINO on CPU, fp32, when installed).
 """
 
 from __future__ import annotations
@@ -44,12 +47,20 @@ from .models import Encoder, SentenceEncoder, architecture
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "BACKENDS", "MIN_COSINE", "OnnxEncoder", "export_onnx", "onnx_available", "select_backend",
+    "BACKENDS", "MIN_COSINE", "OnnxEncoder", "export_onnx", "onnx_available", "openvino_available", "select_backend",
 ]
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "openvino")
 MIN_COSINE = 0.99
-_VARIANTS = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx"}
+_VARIANTS = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx", "openvino": "model.onnx"}  # variant -> file
+
+
+def _runtime(variant: str) -> str:
+    return "openvino" if variant == "openvino" else "onnxruntime"
+
+
+def openvino_available() -> bool:
+    return importlib.util.find_spec("openvino") is not None
 
 
 def onnx_available() -> bool:
@@ -83,10 +94,16 @@ class OnnxEncoder:
     identity: dict[str, Any]
     provenance: str = ""
     threads: int | None = None
+    runtime: str = "onnxruntime"  # or "openvino" (which reads the same ONNX file)
     _session: Any = field(default=None, repr=False)
 
     @property
     def session(self) -> Any:
+        if self._session is None and self.runtime == "openvino":
+            import openvino as ov
+
+            config = {"INFERENCE_NUM_THREADS": self.threads or _threads(), "PERFORMANCE_HINT": "LATENCY"}
+            self._session = ov.Core().compile_model(str(self.path), "CPU", config)
         if self._session is None:
             import onnxruntime as ort
 
@@ -100,14 +117,20 @@ class OnnxEncoder:
     def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         texts = list(texts)
         st = self.torch_encoder.model
-        names = [i.name for i in self.session.get_inputs()]
+        session = self.session
+        if self.runtime == "openvino":
+            names = [i.get_any_name() for i in session.inputs]
+            run = lambda feeds: session(feeds)[0]  # noqa: E731
+        else:
+            names = [i.name for i in session.get_inputs()]
+            run = lambda feeds: session.run(None, feeds)[0]  # noqa: E731
         # like SentenceTransformer.encode: longest first, so each batch pads to similar lengths
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out: np.ndarray | None = None
         for start in range(0, len(texts), batch_size):
             idx = order[start : start + batch_size]
             features = st.preprocess([texts[i] for i in idx])
-            emb = self.session.run(None, _to_numpy(features, names))[0]
+            emb = np.asarray(run(_to_numpy(features, names)), dtype=np.float32)
             if out is None:
                 out = np.empty((len(texts), emb.shape[1]), dtype=np.float32)
             out[idx] = emb
@@ -164,7 +187,9 @@ def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[st
         ref, ref_s = _timed(encoder, probe, batch_size)
         record["torch_texts_per_s"] = round(len(probe) / ref_s, 1)
         for variant, fname in _VARIANTS.items():
-            onnx_enc = OnnxEncoder(tmp / fname, encoder, encoder.name, encoder.identity)
+            if _runtime(variant) == "openvino" and not openvino_available():
+                continue
+            onnx_enc = OnnxEncoder(tmp / fname, encoder, encoder.name, encoder.identity, runtime=_runtime(variant))
             got, secs = _timed(onnx_enc, probe, batch_size)
             cos = np.sum(ref * got, axis=1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1) + 1e-12)
             record["variants"][variant] = {
@@ -186,7 +211,7 @@ def _timed(encoder: Encoder, texts: list[str], batch_size: int) -> tuple[np.ndar
 
 def _versions() -> dict[str, str]:
     out = {}
-    for pkg in ("torch", "onnxruntime", "onnx", "transformers", "sentence-transformers"):
+    for pkg in ("torch", "onnxruntime", "onnx", "openvino", "transformers", "sentence-transformers"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -280,6 +305,8 @@ def select_backend(
     variants = record["variants"]
     if explicit:
         chosen = backend
+        if chosen not in variants:
+            raise ValueError(f"encode.backend={backend!r} cannot be used: openvino is not installed (pip install openvino)")
         if not variants[chosen]["usable"]:
             logger.warning(
                 "%s: %s embeddings reach only cosine %.3f to torch's (< %.2f); using it as asked",
@@ -297,7 +324,7 @@ def select_backend(
     )
     return OnnxEncoder(
         folder / variants[chosen]["file"], encoder, encoder.name, {**encoder.identity, "backend": chosen},
-        encoder.provenance, threads=threads,
+        encoder.provenance, threads=threads, runtime=_runtime(chosen),
     )
 
 

@@ -98,8 +98,8 @@ class EncodeConfig:
     device: str | None = _f(None, "torch device (None: cuda if available, else cpu)")
     backend: str = _f(
         "auto",
-        "torch, onnx, onnx-int8, or auto: on CPU the fastest ONNX Runtime export whose embeddings match torch's"
-        " (cosine >= 0.99 per text), else torch",
+        "torch, onnx, onnx-int8, openvino, or auto: on CPU the fastest exported variant whose embeddings match"
+        " torch's (cosine >= 0.99 per text) if it beats torch, else torch",
     )
     cache: bool = _f(True, "cache embeddings (interim/embeddings) and UMAP projections (interim/projections) under <data_dir>")
     show_progress: bool = _f(True, "show progress bars")
