@@ -11,6 +11,10 @@ A sweep file (YAML)::
       train_pooling: [mean, cls]
       train_batch_size: [16, 32]
       seed: [1, 2, 3]
+    # or, instead of grid, the cells themselves (e.g. a fractional factorial design):
+    # cells:
+    #   - {train_learning_rate: 1.0e-5, train_batch_size: 16}
+    #   - {train_learning_rate: 3.0e-5, train_batch_size: 64}
     metric: v_measure               # what the summary table and plot show
     timeout_s: 3600                 # per cell
     in_process: false               # compare only: run cells in this process (see below)
@@ -55,6 +59,7 @@ class SweepSpec:
     output_dir: str = "runs/sweep"
     fixed: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
+    cells: list[dict[str, Any]] = field(default_factory=list)
     metric: str = "v_measure"
     timeout_s: int = 3600
     in_process: bool = False
@@ -94,12 +99,21 @@ def load_sweep(path: str | Path) -> SweepSpec:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValueError(f"unknown sweep key(s) {unknown}; allowed: {sorted(allowed)}")
+    if data.get("grid") and data.get("cells"):
+        raise ValueError("give a sweep either 'grid' or 'cells', not both")
     spec = SweepSpec(**data)
     _validate(spec)
     return spec
 
 
 def _validate(spec: SweepSpec) -> None:
+    if spec.cells:
+        keys = list(spec.cells[0]) if isinstance(spec.cells[0], dict) else []
+        if not keys or not all(isinstance(c, dict) and list(c) == keys for c in spec.cells):
+            raise ValueError("sweep 'cells' must be mappings with the same parameter names in the same order")
+        # the grid keys and their values, for validation, summaries and plots
+        object.__setattr__(spec, "grid", {k: sorted({c[k] for c in spec.cells}, key=str) for k in keys})
+        object.__setattr__(spec, "cells", [dict(c) for c in spec.cells])
     if not spec.grid or not all(isinstance(v, list) and v for v in spec.grid.values()):
         raise ValueError("sweep 'grid' must map parameter names to non-empty lists")
     is_notebook = spec.target != "compare"
@@ -125,6 +139,8 @@ def _cell_id(params: dict[str, Any]) -> str:
 
 
 def _cells(spec: SweepSpec) -> list[Cell]:
+    if spec.cells:
+        return [Cell(_cell_id(c), dict(c)) for c in spec.cells]
     keys = list(spec.grid)
     return [
         Cell(_cell_id(dict(zip(keys, combo))), dict(zip(keys, combo)))
@@ -267,7 +283,8 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
         _validate(spec)
     out = Path(spec.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.yaml").write_text(yaml.safe_dump(spec.__dict__, sort_keys=False))
+    record = {k: v for k, v in spec.__dict__.items() if not (k == "grid" and spec.cells)}
+    (out / "sweep.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
     cells = _cells(spec)
     rows: list[dict[str, Any]] = []
     import time

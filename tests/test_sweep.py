@@ -97,3 +97,20 @@ def test_line_plot_over_a_numeric_grid_key(tmp_path):
     spec = SweepSpec(grid={"width": [128, 256], "steps": [100, 300]}, plot_x="steps", plot_quantities=["v_measure"])
     _plot_lines(table, spec, tmp_path / "lines.png")
     assert (tmp_path / "lines.png").stat().st_size > 1000
+
+
+def test_explicit_cells_instead_of_a_grid(tmp_path):
+    from simcse_lab.sweep import _cells
+
+    path = tmp_path / "cells.yaml"
+    cells = [{"train_learning_rate": 1e-5, "train_batch_size": 16}, {"train_learning_rate": 3e-5, "train_batch_size": 64}]
+    path.write_text(yaml.safe_dump({"cells": cells}))
+    spec = load_sweep(path)
+    assert [c.params for c in _cells(spec)] == cells  # exactly these, not their 4 combinations
+    assert spec.grid == {"train_learning_rate": [1e-5, 3e-5], "train_batch_size": [16, 64]}
+    path.write_text(yaml.safe_dump({"cells": cells, "grid": {"seed": [1]}}))
+    with pytest.raises(ValueError, match="either 'grid' or 'cells'"):
+        load_sweep(path)
+    path.write_text(yaml.safe_dump({"cells": [{"seed": 1}, {"train_batch_size": 16}]}))
+    with pytest.raises(ValueError, match="same parameter names"):
+        load_sweep(path)
