@@ -27,7 +27,6 @@ import importlib.util
 import json
 import logging
 import os
-import platform
 import sys
 import time
 import warnings
@@ -229,21 +228,11 @@ def _speed_path(encoder: SentenceEncoder, data_dir: str | Path) -> Path | None:
     arch = architecture(encoder.folder) if encoder.folder is not None else None
     if arch is None:
         return None
-    from .runtime import available_cores
+    from .runtime import available_cores, cpu_name
 
     parts = {"arch": arch, "max_seq_length": encoder.identity.get("max_seq_length"), "cores": available_cores(),
-             "cpu": _cpu_name(), **_versions()}
+             "cpu": cpu_name(), **_versions()}
     return Path(data_dir) / "interim" / "onnx" / f"speed-{cache_key(parts, length=16)}.json"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _probe(texts: list[str], n: int = 96) -> list[str]:

@@ -47,7 +47,7 @@ from .metrics import (
 from .models import SentenceEncoder, load_encoder
 from .pretrain import pretrain_mlm
 from .reduce import make_reducer, warm_up_umap
-from .runtime import configure_threads
+from .runtime import configure_threads, cpu_name
 from .train import train_simcse, train_supervised_simcse
 
 logger = logging.getLogger(__name__)
@@ -276,14 +276,7 @@ def _versions() -> dict[str, str]:
 
 
 def _hardware() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     info: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(), "gpu": None}
     # only ask torch when this run already imported it: a fully cached rerun never needs it (2 s)
     if "torch" in sys.modules:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import sys
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["available_cores", "configure_threads"]
+__all__ = ["available_cores", "configure_threads", "cpu_name"]
 
 _ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -32,6 +34,17 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what ``platform`` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def configure_threads(n: int | None = None) -> int:
