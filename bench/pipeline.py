@@ -184,19 +184,12 @@ def _child(role: str, work: Path, models: dict[str, str], data_dir: Path | None 
 
 
 def machine() -> dict:
-    from simcse_lab.runtime import cpu_name
+    from simcse_lab.runtime import cpu_name, package_versions
 
     cpu = cpu_name()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    from importlib import metadata
-
-    versions = {}
-    for p in ("torch", "sentence-transformers", "transformers", "onnxruntime", "umap-learn", "hdbscan", "numba",
-              "scikit-learn"):
-        try:
-            versions[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            versions[p] = "not installed"
+    versions = package_versions(("torch", "sentence-transformers", "transformers", "onnxruntime",
+                                 "umap-learn", "hdbscan", "numba", "scikit-learn"))
     return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "memory_gib": round(mem, 1),
             "python": platform.python_version(), "versions": versions}
 

@@ -33,7 +33,6 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -209,13 +208,9 @@ def _timed(encoder: Encoder, texts: list[str], batch_size: int) -> tuple[np.ndar
 
 
 def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("torch", "onnxruntime", "onnx", "openvino", "transformers", "sentence-transformers"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
+    from .runtime import package_versions
+
+    return package_versions(("torch", "onnxruntime", "onnx", "openvino", "transformers", "sentence-transformers"))
 
 
 def export_dir(encoder: SentenceEncoder, data_dir: str | Path) -> Path:

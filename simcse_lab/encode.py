@@ -29,7 +29,8 @@ from .models import Encoder
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "CACHE_VERSION", "embedding_cache_key", "encode_texts", "l2_normalize", "most_similar", "texts_fingerprint",
+    "CACHE_VERSION", "embedding_cache_key", "encode_texts", "is_cached", "l2_normalize", "most_similar",
+    "texts_fingerprint",
 ]
 
 CACHE_VERSION = 1
@@ -44,6 +45,15 @@ def texts_fingerprint(texts: list[str]) -> str:
 
 def embedding_cache_key(identity: dict[str, Any], fingerprint: str, *, normalize: bool) -> str:
     return cache_key({"identity": identity, "texts": fingerprint, "normalize": normalize, "version": CACHE_VERSION})
+
+
+def is_cached(encoder: Encoder, texts: list[str], cache_dir: str | Path | None, *, normalize: bool) -> bool:
+    """Whether :func:`encode_texts` would find an entry for these texts (files present; they are
+    verified when loaded), without touching the encoder."""
+    if cache_dir is None:
+        return False
+    key = embedding_cache_key(encoder.identity, texts_fingerprint(list(texts)), normalize=normalize)
+    return all(p.is_file() for p in ArrayCache(cache_dir).paths(key))
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:

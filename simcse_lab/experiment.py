@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from .cache import ArrayCache
 from .cluster import HDBSCANClusterer, make_clusterer
 from .config import ExperimentConfig, config_hash, to_yaml, with_overrides
 from .data import Corpus, load_corpus, load_nli_triplets, load_sts
-from .encode import encode_texts
+from .encode import encode_texts, is_cached
 from .metrics import (
     alignment_uniformity,
     bootstrap_scores,
@@ -47,7 +46,7 @@ from .metrics import (
 from .models import SentenceEncoder, load_encoder
 from .pretrain import pretrain_mlm
 from .reduce import make_reducer, warm_up_umap
-from .runtime import configure_threads, cpu_name
+from .runtime import configure_threads, cpu_name, package_versions
 from .train import train_simcse, train_supervised_simcse
 
 logger = logging.getLogger(__name__)
@@ -263,16 +262,10 @@ class _Timer:
 
 
 def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in (
+    return package_versions((
         "simcse-lab", "torch", "sentence-transformers", "transformers", "umap-learn", "hdbscan",
         "scikit-learn", "numpy", "pandas", "numba", "datasets", "accelerate",
-    ):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
+    ))
 
 
 def _hardware() -> dict[str, Any]:
@@ -448,15 +441,6 @@ def _needs_umap(cfg: ExperimentConfig) -> bool:
     return cfg.reduce.plot_2d or "umap" in cfg.cluster.spaces
 
 
-def _is_cached(encoder, texts: list[str], cfg: ExperimentConfig, cache_dir: Path | None) -> bool:
-    from .encode import embedding_cache_key, texts_fingerprint
-
-    if cache_dir is None:
-        return False
-    key = embedding_cache_key(encoder.identity, texts_fingerprint(texts), normalize=cfg.encode.normalize)
-    return all(p.is_file() for p in ArrayCache(cache_dir).paths(key))
-
-
 def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = None) -> tuple[list[ModelRun], dict]:
     """Encode every configured model (training the SimCSE ones first); return runs and geometry rows."""
     timer = timer or _Timer()
@@ -499,7 +483,9 @@ def embed_models(cfg: ExperimentConfig, corpus: Corpus, timer: _Timer | None = N
     align_idx = np.sort(rng.choice(len(corpus), size=n_align, replace=False)) if n_align >= 2 else None
     with timer("prepare encoders"):  # locate models; a first ONNX export and its check happen here
         encoders = {name: encoder_for(spec, cfg, name=name, probe_texts=corpus.texts) for name, spec, _ in entries}
-    if _needs_umap(cfg) and not all(_is_cached(e, corpus.texts, cfg, cache_dir) for e in encoders.values()):
+    if _needs_umap(cfg) and not all(
+        is_cached(e, corpus.texts, cache_dir, normalize=cfg.encode.normalize) for e in encoders.values()
+    ):
         # something will be encoded, so UMAP will fit: compile its numba code meanwhile
         warm_up_umap(n_points=len(corpus), metric=cfg.reduce.metric, n_components=cfg.reduce.n_components)
     for name, spec, base in entries:

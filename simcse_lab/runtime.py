@@ -19,11 +19,13 @@ import logging
 import os
 import platform
 import sys
+from collections.abc import Iterable
+from importlib import metadata
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["available_cores", "configure_threads", "cpu_name"]
+__all__ = ["available_cores", "configure_threads", "cpu_name", "package_versions"]
 
 _ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -34,6 +36,17 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+def package_versions(packages: Iterable[str]) -> dict[str, str]:
+    """Installed version of each distribution, or ``"not installed"``."""
+    out = {}
+    for pkg in packages:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
 
 
 def cpu_name() -> str:
