@@ -35,9 +35,8 @@ def role_ours(batch: int, seq: int, steps: int, seed: int) -> dict:
 
     cfg = TrainConfig(batch_size=batch, max_seq_length=seq, checkpoint_steps=10**6, resume=False)
     with tempfile.TemporaryDirectory() as tmp:
-        path = train_simcse("minilm", texts_for(batch * steps, seed), cfg, output_dir=tmp, seed=seed,
-                            device="cpu", show_progress=False)
-        log = json.loads((path.parent / "training_log.json").read_text())
+        log = train_simcse("minilm", texts_for(batch * steps, seed), cfg, output_dir=tmp, seed=seed,
+                           device="cpu", show_progress=False).log
     return {"steps": log["global_step"], **{k: log["metrics"][k] for k in ("train_runtime", "train_steps_per_second")}}
 
 

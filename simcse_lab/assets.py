@@ -31,6 +31,7 @@ __all__ = [
     "AssetError",
     "RegistryAsset",
     "atomic_folder",
+    "atomic_write",
     "fetch_archive",
     "fetch_member",
     "fetch_tree",
@@ -136,7 +137,8 @@ def _resolve_member(names: list[str], member: str, archive: Path) -> str:
     raise AssetError(f"{archive.name} has no file {member!r}")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary sibling and one rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
@@ -179,9 +181,9 @@ def fetch_member(
     digest = hashlib.sha256(data).hexdigest()
     if digest != member_sha256:
         raise AssetError(f"{member} in {archive.name} has sha256 {digest}, expected {member_sha256}")
-    _atomic_write(dest, data)
+    atomic_write(dest, data)
     record = _source_record(asset, archive, member, member_sha256)
-    _atomic_write(dest.with_name(dest.name + ".source.json"), json.dumps(record, indent=2).encode())
+    atomic_write(dest.with_name(dest.name + ".source.json"), json.dumps(record, indent=2).encode())
     return dest
 
 

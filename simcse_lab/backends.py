@@ -40,7 +40,9 @@ import numpy as np
 
 from .assets import atomic_folder
 from .cache import cache_key
-from .models import Encoder, SentenceEncoder, architecture
+from .checkpoints import architecture
+from .schema import EncodeConfig, choices_of
+from .encoders import Encoder, SentenceEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ __all__ = [
     "BACKENDS", "MIN_COSINE", "OnnxEncoder", "export_onnx", "onnx_available", "openvino_available", "select_backend",
 ]
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "openvino")
+BACKENDS = choices_of(EncodeConfig, "backend")  # declared once, in the schema
 MIN_COSINE = 0.99
 _VARIANTS = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx", "openvino": "model.onnx"}  # variant -> file
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from .assets import AssetError
-from .config import ExperimentConfig, describe, list_profiles, load_config, parse_overrides, to_yaml
+from .config import ExperimentConfig, describe, list_profiles, load_config, parse_overrides, to_yaml, validate
 
 logger = logging.getLogger("simcse_lab")
 
@@ -41,14 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--run-dir", type=Path, default=None, help="output folder (default: <runs_dir>/<name>-<hash>)")
 
-    p = sub.add_parser("train", help="train unsupervised SimCSE on the config's corpus texts")
+    p = sub.add_parser("train", help="train a model on the config's corpus texts (unsupervised SimCSE by default)")
     _add_common(p)
     p.add_argument("--model", default=None, help="base model spec (default: first of models.simcse_from)")
+    p.add_argument("--method", default="simcse", help="training method, e.g. simcse or sup-simcse (default: simcse)")
     p.add_argument("--output", type=Path, default=None, help="run folder (default: a cache folder keyed by settings)")
 
     p = sub.add_parser("encode", help="embed the config's corpus with one model into a .npy file")
     _add_common(p)
-    p.add_argument("--model", required=True, help="model spec: alias, folder or hub id")
+    p.add_argument("--model", required=True, help="model spec: alias, folder, hub id or trained spec, e.g. simcse(minilm)")
     p.add_argument("--out", type=Path, required=True, help="output .npy file")
 
     p = sub.add_parser("sweep", help="run compare or a notebook over a grid of parameters; aggregate")
@@ -79,6 +80,7 @@ def _resolve(args: argparse.Namespace) -> ExperimentConfig:
     from .runtime import configure_threads
 
     cfg = load_config(args.config, parse_overrides(args.overrides))
+    validate(cfg)
     configure_threads(cfg.threads)
     return cfg
 
@@ -105,31 +107,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .experiment import load_corpus_for
-    from .train import train_simcse
+    from .models import SpecContext, methods, resolve_target
 
     cfg = _resolve(args)
     base = args.model or (cfg.models.simcse_from[0] if cfg.models.simcse_from else None)
     if base is None:
         raise ValueError("no base model: give --model or set models.simcse_from")
-    corpus = load_corpus_for(cfg)
-    path = train_simcse(
-        base, corpus.texts, cfg.train, output_dir=args.output, seed=cfg.seed, device=cfg.encode.device,
-        data_dir=cfg.data_dir, show_progress=cfg.encode.show_progress,
-    )
-    print(f"trained model: {path}")
+    if args.method not in methods():
+        raise ValueError(f"unknown training method {args.method!r}; methods: {', '.join(methods())}")
+    ctx = SpecContext.for_config(cfg)
+    resolved = resolve_target(f"{args.method}({base})", ctx, output_dir=args.output)
+    print(f"trained model: {resolved.target}")
     return 0
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .data import load_corpus_for
     from .encode import encode_texts
-    from .experiment import encoder_for, load_corpus_for
+    from .models import SpecContext, resolve
 
     cfg = _resolve(args)
     corpus = load_corpus_for(cfg)
-    encoder = encoder_for(args.model, cfg, probe_texts=corpus.texts)
+    encoder = resolve(args.model, cfg, ctx=SpecContext.for_config(cfg, corpus=corpus))
     cache = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
     x = encode_texts(
         encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,

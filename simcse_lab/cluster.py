@@ -5,6 +5,10 @@ each point's label is the argmax of ``hdbscan.all_points_membership_vectors`` (s
 gets a cluster); the hard labels and their noise fraction are kept on the object
 (``hard_labels_``, ``noise_fraction_``) and reported next to the soft scores.
 
+Every clusterer exposes, after ``fit_predict``, ``extra_labels_``: further labelings the same fit
+gave, by the name they are reported under (HDBSCAN's ``hdbscan-hard``), so the orchestrator
+scores them without knowing which clusterer made them.
+
 >>> x = np.r_[np.zeros((10, 2)), np.ones((10, 2)) * 5].astype(np.float32)
 >>> labels = KMeansClusterer(n_clusters=2, random_state=0).fit_predict(x)
 >>> len(set(labels[:10])), len(set(labels[10:])), bool(labels[0] != labels[-1])
@@ -32,6 +36,7 @@ class KMeansClusterer:
     random_state: int | None = 42
     n_clusters_: int = field(default=0, init=False)
     noise_fraction_: float = field(default=0.0, init=False)
+    extra_labels_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     def fit_predict(self, x: np.ndarray) -> np.ndarray:
         from sklearn.cluster import KMeans
@@ -53,6 +58,7 @@ class HDBSCANClusterer:
     n_clusters_: int = field(default=0, init=False)
     noise_fraction_: float = field(default=0.0, init=False)
     hard_labels_: np.ndarray | None = field(default=None, init=False, repr=False)
+    extra_labels_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     def fit_predict(self, x: np.ndarray) -> np.ndarray:
         try:
@@ -71,6 +77,8 @@ class HDBSCANClusterer:
         ).fit(np.asarray(x, dtype=np.float64))
         hard = model.labels_.astype(np.int64)
         self.hard_labels_ = hard
+        # the soft labels are the main result; HDBSCAN's own (noise = -1) come from the same fit
+        self.extra_labels_ = {"hdbscan-hard": hard} if self.soft else {}
         self.n_clusters_ = int(hard.max() + 1) if hard.size else 0
         self.noise_fraction_ = float(np.mean(hard == -1))
         if self.n_clusters_ == 0:

@@ -22,14 +22,27 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import difflib
 import types
 import typing
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .schema import (
+    ClusterConfig,
+    CorpusConfig,
+    EncodeConfig,
+    ExperimentConfig,
+    MetricsConfig,
+    ModelsConfig,
+    PretrainConfig,
+    ReduceConfig,
+    TrainConfig,
+    choices_of,
+)
 
 __all__ = [
     "ClusterConfig",
@@ -41,6 +54,7 @@ __all__ = [
     "PretrainConfig",
     "ReduceConfig",
     "TrainConfig",
+    "choices_of",
     "config_hash",
     "describe",
     "from_dict",
@@ -54,177 +68,72 @@ __all__ = [
     "to_dict",
     "to_flat",
     "to_yaml",
+    "validate",
     "with_overrides",
 ]
 
 
-def _f(default: Any, help: str) -> Any:  # noqa: A002 - "help" reads best at call sites
-    if isinstance(default, (list, dict, set)):
-        raise TypeError("config defaults must be immutable")
-    return field(default=default, metadata={"help": help})
+# --------------------------------------------------------------------------- validation
 
 
-def _section(cls: type) -> Any:
-    return field(default_factory=cls, metadata={"help": (cls.__doc__ or "").strip().splitlines()[0]})
+def did_you_mean(value: Any, allowed: typing.Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest allowed value, or ``""``."""
+    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-@dataclass(frozen=True)
-class CorpusConfig:
-    """Which texts and labels to load, and how to clean them."""
-
-    source: str = _f(
-        "ecommerce-reviews",
-        "bundled corpus name, or a path to a CSV/TSV/Parquet/JSONL/TXT file",
-    )
-    text_column: str | None = _f(None, "column holding the text (None: detect 'Text', 'Review Text', 'text', ...)")
-    label_columns: tuple[str, ...] | None = _f(
-        None, "label columns, coarse to fine (None: the corpus defaults, e.g. Cat1/Cat2/Cat3)"
-    )
-    level: str | None = _f(None, "label level that sets k, stratifies sampling and colours plots (None: first)")
-    n_samples: int | None = _f(3000, "stratified subsample size (None: all rows)")
-    dedupe: bool = _f(True, "drop exact duplicate texts (they would be false negatives in a SimCSE batch)")
-    drop_labels: tuple[str, ...] = _f((), "classes of the main level to drop before sampling")
-    min_class_size: int = _f(2, "drop classes of the main level with fewer rows than this")
+_BOUNDS = {"ge": (">=", lambda v, b: v >= b), "gt": (">", lambda v, b: v > b),
+           "le": ("<=", lambda v, b: v <= b), "lt": ("<", lambda v, b: v < b)}
 
 
-@dataclass(frozen=True)
-class EncodeConfig:
-    """How every neural model turns texts into vectors (the same for all, for a fair comparison)."""
-
-    batch_size: int = _f(16, "texts per forward pass (16 encoded fastest on 2 CPU cores here; raise it on a GPU)")
-    max_seq_length: int = _f(128, "tokens kept per text; longer texts are truncated")
-    pooling: str = _f("mean", "pooling for plain transformers checkpoints: mean, cls or max")
-    normalize: bool = _f(True, "L2-normalise embeddings")
-    device: str | None = _f(None, "torch device (None: cuda if available, else cpu)")
-    backend: str = _f(
-        "auto",
-        "torch, onnx, onnx-int8, openvino, or auto: on CPU the fastest exported variant whose embeddings match"
-        " torch's (cosine >= 0.99 per text) if it beats torch, else torch",
-    )
-    cache: bool = _f(True, "cache embeddings (interim/embeddings) and UMAP projections (interim/projections) under <data_dir>")
-    show_progress: bool = _f(True, "show progress bars")
-
-
-@dataclass(frozen=True)
-class ModelsConfig:
-    """Which models enter the comparison."""
-
-    encoders: tuple[str, ...] = _f(
-        ("tfidf-lsa", "minilm"),
-        "model specs encoded as they are: aliases (minilm, tfidf-lsa, random-init, mlm: MLM-pretrained on the"
-        " corpus per the pretrain section), folders or hub ids",
-    )
-    simcse_from: tuple[str, ...] = _f(("minilm",), "model specs to fine-tune with unsupervised SimCSE on the corpus")
-    supervised_simcse_from: tuple[str, ...] = _f(
-        (), "model specs to fine-tune with supervised SimCSE on SNLI triplets (premise, entailment, contradiction)"
-    )
+def _field_problems(section: Any, prefix: str) -> list[str]:
+    problems: list[str] = []
+    for f in dataclasses.fields(section):
+        value, key, rules = getattr(section, f.name), prefix + f.name, f.metadata
+        if dataclasses.is_dataclass(value):
+            problems += _field_problems(value, key + ".")
+            continue
+        if value is None:
+            continue
+        if "choices" in rules:
+            allowed = rules["choices"]
+            for item in value if isinstance(value, tuple) else (value,):
+                if item in allowed:
+                    continue
+                hint = did_you_mean(item, allowed)
+                if isinstance(value, tuple):
+                    problems.append(f"{key}: unknown value {item!r} (allowed: {', '.join(allowed)}){hint}")
+                else:
+                    problems.append(f"{key} must be one of {list(allowed)}, got {item!r}{hint}")
+        bounds = [(_BOUNDS[k], rules[k]) for k in ("ge", "gt", "le", "lt") if k in rules]
+        if any(not ok(value, b) for (_, ok), b in bounds):
+            problems.append(f"{key} must be {' and '.join(f'{op} {b}' for (op, _), b in bounds)}, got {value}")
+    if hasattr(section, "cross_checks"):
+        problems += section.cross_checks()
+    return problems
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Unsupervised SimCSE training (sentence-transformers trainer + MultipleNegativesRankingLoss)."""
+def validate(section: Any) -> None:
+    """Check a config, or one of its sections, against the allowed values and bounds declared in
+    :mod:`simcse_lab.schema`; raise one ``ValueError`` that lists every problem at once.
 
-    epochs: float = _f(1.0, "passes over the training texts")
-    batch_size: int = _f(32, "texts per batch; each sees batch_size - 1 in-batch negatives")
-    learning_rate: float = _f(3e-5, "peak learning rate (AdamW, linear decay)")
-    warmup_ratio: float = _f(0.1, "fraction of steps with linear warm-up")
-    max_seq_length: int = _f(64, "tokens kept per text during training")
-    pooling: str = _f("mean", "pooling when the base is a plain transformers checkpoint: mean, cls or max")
-    scale: float = _f(20.0, "similarity scale of the loss (1 / temperature; 20 = temperature 0.05)")
-    loss: str = _f("mnrl", "mnrl (MultipleNegativesRankingLoss) or cached-mnrl (large batches in small memory)")
-    mini_batch_size: int = _f(32, "cached-mnrl: texts per forward pass (batch_size sets the negatives)")
-    attention_weight: float = _f(
-        0.0, "miCSE: weight of the attention-alignment term between the two dropout views (0: plain SimCSE)"
-    )
-    eval_steps: int = _f(0, "every N steps, V-measure of KMeans on a held-out slice of the corpus (0: off)")
-    eval_n_texts: int = _f(500, "size of the held-out slice (taken out of the training texts)")
-    keep_best: bool = _f(True, "with eval_steps: keep the best checkpoint, or the base model if training never helped")
-    nli_n_triplets: int | None = _f(10_000, "supervised SimCSE: SNLI triplets used (None: all 27,195)")
-    n_texts: int | None = _f(None, "train on at most this many corpus texts (None: all)")
-    checkpoint_steps: int = _f(100, "save a resumable checkpoint every N steps")
-    logging_steps: int = _f(10, "log the loss every N steps")
-    resume: bool = _f(True, "continue an interrupted run from its last checkpoint")
+    >>> validate(ExperimentConfig())
+    >>> validate(TrainConfig(epochs=0, loss="mrnl"))
+    Traceback (most recent call last):
+    ...
+    ValueError: train.epochs must be > 0, got 0; train.loss must be one of ['mnrl', 'cached-mnrl'], got 'mrnl' (did you mean 'mnrl'?)
+    """
+    prefix = "" if isinstance(section, ExperimentConfig) else _section_name(type(section)) + "."
+    problems = _field_problems(section, prefix)
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
-@dataclass(frozen=True)
-class PretrainConfig:
-    """Masked-language-model pretraining of a raw encoder (the model spec ``mlm`` in models lists)."""
-
-    base: str | None = _f(None, "continue MLM from this checkpoint (alias, folder, hub id); None: a new BERT")
-    tokenizer: str = _f("minilm", "tokenizer of a new BERT (MiniLM's uncased WordPiece vocabulary by default)")
-    hidden_size: int = _f(256, "width of a new BERT")
-    num_layers: int = _f(4, "layers of a new BERT")
-    num_heads: int = _f(4, "attention heads of a new BERT")
-    intermediate_size: int | None = _f(None, "feed-forward width of a new BERT (None: 4 x hidden_size)")
-    max_steps: int = _f(300, "optimisation steps")
-    batch_size: int = _f(64, "texts per step")
-    learning_rate: float = _f(5e-4, "peak learning rate (AdamW, linear decay)")
-    warmup_ratio: float = _f(0.06, "fraction of steps with linear warm-up")
-    max_seq_length: int = _f(64, "tokens kept per text")
-    mlm_probability: float = _f(0.15, "fraction of tokens masked")
-    extra_texts: str | None = _f(None, "a .txt file of additional unlabelled texts (one per line) to pretrain on")
-    all_texts: bool = _f(True, "pretrain on every cleaned text of the corpus, not only the n_samples sample")
-    checkpoint_steps: int = _f(100, "save a resumable checkpoint every N steps")
-    logging_steps: int = _f(10, "log the loss every N steps")
-
-
-@dataclass(frozen=True)
-class ReduceConfig:
-    """UMAP projections: an n-D space for clustering and a 2-D one for plots."""
-
-    n_components: int = _f(5, "UMAP dimensions of the clustering space (2 reuses the plot projection)")
-    n_neighbors: int = _f(15, "UMAP neighbourhood size")
-    min_dist: float = _f(0.0, "UMAP min_dist of the clustering space (0 packs clusters tightly)")
-    plot_min_dist: float = _f(0.1, "UMAP min_dist of the 2-D plot projection")
-    metric: str = _f("cosine", "UMAP input metric")
-    plot_2d: bool = _f(True, "fit a 2-D UMAP for plots and the interactive view (false: no plots, faster sweeps)")
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """Clusterers and the spaces they run in."""
-
-    methods: tuple[str, ...] = _f(("kmeans", "hdbscan"), "clusterers: kmeans, hdbscan")
-    spaces: tuple[str, ...] = _f(("raw", "umap"), "spaces to cluster in: raw (the embedding), umap")
-    pairs: tuple[str, ...] = _f(
-        (), "only these method/space pairs, e.g. [kmeans/raw, hdbscan/umap] as in the seed (empty: every method x space)"
-    )
-    n_clusters: int | None = _f(None, "KMeans k (None: number of classes of the main label level)")
-    kmeans_n_init: int = _f(10, "KMeans restarts")
-    min_cluster_size: int | None = _f(
-        None, "HDBSCAN min_cluster_size (None: 2.5% of the corpus, the seed's 1000 of 40k)"
-    )
-    min_samples: int = _f(10, "HDBSCAN min_samples")
-    soft: bool = _f(True, "HDBSCAN labels = argmax of all_points_membership_vectors (as in the seed)")
-
-
-@dataclass(frozen=True)
-class MetricsConfig:
-    """Embedding-quality metrics besides clustering agreement, and their uncertainty."""
-
-    n_alignment_texts: int = _f(256, "texts used for alignment/uniformity (0: skip)")
-    sts_splits: tuple[str, ...] = _f(("dev", "test"), "STS-B splits scored by Spearman correlation (empty: skip)")
-    n_bootstrap: int = _f(200, "bootstrap resamples of the scored texts for the spread of each score (0: skip)")
-    n_seeds: int = _f(1, "repeat the whole comparison (sampling, training, UMAP, clustering) with seeds seed..seed+n-1")
-
-
-@dataclass(frozen=True)
-class ExperimentConfig:
-    """A whole comparison: corpus, models, training, reduction, clustering."""
-
-    name: str = _f("default", "run name; the run folder is <runs_dir>/<name>-<config hash>")
-    seed: int = _f(42, "seed for sampling, training, UMAP and clustering")
-    data_dir: str = _f("data", "folder for raw downloads (raw/) and caches (interim/)")
-    runs_dir: str = _f("runs", "folder for run outputs")
-    threads: int | None = _f(None, "CPU threads for torch, ONNX Runtime, numba and BLAS (None: every core)")
-    corpus: CorpusConfig = _section(CorpusConfig)
-    encode: EncodeConfig = _section(EncodeConfig)
-    models: ModelsConfig = _section(ModelsConfig)
-    train: TrainConfig = _section(TrainConfig)
-    pretrain: PretrainConfig = _section(PretrainConfig)
-    reduce: ReduceConfig = _section(ReduceConfig)
-    cluster: ClusterConfig = _section(ClusterConfig)
-    metrics: MetricsConfig = _section(MetricsConfig)
+def _section_name(cls: type) -> str:
+    for f in dataclasses.fields(ExperimentConfig):
+        if _hints(ExperimentConfig)[f.name] is cls:
+            return f.name
+    raise TypeError(f"{cls.__name__} is not a section of ExperimentConfig")
 
 
 # --------------------------------------------------------------------------- conversion
@@ -416,7 +325,7 @@ def load_config(
     return with_overrides(from_dict(data), overrides or {})
 
 
-SECTIONS = ("corpus", "encode", "models", "train", "pretrain", "reduce", "cluster", "metrics")
+SECTIONS = tuple(name for name, tp in _hints(ExperimentConfig).items() if dataclasses.is_dataclass(tp))
 
 
 def param_name(key: str) -> str:

@@ -7,7 +7,7 @@ written atomically; an entry whose file is missing, truncated or altered is reco
 
 Example
 -------
->>> from simcse_lab.models import TfidfLsaEncoder
+>>> from simcse_lab.encoders import TfidfLsaEncoder
 >>> texts = ["red summer dress", "blue summer dress", "warm winter coat", "long winter coat"]
 >>> x = encode_texts(TfidfLsaEncoder(n_components=2), texts, show_progress=False)
 >>> x.shape, x.dtype, bool(np.allclose(np.linalg.norm(x, axis=1), 1))
@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 
 from .cache import ArrayCache, cache_key
-from .models import Encoder
+from .encoders import Encoder, SentenceEncoder
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "CACHE_VERSION", "embedding_cache_key", "encode_texts", "is_cached", "l2_normalize", "most_similar",
-    "texts_fingerprint",
+    "CACHE_VERSION", "dropout_views", "embedding_cache_key", "encode_texts", "is_cached", "l2_normalize",
+    "most_similar", "texts_fingerprint",
 ]
 
 CACHE_VERSION = 1
@@ -119,6 +119,23 @@ def encode_texts(
             "model": encoder.name,
         })
     return out
+
+
+def dropout_views(
+    encoder: SentenceEncoder, texts: list[str], *, batch_size: int, seed: int, cache_dir: str | Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`SentenceEncoder.encode_dropout_views`, cached like embeddings (same identity and texts,
+    same seed and batching give the same dropout masks)."""
+    if cache_dir is None:
+        return encoder.encode_dropout_views(texts, batch_size=batch_size, seed=seed)
+    parts = {"dropout-views": encoder.identity, "texts": texts_fingerprint(texts), "seed": seed, "batch": batch_size}
+    cache, key = ArrayCache(cache_dir), cache_key(parts)
+    ab = cache.load(key, n_rows=2 * len(texts))
+    if ab is None:
+        a, b = encoder.encode_dropout_views(texts, batch_size=batch_size, seed=seed)
+        cache.save(key, np.concatenate([a, b]), {**parts, "model": encoder.name})
+        return a, b
+    return ab[: len(texts)], ab[len(texts):]
 
 
 def most_similar(

@@ -20,6 +20,8 @@ __all__ = [
     "plot_metric_bars",
     "plot_run",
     "plot_similarity_matrix",
+    "plot_sweep_bars",
+    "plot_sweep_lines",
     "plot_text_lengths",
     "plot_training_curves",
     "plot_training_loss",
@@ -214,4 +216,44 @@ def plot_training_curves(curves: pd.DataFrame, *, ax=None, title: str | None = "
     ax.legend(frameon=False)
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_sweep_bars(summary: pd.DataFrame, *, grid_keys: list[str], metric: str = "v_measure", ax=None):
+    """A sweep's ``summary`` (mean, std per grid point, model and setting) as grouped bars with
+    ± std over seeds: one group per grid point, one bar per model, at the first setting."""
+    ax = _axes(ax)
+    keys = [k for k in grid_keys if k != "seed" and k in summary.columns]
+    label = summary[keys].astype(str).agg(", ".join, axis=1) if keys else pd.Series(["all"] * len(summary))
+    data = summary.assign(point=label.values, series=summary["model"] + " " + summary["setting"])
+    setting = data["setting"].iloc[0]
+    data = data[data["setting"] == setting]
+    mean = data.pivot_table(index="point", columns="series", values="mean", sort=False)
+    std = data.pivot_table(index="point", columns="series", values="std", sort=False).fillna(0)
+    mean.plot.bar(ax=ax, yerr=std, rot=30, capsize=3)
+    ax.set_ylabel(f"{metric} (mean ± std over seeds)")
+    ax.set_xlabel(", ".join(keys))
+    ax.set_title(f"{metric}, {setting}")
+    ax.legend(fontsize="small", frameon=False)
+    return ax
+
+
+def plot_sweep_lines(table: pd.DataFrame, *, x: str, quantity: str, grid_keys: list[str], ax=None):
+    """A sweep's tidy ``table`` as mean (± std over seeds) of ``quantity`` against the numeric
+    grid key ``x``: a line per model and per value of the other grid keys, scores at their first
+    setting (e.g. kmeans/raw)."""
+    ax = _axes(ax)
+    others = [k for k in grid_keys if k not in (x, "seed")]
+    rows = table[table["quantity"] == quantity]
+    rows = rows[rows["setting"] == rows["setting"].iloc[0]]
+    stats = rows.groupby([*others, "model", x], sort=True)["value"].agg(["mean", "std"]).reset_index()
+    for key, line in stats.groupby([*others, "model"], sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join([f"{k}={v}" for k, v in zip(others, key[:-1])] + [str(key[-1])])
+        ax.errorbar(line[x], line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3, label=label)
+    if (stats["mean"] >= 0).all():
+        ax.set_ylim(bottom=0)  # differences between scores near zero should look like what they are
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{quantity} ({rows['setting'].iloc[0]})")
+    ax.legend(fontsize="x-small", frameon=False)
     return ax

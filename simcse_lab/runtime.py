@@ -1,4 +1,5 @@
-"""CPU thread settings for every pool the pipeline uses: torch, numba, BLAS/OpenMP, ONNX Runtime.
+"""The run's environment: CPU thread settings for every pool the pipeline uses (torch, numba,
+BLAS/OpenMP, ONNX Runtime), the versions and hardware a run records, and a step timer.
 
 Each library sizes its own pool; left alone, they can stack (torch's intra-op threads plus an
 OpenMP BLAS pool plus numba's workers) or, worse, a library imported late reads no setting at
@@ -19,13 +20,16 @@ import logging
 import os
 import platform
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
 from importlib import metadata
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["available_cores", "configure_threads", "cpu_name", "package_versions"]
+__all__ = ["Timer", "available_cores", "configure_threads", "cpu_name", "hardware", "package_versions", "versions"]
 
 _ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -84,3 +88,46 @@ def configure_threads(n: int | None = None) -> int:
         pass
     logger.debug("threads: %d (of %d cores)", n, cores)
     return n
+
+
+class Timer:
+    """Wall seconds per named step, summed over repeats.
+
+    >>> t = Timer()
+    >>> with t("load"):
+    ...     pass
+    >>> list(t.seconds)
+    ['load']
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(self.seconds.get(step, 0.0) + time.perf_counter() - t0, 3)
+            logger.info("%s: %.1fs", step, time.perf_counter() - t0)
+
+
+def versions() -> dict[str, str]:
+    """The versions a run folder records."""
+    return package_versions((
+        "simcse-lab", "torch", "sentence-transformers", "transformers", "umap-learn", "hdbscan",
+        "scikit-learn", "numpy", "pandas", "numba", "datasets", "accelerate",
+    ))
+
+
+def hardware() -> dict[str, Any]:
+    """CPU, cores, platform and (when this process already imported torch) its threads and GPU."""
+    info: dict[str, Any] = {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "platform": platform.platform(), "gpu": None}
+    # only ask torch when this run already imported it: a fully cached rerun never needs it (2 s)
+    if "torch" in sys.modules:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return info

@@ -23,10 +23,11 @@ A sweep file (YAML)::
 
 Each cell runs in its own process (``simcse-lab compare`` or ``papermill``) and writes into
 ``<output_dir>/<cell id>/``; a cell whose ``metrics.json`` exists is complete and skipped on a
-rerun. A failing cell is recorded (``error.txt``) and the sweep goes on. With ``in_process: true``
-(``compare`` targets only) the cells run one after another in the sweep's own process instead:
-UMAP's numba compilation (25-30 s) and the imports are paid once rather than per cell, at the
-price of isolation (no per-cell timeout; a crash of the interpreter ends the sweep). The aggregate is
+rerun. A failing cell is recorded (``error.txt``: the one-line error the process ended with) and
+the sweep goes on. With ``in_process: true`` (``compare`` targets only) the cells run one after
+another in the sweep's own process instead, through the library (:func:`simcse_lab.experiment.run`
+and ``Result.save``): UMAP's numba compilation (25-30 s) and the imports are paid once rather than
+per cell, at the price of isolation (no per-cell timeout; a crash of the interpreter ends the sweep). The aggregate is
 ``summary.csv`` / ``summary.md`` (mean, std and count over ``seed``) and ``summary.png``.
 """
 
@@ -38,6 +39,7 @@ import logging
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .config import key_of_param, load_config
+from .config import key_of_param, load_config, validate
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +129,8 @@ def _validate(spec: SweepSpec) -> None:
         if key_of_param(name) is None and not is_notebook:
             raise ValueError(f"sweep parameter {name!r} is not a config key; see `simcse-lab config --keys`")
     if not is_notebook:
-        load_config(spec.config)  # fails early on a bad profile name
+        for cell in _cells(spec):  # fails early on a bad profile name or a bad value in any cell
+            validate(load_config(spec.config, _overrides(spec, cell)))
 
 
 def _cell_id(params: dict[str, Any]) -> str:
@@ -153,12 +156,16 @@ def _yaml_value(value: Any) -> str:
     return text[: -len("\n...")] if text.endswith("\n...") else text  # scalars end with a document marker
 
 
+def _overrides(spec: SweepSpec, cell: Cell) -> dict[str, Any]:
+    return {key_of_param(name): value for name, value in {**spec.fixed, **cell.params}.items()}
+
+
 def _command(spec: SweepSpec, cell: Cell, cell_dir: Path) -> list[str]:
     params = {**spec.fixed, **cell.params}
     if spec.target == "compare":
         cmd = [sys.executable, "-m", "simcse_lab.cli", "compare", spec.config, "--run-dir", str(cell_dir), "-q"]
-        for name, value in params.items():
-            cmd += ["--set", f"{key_of_param(name)}={_yaml_value(value)}"]
+        for key, value in _overrides(spec, cell).items():
+            cmd += ["--set", f"{key}={_yaml_value(value)}"]
         return cmd
     param_file = cell_dir / "params.yaml"
     param_file.write_text(
@@ -208,69 +215,44 @@ def summarize(table: pd.DataFrame, grid_keys: list[str], metric: str) -> pd.Data
     return rows.groupby(keys, sort=False, dropna=False)["value"].agg(["mean", "std", "count"]).reset_index()
 
 
-def _plot(summary: pd.DataFrame, grid_keys: list[str], metric: str, path: Path) -> None:
-    from matplotlib.figure import Figure
+def _run_cell(spec: SweepSpec, cell: Cell, cell_dir: Path) -> tuple[bool, str]:
+    """Run one cell; (finished, its log or the error it ended with, last line = the reason)."""
+    if spec.in_process:
+        from .experiment import run
 
-    if summary.empty:
-        return
-    keys = [k for k in grid_keys if k != "seed" and k in summary.columns]
-    label = summary[keys].astype(str).agg(", ".join, axis=1) if keys else pd.Series(["all"] * len(summary))
-    data = summary.assign(point=label.values, series=summary["model"] + " " + summary["setting"])
-    setting = data["setting"].iloc[0]
-    data = data[data["setting"] == setting]
-    mean = data.pivot_table(index="point", columns="series", values="mean", sort=False)
-    std = data.pivot_table(index="point", columns="series", values="std", sort=False).fillna(0)
-    fig = Figure(figsize=(max(6, 1.5 * len(mean) + 3), 4.5))
-    ax = fig.subplots()
-    mean.plot.bar(ax=ax, yerr=std, rot=30, capsize=3)
-    ax.set_ylabel(f"{metric} (mean ± std over seeds)")
-    ax.set_xlabel(", ".join(keys))
-    ax.set_title(f"{metric}, {setting}")
-    ax.legend(fontsize="small", frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-
-
-def _run_in_process(argv: list[str], done: Path) -> tuple[bool, str]:
-    """``simcse-lab <argv>`` in this process; (finished, what it printed to stderr or the error)."""
-    import contextlib
-    import io
-    import traceback
-
-    from .cli import main
-
-    err = io.StringIO()
+        try:
+            run(load_config(spec.config, _overrides(spec, cell))).save(cell_dir)
+        except Exception as exc:  # noqa: BLE001 - a failing cell is recorded, the sweep goes on
+            logger.debug("cell %s", cell.cell_id, exc_info=True)
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, ""
     try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            code = main(argv)
-    except Exception:  # noqa: BLE001 - a failing cell is recorded, the sweep goes on
-        return False, err.getvalue() + traceback.format_exc()
-    return code == 0 and done.is_file(), err.getvalue()
+        proc = subprocess.run(_command(spec, cell, cell_dir), capture_output=True, text=True, timeout=spec.timeout_s)
+    except subprocess.TimeoutExpired:
+        return False, f"timed out after {spec.timeout_s}s"
+    # the CLI ends a failure with one line, "simcse-lab: error: ..."; papermill with the exception
+    return proc.returncode == 0, proc.stderr or proc.stdout
 
 
-def _plot_lines(table: pd.DataFrame, spec: SweepSpec, path: Path) -> None:
-    """One panel per quantity: mean (± std over seeds) against ``plot_x``, a line per model and
-    per value of the other grid keys; scores at their first setting (e.g. kmeans/raw)."""
+def _save_plot(spec: SweepSpec, table: pd.DataFrame, summary: pd.DataFrame, path: Path) -> None:
     from matplotlib.figure import Figure
 
-    quantities = [q for q in (spec.plot_quantities or [spec.metric]) if q in set(table["quantity"])]
-    if table.empty or not quantities:
-        return
-    others = [k for k in spec.grid if k not in (spec.plot_x, "seed")]
-    fig = Figure(figsize=(5.5 * len(quantities), 4.2))
-    for ax, quantity in zip(fig.subplots(1, len(quantities), squeeze=False)[0], quantities):
-        rows = table[table["quantity"] == quantity]
-        rows = rows[rows["setting"] == rows["setting"].iloc[0]]
-        stats = rows.groupby([*others, "model", spec.plot_x], sort=True)["value"].agg(["mean", "std"]).reset_index()
-        for key, line in stats.groupby([*others, "model"], sort=False):
-            key = key if isinstance(key, tuple) else (key,)
-            label = ", ".join([f"{k}={v}" for k, v in zip(others, key[:-1])] + [str(key[-1])])
-            ax.errorbar(line[spec.plot_x], line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3, label=label)
-        if (stats["mean"] >= 0).all():
-            ax.set_ylim(bottom=0)  # differences between scores near zero should look like what they are
-        ax.set_xlabel(spec.plot_x)
-        ax.set_ylabel(f"{quantity} ({rows['setting'].iloc[0]})")
-        ax.legend(fontsize="x-small", frameon=False)
+    from .plots import plot_sweep_bars, plot_sweep_lines
+
+    if spec.plot_x:
+        quantities = [q for q in (spec.plot_quantities or [spec.metric]) if not table.empty and q in set(table["quantity"])]
+        if not quantities:
+            return
+        fig = Figure(figsize=(5.5 * len(quantities), 4.2))
+        for ax, quantity in zip(fig.subplots(1, len(quantities), squeeze=False)[0], quantities):
+            plot_sweep_lines(table, x=spec.plot_x, quantity=quantity, grid_keys=list(spec.grid), ax=ax)
+    else:
+        if summary.empty:
+            return
+        keys = [k for k in spec.grid if k != "seed" and k in summary.columns]
+        n_points = len(summary.drop_duplicates(keys)) if keys else 1
+        fig = Figure(figsize=(max(6, 1.5 * n_points + 3), 4.5))
+        plot_sweep_bars(summary, grid_keys=list(spec.grid), metric=spec.metric, ax=fig.subplots())
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
@@ -287,7 +269,6 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
     (out / "sweep.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
     cells = _cells(spec)
     rows: list[dict[str, Any]] = []
-    import time
 
     for i, cell in enumerate(cells, 1):
         cell_dir = out / cell.cell_id
@@ -299,24 +280,15 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
             (cell_dir / "error.txt").unlink(missing_ok=True)
             logger.info("[%d/%d] %s", i, len(cells), cell.cell_id)
             t0 = time.perf_counter()
-            cmd = _command(spec, cell, cell_dir)
-            if spec.in_process:
-                ok, detail = _run_in_process(cmd[3:], done)
-            else:
-                try:
-                    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=spec.timeout_s)
-                    ok, detail = proc.returncode == 0 and done.is_file(), (proc.stderr or proc.stdout)
-                except subprocess.TimeoutExpired:
-                    ok, detail = False, f"timed out after {spec.timeout_s}s"
+            ok, detail = _run_cell(spec, cell, cell_dir)
             cell.seconds = round(time.perf_counter() - t0, 1)
             (cell_dir / "run.log").write_text(detail or "")
-            if ok:
+            if ok and done.is_file():
                 cell.status = "done"
             else:
                 cell.status = "failed"
                 lines = [ln for ln in (detail or "").splitlines() if ln.strip()]
-                errors = [ln for ln in lines if "error" in ln.lower()]
-                cell.error = (errors or lines or ["no output"])[-1][:500]
+                cell.error = (lines or ["no output"])[-1][:500]
                 (cell_dir / "error.txt").write_text(cell.error + "\n")
                 logger.warning("cell %s failed: %s", cell.cell_id, cell.error)
         if done.is_file():
@@ -331,8 +303,5 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
     md += [summary.to_markdown(index=False, floatfmt=".3f") if not summary.empty else "(no complete cell)", ""]
     md += ["## cells", "", status.to_markdown(index=False), ""]
     (out / "summary.md").write_text("\n".join(md))
-    if spec.plot_x:
-        _plot_lines(table, spec, out / "summary.png")
-    else:
-        _plot(summary, list(spec.grid), spec.metric, out / "summary.png")
+    _save_plot(spec, table, summary, out / "summary.png")
     return SweepResult(cells=cells, table=table, summary=summary, output_dir=out)

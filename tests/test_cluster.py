@@ -77,3 +77,17 @@ def test_umap_keeps_blobs_apart():
     assert score_clustering(y, labels)["v_measure"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="at least 4 points"):
         UMAPReducer().fit_transform(x[:3])
+
+
+def test_extra_labelings_come_from_the_clusterer():
+    x = np.r_[np.random.default_rng(0).normal(0, 0.1, (30, 2)), np.random.default_rng(1).normal(5, 0.1, (30, 2))]
+    soft = HDBSCANClusterer(min_cluster_size=5, soft=True)
+    labels = soft.fit_predict(x)
+    assert list(soft.extra_labels_) == ["hdbscan-hard"]
+    assert np.array_equal(soft.extra_labels_["hdbscan-hard"], soft.hard_labels_) and len(labels) == 60
+    hard = HDBSCANClusterer(min_cluster_size=5, soft=False)
+    hard.fit_predict(x)
+    assert hard.extra_labels_ == {}
+    km = KMeansClusterer(n_clusters=2)
+    km.fit_predict(x)
+    assert km.extra_labels_ == {}

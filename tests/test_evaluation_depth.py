@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simcse_lab.config import TrainConfig
-from simcse_lab.data import load_nli_triplets, parse_sts
+from simcse_lab.evalsets import load_nli_triplets, parse_sts
 from simcse_lab.metrics import bootstrap_scores, mean_ci, sts_spearman
 
 TINY = TrainConfig(epochs=1, batch_size=8, learning_rate=1e-3, max_seq_length=16, checkpoint_steps=2, logging_steps=1)
@@ -44,7 +44,7 @@ def test_sts_spearman_limits():
 
 
 def test_real_sts_and_snli_files(tmp_path):
-    from simcse_lab.data import load_sts
+    from simcse_lab.evalsets import load_sts
 
     test = load_sts("test", data_dir=tmp_path)
     assert len(test) == 1379 and test.scores.min() == 0 and test.scores.max() == 5
@@ -83,7 +83,7 @@ def test_bootstrap_interval_narrows_with_more_texts():
 def test_attention_alignment_zero_iff_identical():
     import torch
 
-    from simcse_lab.train import attention_alignment
+    from simcse_lab.losses import attention_alignment
 
     a = torch.softmax(torch.randn(2, 3, 5, 5), dim=-1)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
@@ -103,8 +103,8 @@ def test_micse_weight_zero_is_exactly_simcse(tiny_checkpoint):
     import torch
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    from simcse_lab.models import load_sentence_transformer
-    from simcse_lab.train import make_micse_loss
+    from simcse_lab.checkpoints import load_sentence_transformer
+    from simcse_lab.losses import MiCSELoss
 
     model, _, _ = load_sentence_transformer(str(tiny_checkpoint), max_seq_length=16)
     model.train()
@@ -113,10 +113,10 @@ def test_micse_weight_zero_is_exactly_simcse(tiny_checkpoint):
     torch.manual_seed(0)
     plain = MultipleNegativesRankingLoss(model, scale=20.0)(feats, None)
     torch.manual_seed(0)
-    micse0 = make_micse_loss(model, scale=20.0, attention_weight=0.0)(feats, None)
+    micse0 = MiCSELoss(model, scale=20.0, attention_weight=0.0)(feats, None)
     assert micse0.item() == plain.item()
     torch.manual_seed(0)
-    micse = make_micse_loss(model, scale=20.0, attention_weight=1.0)(feats, None)
+    micse = MiCSELoss(model, scale=20.0, attention_weight=1.0)(feats, None)
     assert micse.item() > 0 and micse.requires_grad
 
 
@@ -128,9 +128,8 @@ def test_micse_and_cached_losses_train(tmp_path, tiny_checkpoint, tiny_df, optio
     from simcse_lab.train import train_simcse
 
     cfg = dataclasses.replace(TINY, **option)
-    out = train_simcse(str(tiny_checkpoint), tiny_df.Text.tolist(), cfg, output_dir=tmp_path / "r", seed=0,
-                       device="cpu", show_progress=False)
-    log = json.loads((out.parent / "training_log.json").read_text())
+    log = train_simcse(str(tiny_checkpoint), tiny_df.Text.tolist(), cfg, output_dir=tmp_path / "r", seed=0,
+                       device="cpu", show_progress=False).log
     assert log["global_step"] == 8 and np.isfinite(log["train_loss"])
 
 
@@ -138,10 +137,10 @@ def test_micse_and_cached_losses_train(tmp_path, tiny_checkpoint, tiny_df, optio
 def test_hard_negatives_are_in_the_batch(tmp_path, tiny_checkpoint, monkeypatch):
     import torch
 
-    from simcse_lab import train
+    from simcse_lab import losses, train
 
     seen = []
-    real = train._make_loss
+    real = losses.make_loss
 
     def spy_loss(model, cfg):
         inner = real(model, cfg)
@@ -157,7 +156,7 @@ def test_hard_negatives_are_in_the_batch(tmp_path, tiny_checkpoint, monkeypatch)
 
         return Spy()
 
-    monkeypatch.setattr(train, "_make_loss", spy_loss)
+    monkeypatch.setattr(losses, "make_loss", spy_loss)
     triplets = [(f"the {w} was great {i}", f"a {w} was nice {i}", f"the coffee was bad {i}") for i, w in
                 enumerate(["puzzle", "lego", "doll", "kite"] * 4)]
     train.train_supervised_simcse(str(tiny_checkpoint), triplets, TINY, output_dir=tmp_path / "s", seed=0,
@@ -174,9 +173,8 @@ def test_heldout_evaluator_logs_and_keeps_the_best(tmp_path, tiny_checkpoint, ti
 
     cfg = dataclasses.replace(TINY, eval_steps=2, eval_n_texts=30, keep_best=True)
     texts, labels = tiny_df.Text.tolist(), tiny_df.Cat1.to_numpy()
-    out = train_simcse(str(tiny_checkpoint), texts[::2], cfg, output_dir=tmp_path / "e", seed=0, device="cpu",
-                       show_progress=False, eval_texts=texts[1::2], eval_labels=labels[1::2])
-    log = json.loads((out.parent / "training_log.json").read_text())
+    log = train_simcse(str(tiny_checkpoint), texts[::2], cfg, output_dir=tmp_path / "e", seed=0, device="cpu",
+                       show_progress=False, eval_texts=texts[1::2], eval_labels=labels[1::2]).log
     evals = [e for e in log["log_history"] if "eval_heldout_v_measure" in e]
     assert len(evals) == 2  # steps 2 and 4 of 4
     held = log["heldout_v_measure"]
@@ -189,9 +187,9 @@ def test_heldout_evaluator_logs_and_keeps_the_best(tmp_path, tiny_checkpoint, ti
 def test_bad_loss_options():
     import dataclasses
 
-    from simcse_lab.train import validate_train_config
+    from simcse_lab.config import validate
 
-    with pytest.raises(ValueError, match="mnrl or cached-mnrl"):
-        validate_train_config(dataclasses.replace(TINY, loss="triplet"))
+    with pytest.raises(ValueError, match=r"train.loss must be one of \['mnrl', 'cached-mnrl'\], got 'triplet'"):
+        validate(dataclasses.replace(TINY, loss="triplet"))
     with pytest.raises(ValueError, match="loss=mnrl only"):
-        validate_train_config(dataclasses.replace(TINY, loss="cached-mnrl", attention_weight=0.1))
+        validate(dataclasses.replace(TINY, loss="cached-mnrl", attention_weight=0.1))

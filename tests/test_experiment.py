@@ -130,7 +130,7 @@ def test_unlabelled_corpus_cannot_be_scored(tmp_path, tiny_checkpoint):
 
 def test_config_problems_are_caught_before_work(tmp_path):
     cfg = with_overrides(ExperimentConfig(), {"cluster.methods": ["kmeans", "spectral"], "data_dir": str(tmp_path)})
-    with pytest.raises(ValueError, match="unknown clusterer 'spectral'"):
+    with pytest.raises(ValueError, match=r"cluster.methods: unknown value 'spectral' \(allowed: kmeans, hdbscan\)"):
         run(cfg)
     assert not (tmp_path / "raw").exists()
 
@@ -156,11 +156,11 @@ def test_seeds_repeat_the_comparison_and_report_their_spread(tmp_path, tiny_csv,
 
 def test_sts_columns_and_supervised_simcse_rows(tmp_path, tiny_csv, tiny_checkpoint, monkeypatch):
     """STS-B Spearman lands in model_metrics; supervised SimCSE trains from (stand-in) NLI triplets."""
-    from simcse_lab import experiment
+    from simcse_lab import evalsets
 
     triplets = [(f"the {w} was great", f"a {w} was nice", f"the coffee was bad number {i}")
                 for i, w in enumerate(["puzzle", "lego", "doll", "kite", "game", "blocks"] * 4)]
-    monkeypatch.setattr(experiment, "load_nli_triplets", lambda *a, **k: triplets)
+    monkeypatch.setattr(evalsets, "load_nli_triplets", lambda *a, **k: triplets)
     cfg = tiny_config(
         tmp_path, tiny_csv, tiny_checkpoint,
         **{"models.encoders": ["tfidf-lsa"], "models.simcse_from": [], "models.supervised_simcse_from":

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from simcse_lab.encode import encode_texts
-from simcse_lab.models import SentenceEncoder, TfidfLsaEncoder, folder_hash, load_encoder, minilm_path
+from simcse_lab.encoders import SentenceEncoder, TfidfLsaEncoder
+from simcse_lab.models import folder_hash, load_encoder, minilm_path
 
 
 def test_tfidf_lsa(tiny_df):

@@ -47,3 +47,29 @@ def test_metric_bars():
     assert len(ax.patches) == 4
     with pytest.raises(ValueError, match="no column 'ari'"):
         plot_metric_bars(t, metric="ari", ax=Figure().subplots())
+
+
+def test_sweep_lines_one_per_model_and_other_grid_value():
+    from simcse_lab.plots import plot_sweep_lines
+
+    table = pd.DataFrame({
+        "steps": [100, 300, 100, 300] * 2, "width": [128, 128, 256, 256] * 2, "cell": "c",
+        "model": ["mlm"] * 4 + ["simcse(mlm)"] * 4, "setting": "kmeans/raw", "quantity": "v_measure",
+        "value": [0.01, 0.02, 0.015, 0.03, 0.01, 0.02, 0.02, 0.04],
+    })
+    ax = plot_sweep_lines(table, x="steps", quantity="v_measure", grid_keys=["width", "steps"])
+    assert len(ax.containers) == 4 and ax.get_xlabel() == "steps" and ax.get_ylim()[0] == 0
+    labels = sorted(t.get_text() for t in ax.get_legend().get_texts())
+    assert labels[0] == "width=128, mlm"
+
+
+def test_sweep_bars_one_group_per_grid_point():
+    from simcse_lab.plots import plot_sweep_bars
+
+    summary = pd.DataFrame({
+        "pooling": ["mean", "cls"], "model": "m", "setting": "kmeans/raw", "mean": [0.2, 0.5], "std": [0.1, 0.0],
+        "count": [3, 3],
+    })
+    ax = plot_sweep_bars(summary, grid_keys=["pooling", "seed"], metric="v_measure")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["mean", "cls"]
+    assert [round(p.get_height(), 3) for p in ax.patches] == [0.2, 0.5]

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from simcse_lab.config import PretrainConfig
-from simcse_lab.pretrain import mlm_loss, pretrain_mlm, validate_pretrain_config
+from simcse_lab.config import validate
+from simcse_lab.pretrain import mlm_loss, pretrain_mlm
 
 pytestmark = pytest.mark.slow
 
@@ -19,9 +20,9 @@ def test_mlm_pretraining_lowers_the_loss_and_loads_as_a_model_spec(tmp_path, tin
 
     texts = tiny_df.Text.tolist()
     barely = pretrain_mlm(texts, tiny(tiny_checkpoint, max_steps=1), output_dir=tmp_path / "a", seed=0,
-                          device="cpu", show_progress=False)
+                          device="cpu", show_progress=False).model_dir
     trained = pretrain_mlm(texts, tiny(tiny_checkpoint), output_dir=tmp_path / "b", seed=0, device="cpu",
-                           show_progress=False)
+                           show_progress=False).model_dir
     assert mlm_loss(trained, texts, max_seq_length=16) < mlm_loss(barely, texts, max_seq_length=16) - 0.5
     log = json.loads((trained.parent / "pretrain_log.json").read_text())
     assert log["global_step"] == 40 and log["last_logged_loss"] < log["first_logged_loss"]
@@ -45,7 +46,8 @@ def test_resume_continues_from_the_checkpoint(tmp_path, tiny_checkpoint, tiny_df
     assert (tmp_path / "r" / "checkpoints" / "checkpoint-4").is_dir()
     out = pretrain_mlm(tiny_df.Text.tolist(), cfg, output_dir=tmp_path / "r", seed=0, device="cpu",
                        show_progress=False)
-    log = json.loads((out.parent / "pretrain_log.json").read_text())
+    log = json.loads((out.run_dir / "pretrain_log.json").read_text())
+    assert out.log == log
     assert log["resumed_from"] == "checkpoint-4" and log["global_step"] == 10
     # a finished run is reused
     assert pretrain_mlm(tiny_df.Text.tolist(), cfg, output_dir=tmp_path / "r", seed=0, device="cpu") == out
@@ -54,22 +56,22 @@ def test_resume_continues_from_the_checkpoint(tmp_path, tiny_checkpoint, tiny_df
 def test_continue_from_an_existing_checkpoint(tmp_path, tiny_checkpoint, tiny_df):
     # the tiny fixture is a BertModel without an MLM head: transformers adds a fresh head
     out = pretrain_mlm(tiny_df.Text.tolist(), tiny(tiny_checkpoint, base=str(tiny_checkpoint), max_steps=4),
-                       data_dir=tmp_path, seed=0, device="cpu", show_progress=False)
+                       data_dir=tmp_path, seed=0, device="cpu", show_progress=False).model_dir
     assert out.parent.parent == tmp_path / "interim" / "models" and (out / "config.json").is_file()
 
 
 def test_bad_settings():
     with pytest.raises(ValueError, match="multiple of"):
-        validate_pretrain_config(PretrainConfig(hidden_size=30, num_heads=4))
+        validate(PretrainConfig(hidden_size=30, num_heads=4))
     with pytest.raises(ValueError, match="mlm_probability"):
-        validate_pretrain_config(PretrainConfig(mlm_probability=1.5))
+        validate(PretrainConfig(mlm_probability=1.5))
 
 
 def test_masked_only_loss_equals_the_models_own_loss(tiny_checkpoint, tiny_df):
     import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling
 
-    from simcse_lab.pretrain import masked_only_mlm_loss
+    from simcse_lab.losses import masked_only_mlm_loss
 
     tok = AutoTokenizer.from_pretrained(str(tiny_checkpoint))
     model = AutoModelForMaskedLM.from_pretrained(str(tiny_checkpoint)).eval()

@@ -86,19 +86,6 @@ def test_bad_sweep_files(tmp_path, tiny_csv):
         load_sweep(bad)
 
 
-def test_line_plot_over_a_numeric_grid_key(tmp_path):
-    from simcse_lab.sweep import SweepSpec, _plot_lines
-
-    table = pd.DataFrame({
-        "steps": [100, 300, 100, 300] * 2, "width": [128, 128, 256, 256] * 2, "cell": "c",
-        "model": ["mlm"] * 4 + ["simcse(mlm)"] * 4, "setting": "kmeans/raw", "quantity": "v_measure",
-        "value": [0.01, 0.02, 0.015, 0.03, 0.01, 0.02, 0.02, 0.04],
-    })
-    spec = SweepSpec(grid={"width": [128, 256], "steps": [100, 300]}, plot_x="steps", plot_quantities=["v_measure"])
-    _plot_lines(table, spec, tmp_path / "lines.png")
-    assert (tmp_path / "lines.png").stat().st_size > 1000
-
-
 def test_explicit_cells_instead_of_a_grid(tmp_path):
     from simcse_lab.sweep import _cells
 

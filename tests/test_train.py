@@ -5,7 +5,8 @@ import yaml
 
 from simcse_lab.config import TrainConfig
 from simcse_lab.models import load_encoder
-from simcse_lab.train import train_simcse, validate_train_config
+from simcse_lab.config import validate
+from simcse_lab.train import train_simcse
 
 pytestmark = pytest.mark.slow
 
@@ -14,10 +15,12 @@ TINY = TrainConfig(epochs=1, batch_size=8, learning_rate=1e-3, max_seq_length=16
 
 def test_trains_and_writes_a_standard_folder(tmp_path, tiny_checkpoint, tiny_df):
     texts = tiny_df.Text.tolist()
-    out = train_simcse(str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu",
-                       show_progress=False)
+    result = train_simcse(str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu",
+                          show_progress=False)
+    out = result.model_dir
     assert out == tmp_path / "run" / "model" and (out / "modules.json").is_file()
     log = json.loads((tmp_path / "run" / "training_log.json").read_text())
+    assert result.log == log  # the typed result carries the log written beside the model
     assert log["global_step"] == 8  # 60 texts / batch 8
     losses = [e["loss"] for e in log["log_history"] if "loss" in e]
     assert losses and all(v > 0 for v in losses)
@@ -29,14 +32,14 @@ def test_trains_and_writes_a_standard_folder(tmp_path, tiny_checkpoint, tiny_df)
     # a finished run is reused, not retrained
     again = train_simcse(str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu",
                          show_progress=False)
-    assert again == out and json.loads((tmp_path / "run" / "training_log.json").read_text()) == log
+    assert again.model_dir == out and again.log == log and json.loads((tmp_path / "run" / "training_log.json").read_text()) == log
 
 
 def test_training_changes_the_model(tmp_path, tiny_checkpoint, tiny_df):
     import numpy as np
 
     out = train_simcse(str(tiny_checkpoint), tiny_df.Text.tolist(), TINY, output_dir=tmp_path / "r", seed=0,
-                       device="cpu", show_progress=False)
+                       device="cpu", show_progress=False).model_dir
     texts = tiny_df.Text.tolist()[:5]
     before = load_encoder(str(tiny_checkpoint), max_seq_length=16).encode(texts)
     after = load_encoder(str(out), max_seq_length=16).encode(texts)
@@ -75,7 +78,7 @@ def test_default_output_dir_is_keyed_by_settings(tmp_path, tiny_checkpoint, tiny
     texts = tiny_df.Text.tolist()
     a = train_simcse(str(tiny_checkpoint), texts, TINY, data_dir=tmp_path, seed=0, device="cpu", show_progress=False)
     b = train_simcse(str(tiny_checkpoint), texts, TINY, data_dir=tmp_path, seed=0, device="cpu", show_progress=False)
-    assert a == b and a.parent.parent == tmp_path / "interim" / "models"
+    assert a.model_dir == b.model_dir and a.model_dir.parent.parent == tmp_path / "interim" / "models"
 
 
 @pytest.mark.parametrize(
@@ -86,7 +89,7 @@ def test_bad_settings(field, value, msg):
     import dataclasses
 
     with pytest.raises(ValueError, match=msg):
-        validate_train_config(dataclasses.replace(TrainConfig(), **{field: value}))
+        validate(dataclasses.replace(TrainConfig(), **{field: value}))
 
 
 def test_too_few_texts(tiny_checkpoint):
