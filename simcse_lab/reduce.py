@@ -17,7 +17,6 @@ on the same embeddings neither fits again nor imports umap (whose numba compilat
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -29,7 +28,7 @@ from .config import ReduceConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["IdentityReducer", "UMAPReducer", "make_reducer", "warm_up_umap"]
+__all__ = ["IdentityReducer", "UMAPReducer", "make_reducer"]
 
 
 @dataclass
@@ -90,30 +89,6 @@ class UMAPReducer:
         )
         emb = reducer.fit_transform(x)
         return np.asarray(emb, dtype=np.float32)
-
-
-def warm_up_umap(*, n_points: int, metric: str = "cosine", n_components: int = 5) -> threading.Thread:
-    """Start compiling UMAP's numba code in a background thread and return the thread.
-
-    A fresh process pays 25-30 s of numba compilation on its first UMAP fit. Started while the
-    encoders run (ONNX Runtime and torch release the GIL in their kernels), most of it overlaps
-    with encoding. A small random fit compiles the same specialisations as the real one: the
-    exact nearest-neighbour path below 4,096 points, pynndescent's above.
-    """
-
-    def work() -> None:
-        try:
-            import umap
-
-            n = 4200 if n_points >= 4096 else 64
-            x = np.random.default_rng(0).normal(size=(n, 8)).astype(np.float32)
-            umap.UMAP(n_components=n_components, metric=metric, n_epochs=5, random_state=0, n_jobs=1).fit(x)
-        except Exception as exc:  # noqa: BLE001 - only a speed-up; the real fit reports real errors
-            logger.debug("UMAP warm-up failed: %s", exc)
-
-    thread = threading.Thread(target=work, name="umap-warm-up", daemon=True)
-    thread.start()
-    return thread
 
 
 def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components: int | None = None,
