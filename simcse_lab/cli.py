@@ -124,7 +124,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .data import load_corpus_for
+    from .splits import load_corpus_for
     from .encode import encode_texts
     from .models import SpecContext, resolve
 

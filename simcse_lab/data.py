@@ -39,9 +39,7 @@ __all__ = [
     "Corpus",
     "describe_corpus",
     "load_corpus",
-    "load_corpus_for",
     "read_table",
-    "split_heldout",
 ]
 
 TEXT_CANDIDATES = ("Text", "Review Text", "text", "review", "review_text", "sentence", "content", "body")
@@ -97,6 +95,19 @@ class Corpus:
     @property
     def is_labelled(self) -> bool:
         return bool(self.labels)
+
+    def subset(self, idx, *, report: dict[str, int] | None = None) -> Corpus:
+        """The rows ``idx`` (in that order) as a corpus of their own.
+
+        >>> c = Corpus(["a", "b", "c"], {"L": np.array(["x", "y", "x"])}, "toy", "0")
+        >>> c.subset([2, 0]).texts, c.subset([2, 0]).labels["L"].tolist()
+        (['c', 'a'], ['x', 'x'])
+        """
+        idx = np.asarray(idx, dtype=np.int64)
+        texts = [self.texts[i] for i in idx]
+        labels = {k: v[idx] for k, v in self.labels.items()}
+        return Corpus(texts, labels, self.name, _fingerprint(texts, labels), self.source,
+                      {**self.report, **(report or {})})
 
     def label_array(self, level: str | None = None) -> np.ndarray:
         """Labels of ``level`` (None: the first, coarsest level)."""
@@ -195,6 +206,8 @@ def load_corpus(
     drop_labels: tuple[str, ...] | list[str] = (),
     min_class_size: int = 1,
     seed: int = 0,
+    half: str | None = None,
+    half_seed: int = 0,
     data_dir: str | Path = "data",
 ) -> Corpus:
     """Load and clean a corpus.
@@ -202,7 +215,9 @@ def load_corpus(
     Cleaning, in order, each step's count logged and kept in ``Corpus.report``: drop empty/NaN
     texts; drop rows without a label at the main ``level``; drop exact duplicate texts
     (``dedupe``); drop the classes in ``drop_labels``; drop classes smaller than
-    ``min_class_size``; take a stratified subsample of ``n_samples`` rows with ``seed``.
+    ``min_class_size``; with ``half`` (``dev`` or ``test``), keep one half of what is left
+    (stratified, seeded by ``half_seed``, so dev and test never share a text, whatever ``seed``);
+    take a stratified subsample of ``n_samples`` rows with ``seed``.
 
     Raises
     ------
@@ -272,6 +287,14 @@ def load_corpus(
         df = df.loc[~hit]
     if len(df) == 0:
         raise ValueError(f"{where} is empty after cleaning ({report})")
+    if half is not None:
+        if half not in ("dev", "test"):
+            raise ValueError(f"half must be 'dev' or 'test', got {half!r}")
+        y = df[main].astype(str).to_numpy() if main is not None else None
+        dev = _stratified_indices(y, len(df), len(df) // 2, half_seed)
+        idx = dev if half == "dev" else np.setdiff1d(np.arange(len(df)), dev)
+        report["dropped_other_half"] = len(df) - len(idx)
+        df = df.iloc[idx]
     if n_samples is not None:
         if n_samples < 2:
             raise ValueError(f"n_samples must be at least 2, got {n_samples}")
@@ -341,34 +364,3 @@ def describe_corpus(corpus: Corpus) -> dict:
             str(parent): sorted(str(c) for c in table.columns[table.loc[parent] > 0]) for parent in table.index
         }
     return out
-
-
-def load_corpus_for(cfg) -> Corpus:
-    """The corpus an :class:`~simcse_lab.schema.ExperimentConfig` describes (its ``corpus``
-    section, sampled with its seed)."""
-    c = cfg.corpus
-    return load_corpus(
-        c.source, text_column=c.text_column, label_columns=c.label_columns, level=c.level, n_samples=c.n_samples,
-        dedupe=c.dedupe, drop_labels=c.drop_labels, min_class_size=c.min_class_size, seed=cfg.seed,
-        data_dir=cfg.data_dir,
-    )
-
-
-def split_heldout(corpus: Corpus, *, n_eval: int, seed: int) -> tuple[list[str], list[str], np.ndarray]:
-    """Training texts and a stratified held-out slice (texts, main-level labels) of ``n_eval``
-    texts (at most half the corpus) that training never sees, both in corpus order.
-
-    >>> c = Corpus([f"t{i}" for i in range(8)], {"L": np.array(list("aabbaabb"))}, "toy", "0")
-    >>> train, held, y = split_heldout(c, n_eval=4, seed=0)
-    >>> len(train), len(held), sorted(y.tolist())
-    (4, 4, ['a', 'a', 'b', 'b'])
-    """
-    from sklearn.model_selection import train_test_split
-
-    labels = corpus.label_array()
-    n_eval = min(n_eval, len(corpus) // 2)
-    if n_eval < len(np.unique(labels)):
-        raise ValueError(f"a held-out slice of {n_eval} texts leaves too few for each of {len(np.unique(labels))} classes")
-    train_idx, eval_idx = train_test_split(np.arange(len(corpus)), test_size=n_eval, stratify=labels, random_state=seed)
-    texts = corpus.texts
-    return [texts[i] for i in sorted(train_idx)], [texts[i] for i in sorted(eval_idx)], labels[np.sort(eval_idx)]

@@ -26,7 +26,8 @@ import pandas as pd
 
 from .cluster import make_clusterer
 from .config import ExperimentConfig, config_hash, validate, with_overrides
-from .data import Corpus, load_corpus_for
+from .data import Corpus
+from .splits import load_corpus_for
 from .encode import encode_texts
 from .metrics import bootstrap_scores, score_clustering
 from .models import SpecContext, resolve, resolve_target

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 # modules that register aliases or methods; imported on first use, so importing this one stays cheap
-_REGISTRARS = ("simcse_lab.pretrain", "simcse_lab.train")
+_REGISTRARS = ("simcse_lab.pretrain", "simcse_lab.train", "simcse_lab.methods")
 _ALIASES: dict[str, tuple[str, Callable[[SpecContext], Any], bool]] = {}
 _METHODS: dict[str, tuple[str, Callable[..., Any]]] = {}
 _TRAINED = re.compile(r"^([a-z][a-z0-9-]*)\((.+)\)$")
@@ -99,6 +99,7 @@ class SpecContext:
     timer: Any = None  # a runtime.Timer, or None
     data_dir: str | Path = "data"
     seed: int = 42
+    train_texts: list[str] | None = None  # what label-free methods train on, loaded on first need
     resolved: dict[str, Resolved] = field(default_factory=dict)
     trained: dict[str, Any] = field(default_factory=dict)  # trained spec -> TrainResult
 
@@ -113,10 +114,23 @@ class SpecContext:
 
     def get_corpus(self, spec: str) -> Any:
         if self.corpus is None:
-            from .data import load_corpus_for
+            from .splits import load_corpus_for
 
             self.corpus = load_corpus_for(self.need_config(spec))
         return self.corpus
+
+    def get_train_texts(self, spec: str) -> list[str]:
+        """The texts a trained spec trains on: the corpus's, or its training part when
+        ``corpus.heldout`` keeps the scored texts out of training. Texts only, never labels."""
+        if self.train_texts is None:
+            cfg = self.need_config(spec)
+            if not cfg.corpus.heldout:
+                self.train_texts = list(self.get_corpus(spec).texts)
+            else:
+                from .splits import load_training_texts_for
+
+                self.train_texts = load_training_texts_for(cfg)
+        return self.train_texts
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:

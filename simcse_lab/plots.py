@@ -18,6 +18,7 @@ __all__ = [
     "plot_class_counts",
     "plot_embedding_2d",
     "plot_metric_bars",
+    "plot_paired_differences",
     "plot_run",
     "plot_similarity_matrix",
     "plot_sweep_bars",
@@ -255,5 +256,24 @@ def plot_sweep_lines(table: pd.DataFrame, *, x: str, quantity: str, grid_keys: l
         ax.set_ylim(bottom=0)  # differences between scores near zero should look like what they are
     ax.set_xlabel(x)
     ax.set_ylabel(f"{quantity} ({rows['setting'].iloc[0]})")
+    ax.legend(fontsize="x-small", frameon=False)
+    return ax
+
+
+def plot_paired_differences(paired: pd.DataFrame, *, ax=None, title: str | None = None):
+    """:func:`simcse_lab.results.paired_differences` as bars with their confidence intervals:
+    one group per model, one bar per label level x clusterer/space, and a line at 0."""
+    ax = _axes(ax)
+    data = paired.assign(series=paired["level"] + ", " + paired["setting"])
+    diff = data.pivot_table(index="model", columns="series", values="diff", sort=False)
+    lo = data.pivot_table(index="model", columns="series", values="diff_lo", sort=False)
+    hi = data.pivot_table(index="model", columns="series", values="diff_hi", sort=False)
+    err = np.stack([(diff - lo).to_numpy().T, (hi - diff).to_numpy().T], axis=1)  # (series, 2, models)
+    diff.plot.bar(ax=ax, yerr=np.nan_to_num(err), rot=20, capsize=3)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylabel("difference (mean over seeds, 95% CI)")
+    ax.set_xlabel("")
+    if title:
+        ax.set_title(title)
     ax.legend(fontsize="x-small", frameon=False)
     return ax

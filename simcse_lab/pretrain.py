@@ -182,7 +182,7 @@ def _mlm(ctx: SpecContext) -> Path:
     cfg = ctx.need_config("mlm")
     texts = ctx.get_corpus("mlm").texts
     if cfg.pretrain.all_texts and cfg.corpus.n_samples is not None:
-        from .data import load_corpus_for
+        from .splits import load_corpus_for
 
         texts = load_corpus_for(with_overrides(cfg, {"corpus.n_samples": None})).texts
     with ctx.step("pretrain mlm"):

@@ -15,7 +15,8 @@ from typing import Any
 
 __all__ = [
     "ClusterConfig", "CorpusConfig", "EncodeConfig", "ExperimentConfig", "MetricsConfig", "ModelsConfig",
-    "PretrainConfig", "ReduceConfig", "TrainConfig", "choices_of",
+    "NeighboursConfig", "PretrainConfig", "ReduceConfig", "SCCLConfig", "SelfTrainConfig", "TrainConfig",
+    "TsdaeConfig", "CTConfig", "choices_of",
 ]
 
 
@@ -63,6 +64,15 @@ class CorpusConfig:
     dedupe: bool = _f(True, "drop exact duplicate texts (they would be false negatives in a SimCSE batch)")
     drop_labels: tuple[str, ...] = _f((), "classes of the main level to drop before sampling")
     min_class_size: int = _f(2, "drop classes of the main level with fewer rows than this", ge=1)
+    half: str | None = _f(
+        None, "dev or test: keep one half of the cleaned corpus (stratified, seeded by half_seed, before"
+        " sampling), so settings chosen on dev are reported on texts they never saw (None: all)", choices=("dev", "test"),
+    )
+    half_seed: int = _f(0, "seed of the dev/test halving (fixed, so every run seed sees the same halves)")
+    heldout: float = _f(
+        0.0, "fraction of the sample that trained models never see; the table scores only these texts"
+        " (0: train and score on the same texts, as in the seed article)", ge=0, lt=1,
+    )
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,77 @@ class PretrainConfig:
         return []
 
 
+# --------------------------------------------------------------------------- label-free methods
+# Each method's own settings; the optimiser settings (epochs, batch size, warm-up, tokens) are the
+# train section's, and learning_rate None means train.learning_rate. No label enters training.
+
+
+@dataclass(frozen=True)
+class NeighboursConfig:
+    """neighbours(base): each text's positive is one of its k nearest neighbours (MTP-CLNN)."""
+
+    k: int = _f(10, "neighbours per text, by cosine in the model's own embeddings", ge=1)
+    positive: str = _f(
+        "random", "which of the k is the positive: random (a new draw every epoch) or nearest",
+        choices=("random", "nearest"),
+    )
+    remine: bool = _f(False, "mine the neighbours again with the current model before every epoch")
+    scale: float = _f(20.0, "MultipleNegativesRankingLoss scale (1 / temperature)", gt=0)
+    learning_rate: float | None = _f(None, "peak learning rate (None: train.learning_rate)", gt=0, lt=1)
+
+
+@dataclass(frozen=True)
+class SCCLConfig:
+    """sccl(base): instance contrast on a projection head + a DEC clustering head (Zhang et al. 2021)."""
+
+    head_size: int = _f(128, "output size of the projection head of the instance-contrastive loss", ge=1)
+    temperature: float = _f(0.5, "temperature of the instance-contrastive loss", gt=0)
+    cluster_weight: float = _f(1.0, "weight of the clustering (KL) loss against the instance loss", ge=0)
+    n_clusters: int | None = _f(
+        None, "cluster centres (None: the number of classes of the main label level, as MTEB does; the one"
+        " thing taken from the labels)", ge=2,
+    )
+    alpha: float = _f(1.0, "degrees of freedom of the Student-t soft assignment", gt=0)
+    head_lr_scale: float = _f(100.0, "learning rate of the heads and centres, as a multiple of the encoder's", gt=0)
+    learning_rate: float | None = _f(None, "encoder peak learning rate (None: train.learning_rate)", gt=0, lt=1)
+
+
+@dataclass(frozen=True)
+class SelfTrainConfig:
+    """selftrain(base): KMeans pseudo-labels of confident texts, trained on, re-clustered (DeepCluster)."""
+
+    rounds: int = _f(2, "cluster -> train one epoch -> re-cluster rounds", ge=1)
+    n_clusters: int | None = _f(
+        None, "KMeans k (None: the number of classes of the main label level, as for scoring)", ge=2
+    )
+    confidence: float = _f(0.5, "fraction of each pseudo-cluster kept for training: the members closest to its centre",
+                           gt=0, le=1)
+    loss: str = _f(
+        "mnrl", "mnrl (a same-cluster text as the positive) or batch-hard-triplet (batches grouped by pseudo-label)",
+        choices=("mnrl", "batch-hard-triplet"),
+    )
+    scale: float = _f(20.0, "MultipleNegativesRankingLoss scale (mnrl)", gt=0)
+    margin: float = _f(5.0, "BatchHardTripletLoss margin (batch-hard-triplet)", gt=0)
+    learning_rate: float | None = _f(None, "peak learning rate (None: train.learning_rate)", gt=0, lt=1)
+
+
+@dataclass(frozen=True)
+class TsdaeConfig:
+    """tsdae(base): sentence-transformers' DenoisingAutoEncoderLoss, as shipped (tied decoder)."""
+
+    deletion_ratio: float = _f(0.6, "fraction of words deleted from the input (the decoder restores them)",
+                               gt=0, lt=1)
+    learning_rate: float | None = _f(None, "peak learning rate (None: train.learning_rate)", gt=0, lt=1)
+
+
+@dataclass(frozen=True)
+class CTConfig:
+    """ct(base): sentence-transformers' ContrastiveTensionLossInBatchNegatives, as shipped."""
+
+    scale: float = _f(20.0, "similarity scale of the loss", gt=0)
+    learning_rate: float | None = _f(None, "peak learning rate (None: train.learning_rate)", gt=0, lt=1)
+
+
 @dataclass(frozen=True)
 class ReduceConfig:
     """UMAP projections: an n-D space for clustering and a 2-D one for plots."""
@@ -247,6 +328,11 @@ class ExperimentConfig:
     models: ModelsConfig = _section(ModelsConfig)
     train: TrainConfig = _section(TrainConfig)
     pretrain: PretrainConfig = _section(PretrainConfig)
+    neighbours: NeighboursConfig = _section(NeighboursConfig)
+    sccl: SCCLConfig = _section(SCCLConfig)
+    selftrain: SelfTrainConfig = _section(SelfTrainConfig)
+    tsdae: TsdaeConfig = _section(TsdaeConfig)
+    ct: CTConfig = _section(CTConfig)
     reduce: ReduceConfig = _section(ReduceConfig)
     cluster: ClusterConfig = _section(ClusterConfig)
     metrics: MetricsConfig = _section(MetricsConfig)

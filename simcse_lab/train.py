@@ -111,6 +111,9 @@ def _fit(
         metric_for_best_model=evaluator.metric_key if use_eval else None,
         greater_is_better=True,
     ))
+    from transformers import set_seed
+
+    set_seed(seed)  # a loss may create weights (TSDAE's decoder, SCCL's head): the same seed, the same weights
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=Dataset.from_dict(columns), loss=loss(model) if loss else make_loss(model, cfg),
         evaluator=evaluator if use_eval else None, callbacks=list(callbacks or []),
@@ -278,7 +281,7 @@ def training_texts(cfg: Any, corpus: Any) -> tuple[list[str], list[str] | None, 
     the clustering evaluator scores during training when ``train.eval_steps`` is on."""
     if not cfg.train.eval_steps or not corpus.is_labelled:
         return corpus.texts, None, None
-    from .data import split_heldout
+    from .splits import split_heldout
 
     return split_heldout(corpus, n_eval=cfg.train.eval_n_texts, seed=cfg.seed)
 
@@ -286,7 +289,13 @@ def training_texts(cfg: Any, corpus: Any) -> tuple[list[str], list[str] | None, 
 @register_method("simcse", "unsupervised SimCSE on the corpus texts (train section)")
 def _simcse(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | None = None) -> TrainResult:
     cfg = ctx.need_config(f"simcse({base.spec})")
-    train_texts, eval_texts, eval_labels = training_texts(cfg, ctx.get_corpus(base.spec))
+    if cfg.corpus.heldout and cfg.train.eval_steps:
+        raise ValueError("train.eval_steps (keep-best judged on labelled texts) and corpus.heldout exclude each other:"
+                         " with corpus.heldout no label may steer training")
+    if cfg.corpus.heldout:
+        train_texts, eval_texts, eval_labels = ctx.get_train_texts(f"simcse({base.spec})"), None, None
+    else:
+        train_texts, eval_texts, eval_labels = training_texts(cfg, ctx.get_corpus(base.spec))
     return train_simcse(
         base.target, train_texts, cfg.train, output_dir=output_dir, seed=cfg.seed, device=cfg.encode.device,
         data_dir=cfg.data_dir, show_progress=cfg.encode.show_progress, eval_texts=eval_texts, eval_labels=eval_labels,

@@ -120,3 +120,31 @@ def test_bundled_default_corpus(tmp_path):
 def test_drop_labels_absent_from_corpus_warns(tiny_csv, caplog):
     c = load_corpus(tiny_csv, drop_labels=["tools"])
     assert len(c) == 60 and "drop_labels ['tools'] are not classes of 'Cat1'" in caplog.text
+
+
+def test_dev_and_test_halves_are_disjoint_and_fixed(tiny_csv):
+    dev = load_corpus(tiny_csv, half="dev", seed=1)
+    test = load_corpus(tiny_csv, half="test", seed=2)
+    assert not set(dev.texts) & set(test.texts)
+    assert len(dev) + len(test) == 60
+    assert load_corpus(tiny_csv, half="dev", seed=9).texts == dev.texts  # the run seed does not move the halves
+    assert sorted(pd.Series(dev.labels["Cat1"]).value_counts()) == [10, 10, 10]  # stratified
+    with pytest.raises(ValueError, match="half must be"):
+        load_corpus(tiny_csv, half="train")
+
+
+def test_heldout_part_is_scored_and_never_trained_on(tiny_csv):
+    from simcse_lab.config import ExperimentConfig, with_overrides
+    from simcse_lab.splits import load_corpus_for, load_training_texts_for
+
+    cfg = with_overrides(ExperimentConfig(), {"corpus.source": str(tiny_csv), "corpus.n_samples": None,
+                                              "corpus.heldout": 0.5, "corpus.half": "test"})
+    scored, train = load_corpus_for(cfg), load_training_texts_for(cfg)
+    assert len(scored) == 15 and len(train) == 15 and not set(scored.texts) & set(train)
+    assert scored.report["held_out_for_scoring"] == 15
+    # with a half, the data is fixed by half_seed: other run seeds pair text by text
+    other = with_overrides(cfg, {"seed": 7})
+    assert load_corpus_for(other).texts == scored.texts and load_training_texts_for(other) == train
+    # without heldout, models train on the texts they are scored on (the seed article's design)
+    plain = with_overrides(cfg, {"corpus.heldout": 0.0})
+    assert load_training_texts_for(plain) == load_corpus_for(plain).texts

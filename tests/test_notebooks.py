@@ -12,7 +12,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_notebooks_are_thin_and_parameterised():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -143,3 +143,23 @@ def test_06_when_simcse_helps(tmp_path, base, tiny_checkpoint):
     assert (curves.groupby("model")["step"].min() == 0).all()  # the untouched model is step 0
     assert curves["v_measure"].between(0, 1).all() and set(curves["kept"]) <= {"trained", "base"}
     assert (results / "figures" / "training_curves.png").is_file()
+
+
+@pytest.mark.slow
+def test_07_methods_that_help(tmp_path, base, tiny_checkpoint):
+    ckpt = str(tiny_checkpoint)
+    metrics, results = _run(
+        "07_methods_that_help", tmp_path, corpus_half="test", corpus_n_samples=None, corpus_heldout=0.5,
+        models_encoders=[ckpt, f"neighbours({ckpt})"], models_simcse_from=[], metrics_n_seeds=2, baseline=ckpt,
+        train_epochs=1.0, train_batch_size=8, train_max_seq_length=16, train_learning_rate=1e-3,
+        encode_max_seq_length=16, encode_backend="torch", metrics_sts_splits=[], metrics_n_alignment_texts=10,
+        **base,
+    )
+    assert set(metrics["models"]) == {ckpt, f"neighbours({ckpt})"} and metrics["n_texts"] == 15
+    import pandas as pd
+
+    paired = pd.read_csv(results / "paired.csv")
+    assert set(paired["setting"]) == {"kmeans/raw", "hdbscan/umap"} and (paired["n_seeds"] == 2).all()
+    base_rows = paired[paired["model"] == ckpt]
+    assert (base_rows["diff"] == 0).all()  # the baseline paired with itself
+    assert (results / "figures" / "paired_differences.png").is_file()
