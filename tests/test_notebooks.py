@@ -159,7 +159,7 @@ def test_07_methods_that_help(tmp_path, base, tiny_checkpoint):
     import pandas as pd
 
     paired = pd.read_csv(results / "paired.csv")
-    assert set(paired["setting"]) == {"kmeans/raw", "hdbscan/umap"} and (paired["n_seeds"] == 2).all()
+    assert set(paired["setting"]) == {"kmeans/raw", "hdbscan/umap", "hdbscan-hard/umap"} and (paired["n_seeds"] == 2).all()
     base_rows = paired[paired["model"] == ckpt]
     assert (base_rows["diff"] == 0).all()  # the baseline paired with itself
     assert (results / "figures" / "paired_differences.png").is_file()
