@@ -89,7 +89,7 @@ def embed_models(
     return runs, geometry
 
 
-def _project(cfg: ExperimentConfig, x: np.ndarray, fitted: dict[str, np.ndarray], reducer: Any) -> np.ndarray:
+def _project(x: np.ndarray, fitted: dict[str, np.ndarray], reducer: Any) -> np.ndarray:
     # the same reducer settings twice (e.g. a 2-D clustering space equal to the plot's) fit once
     key = repr(reducer)
     if key not in fitted:
@@ -162,8 +162,8 @@ def _run_once(cfg: ExperimentConfig) -> Result:
         fitted: dict[str, np.ndarray] = {}
         with timer(f"umap {mr.name}"):
             if r.plot_2d:
-                projections[mr.name] = _project(cfg, mr.embeddings, fitted, plot_reducer)
-            spaces = {space: _project(cfg, mr.embeddings, fitted, red) for space, red in reducers.items()}
+                projections[mr.name] = _project(mr.embeddings, fitted, plot_reducer)
+            spaces = {space: _project(mr.embeddings, fitted, red) for space, red in reducers.items()}
         for space in cfg.cluster.spaces:
             for method in cfg.cluster.methods:
                 if cfg.cluster.pairs and f"{method}/{space}" not in cfg.cluster.pairs:

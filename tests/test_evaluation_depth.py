@@ -1,6 +1,5 @@
 """Issue 4: STS-B, supervised SimCSE data, miCSE, cached MNRL, held-out evaluator, confidence intervals."""
 
-import json
 
 import numpy as np
 import pytest
