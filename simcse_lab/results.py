@@ -237,7 +237,7 @@ def paired_differences(
     """
     t = table if "seed" in table.columns else table.assign(seed=0)
     t = t.assign(setting=t["clusterer"] + "/" + t["space"])
-    base = t[t["model"] == baseline].set_index(["level", "setting", "seed"])[metric]
+    base = t[t["model"] == baseline].set_index(["level", "setting", "seed"])[metric].sort_index()
     if base.empty:
         raise ValueError(f"baseline model {baseline!r} is not in the table (models: {sorted(set(t['model']))})")
     rows = []
