@@ -10,6 +10,7 @@ does no network work.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -215,15 +216,56 @@ def fetch_tree(asset: RegistryAsset, prefix: str, dest: str | Path, data_dir: st
 @contextmanager
 def atomic_folder(dest: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside ``dest``; on success it replaces ``dest`` in one rename, on
-    an error it is removed, so ``dest`` is never seen half-written."""
+    an error (or Ctrl-C) it is removed, so ``dest`` is never seen half-written and an earlier
+    ``dest`` stays whole until the new one is complete.
+
+    The earlier folder is first renamed aside, then the new one renamed into place, then the old
+    one removed; if another writer publishes the same ``dest`` in between, the last one wins whole.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()) / "out"
+    >>> with atomic_folder(d) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("1")
+    >>> try:
+    ...     with atomic_folder(d) as tmp:
+    ...         _ = (tmp / "a.txt").write_text("2")
+    ...         raise OSError("disk full")
+    ... except OSError:
+    ...     pass
+    >>> (d / "a.txt").read_text()
+    '1'
+    """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=dest.name + "."))
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.partial-"))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a published folder gets the usual mode
         yield tmp
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
+        for _ in range(5):
+            old = None
+            if dest.exists():
+                old = dest.with_name(f".{dest.name}.old-{os.getpid()}-{os.urandom(3).hex()}")
+                try:
+                    os.replace(dest, old)
+                except FileNotFoundError:  # another writer moved it first
+                    old = None
+            try:
+                os.replace(tmp, dest)
+                break
+            except OSError as exc:
+                if old is not None and not dest.exists():
+                    os.replace(old, dest)  # put the earlier folder back
+                    old = None
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                # another writer published between our two renames: move theirs aside, try again
+            finally:
+                if old is not None:
+                    shutil.rmtree(old, ignore_errors=True)
+        else:
+            raise OSError(f"could not publish {dest}: another process kept replacing it")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

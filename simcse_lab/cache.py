@@ -11,12 +11,14 @@ is ever read back.
 >>> cache.load(key) is None
 True
 >>> cache.save(key, np.ones((3, 2), dtype=np.float32), {"what": "demo"})
+True
 >>> cache.load(key, n_rows=3).shape
 (3, 2)
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -30,6 +32,8 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 __all__ = ["ArrayCache", "array_digest", "cache_key"]
+
+_WARNED: set[str] = set()  # cache folders already reported as unwritable in this process
 
 
 def cache_key(parts: dict[str, Any], *, length: int = 24) -> str:
@@ -93,10 +97,24 @@ class ArrayCache:
         except (OSError, ValueError):
             return None
 
-    def save(self, key: str, x: np.ndarray, record: dict[str, Any]) -> None:
-        """Store ``x`` (made float32 and contiguous) with ``record``; the array is written first."""
+    def save(self, key: str, x: np.ndarray, record: dict[str, Any]) -> bool:
+        """Store ``x`` (made float32 and contiguous) with ``record``; the array is written first.
+
+        A cache that cannot be written (read-only, full disk, a file where the folder should be)
+        is skipped with one warning per folder: the caller has its array and the run goes on.
+        Returns whether the entry was stored."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         npy, meta = self.paths(key)
-        _atomic_write(npy, lambda fh: np.save(fh, x, allow_pickle=False))
         full = {"shape": list(x.shape), "dtype": "float32", "sha256": array_digest(x), **record}
-        _atomic_write(meta, lambda fh: fh.write(json.dumps(full, indent=2, default=str).encode()))
+        try:
+            _atomic_write(npy, lambda fh: np.save(fh, x, allow_pickle=False))
+            _atomic_write(meta, lambda fh: fh.write(json.dumps(full, indent=2, default=str).encode()))
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # an array without its record would only be a miss
+                npy.unlink(missing_ok=True)
+            if str(self.root) not in _WARNED:
+                _WARNED.add(str(self.root))
+                logger.warning("cache %s cannot be written (%s); going on without caching there",
+                               self.root, exc.strerror or exc)
+            return False
+        return True

@@ -234,10 +234,20 @@ def load_located(loc: ModelLocation, *, device: str | None = None) -> Any:
             model.max_seq_length = max_seq_length
             return model
         return _build_plain(loc.target, max_seq_length=max_seq_length, pooling=loc.identity["pooling"], device=device)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except Exception as exc:  # safetensors, torch and tokenizers raise their own types for a damaged file
         if loc.identity["source"].startswith("hub:"):
-            raise _hub_error(loc.target, exc) from None
-        raise
+            if isinstance(exc, (OSError, ValueError, RuntimeError)):
+                raise _hub_error(loc.target, exc) from None
+            raise
+        if not isinstance(exc, (OSError, ValueError, RuntimeError)) and type(exc).__module__.split(".")[0] not in (
+            "safetensors", "tokenizers", "json",
+        ):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ValueError(
+            f"cannot load the model folder {loc.target}: a file in it is damaged or incomplete "
+            f"({type(exc).__name__}: {first[:200]}); a cached model under data/interim is rebuilt once its folder is deleted"
+        ) from None
 
 
 def load_sentence_transformer(

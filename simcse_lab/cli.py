@@ -9,11 +9,15 @@ models are cached).
 from __future__ import annotations
 
 import argparse
+import io
 import logging
+import os
 import sys
+import traceback
 from pathlib import Path
 
-from .assets import AssetError
+from .assets import atomic_write
+from .errors import EXPECTED_ERRORS, error_line
 from .config import ExperimentConfig, describe, list_profiles, load_config, parse_overrides, to_yaml, validate
 
 logger = logging.getLogger("simcse_lab")
@@ -28,13 +32,20 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a config key, e.g. --set corpus.n_samples=500 --set models.encoders=[minilm]",
     )
+    _add_flags(p)
+
+
+def _add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the full traceback of an error instead of one line")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simcse-lab", description="SimCSE sentence embeddings, judged by how well they cluster real text."
     )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("compare", help="encode, train, cluster and score every model; write a run folder")
@@ -54,11 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep", help="run compare or a notebook over a grid of parameters; aggregate")
     p.add_argument("sweep_file", type=Path, help="sweep YAML (see simcse_lab/sweep.py)")
-    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+    _add_flags(p)
 
     p = sub.add_parser("report", help="write a self-contained HTML report of a run folder")
     p.add_argument("run_dir", type=Path, help="a run folder written by compare")
-    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+    _add_flags(p)
 
     p = sub.add_parser("config", help="print the resolved config, or every key with its help")
     _add_common(p)
@@ -67,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(quiet: bool) -> None:
+    if quiet:  # the Hugging Face libraries' own progress bars ("Loading weights")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when they are imported
+        if "transformers" in sys.modules:  # already imported (main called in-process)
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -87,10 +102,14 @@ def _resolve(args: argparse.Namespace) -> ExperimentConfig:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .experiment import run, run_dir_for
+    from .results import check_writable_folder
 
     cfg = _resolve(args)
+    # a run folder that cannot be written fails now, not after the whole comparison
+    check_writable_folder(args.run_dir.parent if args.run_dir else cfg.runs_dir,
+                          "--run-dir's parent" if args.run_dir else "runs_dir")
     result = run(cfg)
-    run_dir = result.save(args.run_dir or run_dir_for(cfg))
+    run_dir = result.save(args.run_dir or run_dir_for(cfg, result.corpus_fingerprint))
     seeds = cfg.metrics.n_seeds
     spread = (f"95% CI of the mean over {seeds} seeds" if seeds > 1
               else "95% bootstrap interval over resampled texts, one seed")
@@ -129,6 +148,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from .models import SpecContext, resolve
 
     cfg = _resolve(args)
+    out = _npy_path(args.out)
     corpus = load_corpus_for(cfg)
     encoder = resolve(args.model, cfg, ctx=SpecContext.for_config(cfg, corpus=corpus))
     cache = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
@@ -136,10 +156,26 @@ def cmd_encode(args: argparse.Namespace) -> int:
         encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,
         cache_dir=cache, show_progress=cfg.encode.show_progress,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.out, x, allow_pickle=False)
-    print(f"{x.shape[0]} x {x.shape[1]} float32 embeddings written to {args.out}")
+    buf = io.BytesIO()
+    np.save(buf, x, allow_pickle=False)
+    atomic_write(out, buf.getvalue())
+    print(f"{x.shape[0]} x {x.shape[1]} float32 embeddings written to {out}")
     return 0
+
+
+def _npy_path(out: Path) -> Path:
+    """The file ``encode --out`` writes: ``.npy`` added when missing (as numpy would), a folder
+    refused; checked before anything is encoded."""
+    from .results import check_writable_folder
+
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file path, e.g. {out / 'embeddings.npy'}")
+    if out.suffix != ".npy":
+        out = out.with_name(out.name + ".npy")
+        if out.is_dir():
+            raise ValueError(f"--out {out} is a folder; give a file path")
+    check_writable_folder(out.parent, "--out's folder")
+    return out
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -182,11 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     }[args.command]
     try:
         return handler(args)
-    except (ValueError, FileNotFoundError, AssetError, ImportError) as exc:
-        print(f"simcse-lab: error: {exc}", file=sys.stderr)
+    except EXPECTED_ERRORS as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"simcse-lab: error: {error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("simcse-lab: interrupted; cached embeddings and training checkpoints are kept", file=sys.stderr)
+        print("simcse-lab: interrupted; cached embeddings, training checkpoints and earlier run folders are kept",
+              file=sys.stderr)
         return 130
 
 

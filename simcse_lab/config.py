@@ -262,8 +262,8 @@ def with_overrides(cfg: ExperimentConfig, overrides: dict[str, Any]) -> Experime
     known = to_flat(ExperimentConfig())
     for key in overrides:
         if key not in known:
-            close = [k for k in known if k.split(".")[-1] == key.split(".")[-1]]
-            hint = f" (did you mean {close}?)" if close else ""
+            same_name = [k for k in known if k.split(".")[-1] == key.split(".")[-1]]
+            hint = f" (did you mean {same_name}?)" if same_name else did_you_mean(key, known)
             raise ValueError(f"unknown config key '{key}'{hint}; see `simcse-lab config --keys`")
     flat = to_flat(cfg)
     flat.update(overrides)
@@ -367,7 +367,9 @@ def from_params(params: dict[str, Any], *, base: str | Path | None = None) -> Ex
         key = key_of_param(name)
         if key is not None and value is not None:
             overrides[key] = value
-    return load_config(base, overrides)
+    cfg = load_config(base, overrides)
+    validate(cfg)  # a bad parameter fails in the notebook's config cell, naming the key
+    return cfg
 
 
 def describe(cls: type = ExperimentConfig, prefix: str = "") -> list[tuple[str, Any, str]]:

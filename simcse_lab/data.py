@@ -224,8 +224,9 @@ def load_corpus(
     FileNotFoundError
         The file does not exist.
     ValueError
-        Unknown format or corpus name, missing column, empty corpus after cleaning, or a label
-        level with fewer than 2 classes.
+        Unknown format or corpus name, missing column, empty corpus after cleaning, or a main
+        label level with fewer than 2 classes (a finer level with one class is skipped, with a
+        warning).
     """
     label_columns = tuple(label_columns) if label_columns is not None else None
     source_str = str(source)
@@ -267,9 +268,10 @@ def load_corpus(
         dup = df[tcol].duplicated(keep="first")
         report["dropped_duplicates"] = int(dup.sum())
         df = df.loc[~dup]
-    if drop_labels:
-        if main is None:
-            raise ValueError(f"{where} has no labels, so drop_labels={list(drop_labels)} cannot apply")
+    if drop_labels and main is None:
+        # a profile written for a labelled corpus (default drops 'Trend') given an unlabelled file
+        logger.info("%s has no labels; drop_labels=%s does not apply", where, list(drop_labels))
+    elif drop_labels:
         present = set(df[main].astype(str))
         unknown = [d for d in drop_labels if d not in present]
         if unknown:
@@ -298,6 +300,9 @@ def load_corpus(
     if n_samples is not None:
         if n_samples < 2:
             raise ValueError(f"n_samples must be at least 2, got {n_samples}")
+        if n_samples > len(df):
+            logger.warning("%s: n_samples=%d but only %d texts are left after cleaning; using all %d",
+                           where, n_samples, len(df), len(df))
         if n_samples < len(df):
             y = df[main].astype(str).to_numpy() if main is not None else None
             if y is not None and n_samples < len(set(y)):
@@ -309,14 +314,21 @@ def load_corpus(
             df = df.iloc[idx]
     texts_out = df[tcol].astype(str).tolist()
     labels: dict[str, np.ndarray] = {}
+    skipped = []
     for col in lcols:
         values = df[col].astype("string").fillna("(missing)").astype(str).to_numpy(dtype=object)
         n_classes = len(set(values))
-        if n_classes < 2:
+        if n_classes < 2 and col == main:
             raise ValueError(
-                f"{where}: label level {col!r} has {n_classes} class after cleaning; scoring needs at least 2"
+                f"{where}: the main label level {col!r} has {n_classes} class after cleaning; scoring needs at least 2"
             )
+        if n_classes < 2:
+            skipped.append(col)  # e.g. Kaggle's Cat2/Cat3 all 'unknown': the corpus is still scored on the rest
+            continue
         labels[col] = values
+    if skipped:
+        logger.warning("%s: label level(s) %s have 1 class after cleaning and are not scored", where, skipped)
+        report["label_levels_skipped"] = len(skipped)
     report["rows_kept"] = len(texts_out)
     for step, count in report.items():
         if step.startswith("dropped") and count:

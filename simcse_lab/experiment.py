@@ -33,7 +33,7 @@ from .metrics import bootstrap_scores, score_clustering
 from .models import SpecContext, resolve, resolve_target
 from .quality import alignment_sample, model_quality
 from .reduce import make_reducer
-from .results import METRIC_COLUMNS, SPREAD_COLUMNS, ModelRun, Result
+from .results import METRIC_COLUMNS, SPREAD_COLUMNS, ModelRun, Result, check_writable_folder
 from .runtime import Timer, configure_threads, hardware, versions
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,12 @@ logger = logging.getLogger(__name__)
 __all__ = ["compare", "embed_models", "model_specs", "run", "run_dir_for", "train_models", "training_curves"]
 
 
-def run_dir_for(cfg: ExperimentConfig) -> Path:
-    return Path(cfg.runs_dir) / f"{cfg.name}-{config_hash(cfg)}"
+def run_dir_for(cfg: ExperimentConfig, corpus_fingerprint: str | None = None) -> Path:
+    """``<runs_dir>/<name>-<config hash>-<corpus fingerprint>``: the same config on an edited
+    input file gets a folder of its own instead of replacing the earlier run. Without a
+    fingerprint (before the corpus is read), the folder name has the config hash only."""
+    name = f"{cfg.name}-{config_hash(cfg)}"
+    return Path(cfg.runs_dir) / (f"{name}-{corpus_fingerprint[:8]}" if corpus_fingerprint else name)
 
 
 def model_specs(cfg: ExperimentConfig) -> list[str]:
@@ -210,14 +214,17 @@ def _run_once(cfg: ExperimentConfig) -> Result:
 
 
 def compare(cfgs: ExperimentConfig | list[ExperimentConfig], *, save: bool = True) -> pd.DataFrame:
-    """Run one or several configs (saving each run folder) and return their stacked tables."""
+    """Run one or several configs (saving each run folder, see :func:`run_dir_for`) and return
+    their stacked tables, with the columns ``run``, ``config_hash`` and ``run_dir`` added."""
     cfgs = [cfgs] if isinstance(cfgs, ExperimentConfig) else list(cfgs)
     tables = []
     for cfg in cfgs:
-        result = run(cfg)
         if save:
-            result.save(run_dir_for(cfg))
-        tables.append(result.table.assign(run=cfg.name, config_hash=config_hash(cfg)))
+            check_writable_folder(cfg.runs_dir, "runs_dir")
+        result = run(cfg)
+        run_dir = result.save(run_dir_for(cfg, result.corpus_fingerprint)) if save else None
+        tables.append(result.table.assign(run=cfg.name, config_hash=config_hash(cfg),
+                                          run_dir=str(run_dir) if run_dir else None))
     return pd.concat(tables, ignore_index=True)
 
 

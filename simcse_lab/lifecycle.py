@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,10 @@ from .assets import atomic_write
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainResult", "TrainingRun", "checkpoint_problem", "last_checkpoint", "trainer_arguments"]
+__all__ = [
+    "TrainResult", "TrainingRun", "check_schedule", "check_weights_changed", "checkpoint_problem", "last_checkpoint",
+    "trainer_arguments", "weights_digest",
+]
 
 
 @dataclass(frozen=True)
@@ -168,3 +172,42 @@ def trainer_arguments(
         "use_cpu": device == "cpu",
         **kwargs,
     }
+
+
+def check_schedule(n_steps: int, warmup: float, *, what: str) -> None:
+    """Refuse a schedule whose every optimizer step falls at learning rate 0, and warn when it
+    ends inside the warm-up. ``warmup`` is a fraction of the steps (below 1) or a step count, as
+    transformers reads ``warmup_steps``; the linear warm-up's first step has learning rate 0.
+
+    >>> check_schedule(1, 0.1, what="train")
+    Traceback (most recent call last):
+    ValueError: train: the schedule has 1 optimizer step, inside the warm-up at learning rate 0, ...
+    >>> check_schedule(1, 0.0, what="train")
+    """
+    warmup_steps = int(warmup) if warmup >= 1 else math.ceil(n_steps * warmup)
+    if warmup_steps and n_steps < 2:
+        raise ValueError(
+            f"{what}: the schedule has {n_steps} optimizer step, inside the warm-up at learning rate 0, so the "
+            "model would not change; give more texts or epochs, a smaller batch, or warmup_ratio=0"
+        )
+    if warmup_steps >= n_steps:
+        logger.warning("%s: all %d optimizer steps fall inside the warm-up (%d steps); the peak learning rate is "
+                       "never reached", what, n_steps, warmup_steps)
+
+
+def weights_digest(model: Any) -> str:
+    """sha256 of every parameter's bytes, in name order: equal digests, equal weights."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
+        h.update(name.encode())
+        h.update(p.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_weights_changed(before: str, model: Any, *, what: str, n_steps: int) -> None:
+    """Raise when training left every weight as it was (nothing is saved then)."""
+    if weights_digest(model) == before:
+        raise ValueError(f"{what}: {n_steps} optimizer step(s) ran but no weight changed (learning rate 0 or no "
+                         "gradient); nothing was saved")

@@ -24,7 +24,14 @@ import numpy as np
 from .checkpoints import folder_hash
 from .config import PretrainConfig, to_dict, validate, with_overrides
 from .encode import texts_fingerprint
-from .lifecycle import TrainingRun, TrainResult, trainer_arguments
+from .lifecycle import (
+    TrainingRun,
+    TrainResult,
+    check_schedule,
+    check_weights_changed,
+    trainer_arguments,
+    weights_digest,
+)
 from .models import SpecContext, register_alias, resolve_target
 
 logger = logging.getLogger(__name__)
@@ -160,9 +167,12 @@ def pretrain_mlm(
         callbacks=list(callbacks or []),
     )
     resume = run.resume_checkpoint()
+    check_schedule(cfg.max_steps, cfg.warmup_ratio, what="MLM pretraining")
+    digest = weights_digest(model)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - t0
+    check_weights_changed(digest, model, what="MLM pretraining", n_steps=trainer.state.global_step)
     trainer.save_model(str(run.model_dir))
     tokenizer.save_pretrained(str(run.model_dir))
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]

@@ -89,13 +89,40 @@ def _img(path: Path) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}" style="max-width:100%">'
 
 
+REQUIRED_COLUMNS = ("model", "clusterer", "space", "level", "v_measure")
+
+
+def _read_run_folder(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The manifest and results table of a run folder, or one ``ValueError`` saying what is wrong."""
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run folder not found: {run_dir}")
+    csv = run_dir / "results.csv"
+    if not csv.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no results.csv)")
+    try:
+        table = pd.read_csv(csv)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:  # pandas' ParserError/EmptyDataError are ValueErrors
+        raise ValueError(f"{csv} cannot be read as a table ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{csv} was not written by simcse-lab compare: it lacks the column(s) {missing}")
+    if not pd.api.types.is_numeric_dtype(table["v_measure"]):
+        raise ValueError(f"{csv}: column 'v_measure' is not numeric")
+    manifest: dict[str, Any] = {}
+    if (run_dir / "manifest.json").is_file():
+        try:
+            manifest = json.loads((run_dir / "manifest.json").read_text())
+        except (OSError, ValueError) as exc:
+            logger.warning("%s is unreadable (%s); the report has no manifest section", run_dir / "manifest.json", exc)
+        if not isinstance(manifest, dict):
+            manifest = {}
+    return manifest, table
+
+
 def build_html_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
     """One self-contained HTML page from a run folder written by ``Result.save``."""
     run_dir = Path(run_dir)
-    if not (run_dir / "results.csv").is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder (no results.csv)")
-    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").is_file() else {}
-    table = pd.read_csv(run_dir / "results.csv")
+    manifest, table = _read_run_folder(run_dir)
     level = table["level"].iloc[0] if len(table) else ""
     main = table[table["level"] == level]
     summary = main.assign(setting=main["clusterer"] + "/" + main["space"]).pivot_table(

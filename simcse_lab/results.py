@@ -27,7 +27,8 @@ from .metrics import mean_ci
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "METRIC_COLUMNS", "SPREAD_COLUMNS", "ModelRun", "Result", "format_summary", "paired_differences", "spread_table",
+    "METRIC_COLUMNS", "SPREAD_COLUMNS", "ModelRun", "Result", "check_writable_folder", "format_summary",
+    "paired_differences", "spread_table",
     "summary_table",
 ]
 
@@ -64,6 +65,11 @@ class Result:
     texts: list[str] = field(default_factory=list)
     run_dir: Path | None = None
 
+    @property
+    def corpus_fingerprint(self) -> str | None:
+        """The scored corpus's content fingerprint (texts and labels), as in the manifest."""
+        return (self.manifest.get("corpus") or {}).get("fingerprint")
+
     def summary(self, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
         """Mean ``metric`` per model (rows) and clusterer/space (columns)."""
         return summary_table(self.table, metric=metric, level=level or self.level)
@@ -76,7 +82,25 @@ class Result:
         )
 
     def save(self, run_dir: str | Path) -> Path:
+        """Write the run folder. It is built in a temporary sibling and published in one rename
+        (:func:`simcse_lab.assets.atomic_folder`): an earlier complete run in ``run_dir`` stays
+        whole until the new one is complete, and a failed save (a full disk, Ctrl-C) leaves it as
+        it was. Replacing a complete run of another config or corpus is logged as a warning."""
+        from .assets import atomic_folder
+
         run_dir = Path(run_dir)
+        check_writable_folder(run_dir.parent, "the run folder's parent")
+        _notice_replacement(run_dir, self.manifest)
+        try:
+            with atomic_folder(run_dir) as tmp:
+                self._write(tmp)
+        except OSError as exc:  # name the run folder, not the temporary one the error happened in
+            raise OSError(exc.errno, f"{exc.strerror or exc} while writing the run folder (an earlier run there is "
+                          "unchanged)", str(run_dir)) from None
+        self.run_dir = run_dir
+        return run_dir
+
+    def _write(self, run_dir: Path) -> None:
         (run_dir / "arrays").mkdir(parents=True, exist_ok=True)
         (run_dir / "figures").mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(to_yaml(self.config))
@@ -101,7 +125,6 @@ class Result:
             "",
         ]
         (run_dir / "results.md").write_text("\n".join(md))
-        (run_dir / "metrics.json").unlink(missing_ok=True)
         classes = sorted(set(self.labels_true.tolist()))
         codes = np.array([classes.index(v) for v in self.labels_true.tolist()], dtype=np.int64)
         np.save(run_dir / "arrays" / "labels_true.npy", codes, allow_pickle=False)
@@ -119,8 +142,6 @@ class Result:
         build_html_report(run_dir)
         # metrics.json goes last: its presence marks a complete run folder (the sweep relies on it)
         write_results(run_dir, self.headline())
-        self.run_dir = run_dir
-        return run_dir
 
     def _save_interactive(self, fig_dir: Path, *, max_points: int = 25_000) -> None:
         if len(self.texts) > max_points:
@@ -180,6 +201,50 @@ class Result:
         plot_metric_bars(main, ax=fig.subplots(), title=f"V-measure vs {self.level}")
         fig.tight_layout()
         fig.savefig(fig_dir / "v_measure.png", dpi=90)
+
+
+def check_writable_folder(folder: str | Path, what: str = "folder") -> Path:
+    """Make ``folder`` if needed and check that files can be created in it; a ``ValueError``
+    naming the folder and the problem otherwise. Called before a comparison computes anything,
+    so a bad ``runs_dir`` fails in a second, not after the whole run.
+
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "a_file"
+    >>> _ = f.write_text("x")
+    >>> check_writable_folder(f, "runs_dir")
+    Traceback (most recent call last):
+    ValueError: runs_dir ... is a file, not a folder
+    """
+    import tempfile
+
+    folder = Path(folder)
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ValueError(f"{what} {folder} cannot be made: {p} is a file, not a folder")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{what} {folder} is not writable ({exc.strerror or exc})") from None
+    return folder
+
+
+def _notice_replacement(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Warn when ``run_dir`` holds a complete run made from another config or corpus."""
+    try:
+        if not (run_dir / "metrics.json").is_file():
+            return
+        old = json.loads((run_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return
+    before = (old.get("config_hash"), (old.get("corpus") or {}).get("fingerprint"))
+    after = (manifest.get("config_hash"), (manifest.get("corpus") or {}).get("fingerprint"))
+    if before != after:
+        logger.warning("replacing the complete run in %s (config %s, corpus %s) with config %s, corpus %s",
+                       run_dir, *before, *after)
 
 
 def _slug(name: str) -> str:

@@ -60,7 +60,7 @@ class CorpusConfig:
         None, "label columns, coarse to fine (None: the corpus defaults, e.g. Cat1/Cat2/Cat3)"
     )
     level: str | None = _f(None, "label level that sets k, stratifies sampling and colours plots (None: first)")
-    n_samples: int | None = _f(3000, "stratified subsample size (None: all rows)", ge=1)
+    n_samples: int | None = _f(3000, "stratified subsample size (None: all rows)", ge=2)
     dedupe: bool = _f(True, "drop exact duplicate texts (they would be false negatives in a SimCSE batch)")
     drop_labels: tuple[str, ...] = _f((), "classes of the main level to drop before sampling")
     min_class_size: int = _f(2, "drop classes of the main level with fewer rows than this", ge=1)

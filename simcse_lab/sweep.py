@@ -94,7 +94,10 @@ def load_sweep(path: str | Path) -> SweepSpec:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sweep file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"sweep file {path}: invalid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(data, dict):
         raise ValueError(f"sweep file {path} must be a mapping")
     allowed = set(SweepSpec.__dataclass_fields__)

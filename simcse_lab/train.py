@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,14 @@ import numpy as np
 from .checkpoints import load_located, load_sentence_transformer
 from .config import TrainConfig, to_dict, validate
 from .encode import texts_fingerprint
-from .lifecycle import TrainingRun, TrainResult, trainer_arguments
+from .lifecycle import (
+    TrainingRun,
+    TrainResult,
+    check_schedule,
+    check_weights_changed,
+    trainer_arguments,
+    weights_digest,
+)
 from .models import Resolved, SpecContext, locate, register_method
 
 logger = logging.getLogger(__name__)
@@ -92,6 +100,10 @@ def _fit(
 
     from .losses import make_loss
 
+    n_rows = len(next(iter(columns.values())))
+    n_steps = math.ceil(cfg.epochs * math.ceil(n_rows / cfg.batch_size))
+    what = f"{record.get('kind', 'training')} of {record.get('base_model', 'the model')}"
+    check_schedule(n_steps, cfg.warmup_ratio, what=what)  # before any work
     run.write_request({**record, "seed": seed, "train": to_dict(cfg)})
     use_eval = evaluator is not None and cfg.eval_steps > 0
     args = SentenceTransformerTrainingArguments(**trainer_arguments(
@@ -120,9 +132,11 @@ def _fit(
     )
     resume_from = run.resume_checkpoint(cfg.resume)
     before = evaluator(model, steps=0)[f"{evaluator.name}_v_measure"] if use_eval and not resume_from else None
+    digest = weights_digest(model)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - t0
+    check_weights_changed(digest, model, what=what, n_steps=trainer.state.global_step)
     key = evaluator.metric_key if use_eval else ""
     best = max((e[key] for e in trainer.state.log_history if key in e), default=None)
     kept = "trained"

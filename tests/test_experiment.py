@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ def test_every_model_clusterer_space_and_level_is_scored(tmp_path, tiny_csv, tin
     assert np.isnan(geo.loc["tfidf-lsa", "alignment"])
     assert geo.loc[str(tiny_checkpoint), "alignment"] > 0  # dropout views differ
 
-    run_dir = result.save(run_dir_for(cfg))
+    run_dir = result.save(run_dir_for(cfg, result.corpus_fingerprint))
     for name in ("config.yaml", "manifest.json", "results.csv", "results.md", "metrics.json", "model_metrics.csv"):
         assert (run_dir / name).is_file(), name
     assert from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())) == cfg
@@ -117,7 +118,9 @@ def test_seed_profile_code_path_with_local_stand_ins(tmp_path, tiny_csv, tiny_ch
     assert table["model"].nunique() == 3
     log = json.loads(next((tmp_path / "data" / "interim" / "models").glob("simcse-*/training_log.json")).read_text())
     assert log["global_step"] == 6  # 60 texts / batch 20 x 2 epochs
-    assert (run_dir_for(cfg) / "results.md").is_file()
+    run_dir = Path(table["run_dir"].iloc[0])
+    fingerprint = json.loads((run_dir / "manifest.json").read_text())["corpus"]["fingerprint"]
+    assert run_dir == run_dir_for(cfg, fingerprint) and (run_dir / "results.md").is_file()
 
 
 def test_unlabelled_corpus_cannot_be_scored(tmp_path, tiny_checkpoint):
