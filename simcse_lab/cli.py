@@ -102,12 +102,14 @@ def _resolve(args: argparse.Namespace) -> ExperimentConfig:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .experiment import run, run_dir_for
-    from .results import check_writable_folder
+    from .results import check_run_folder, check_writable_folder
 
     cfg = _resolve(args)
     # a run folder that cannot be written fails now, not after the whole comparison
-    check_writable_folder(args.run_dir.parent if args.run_dir else cfg.runs_dir,
-                          "--run-dir's parent" if args.run_dir else "runs_dir")
+    if args.run_dir:
+        check_run_folder(args.run_dir)
+    else:
+        check_writable_folder(cfg.runs_dir, "runs_dir")
     result = run(cfg)
     run_dir = result.save(args.run_dir or run_dir_for(cfg, result.corpus_fingerprint))
     seeds = cfg.metrics.n_seeds

@@ -27,7 +27,8 @@ from .metrics import mean_ci
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "METRIC_COLUMNS", "SPREAD_COLUMNS", "ModelRun", "Result", "check_writable_folder", "format_summary",
+    "METRIC_COLUMNS", "SPREAD_COLUMNS", "ModelRun", "Result", "check_run_folder", "check_writable_folder",
+    "format_summary",
     "paired_differences", "spread_table",
     "summary_table",
 ]
@@ -89,7 +90,7 @@ class Result:
         from .assets import atomic_folder
 
         run_dir = Path(run_dir)
-        check_writable_folder(run_dir.parent, "the run folder's parent")
+        check_run_folder(run_dir)
         _notice_replacement(run_dir, self.manifest)
         try:
             with atomic_folder(run_dir) as tmp:
@@ -230,6 +231,22 @@ def check_writable_folder(folder: str | Path, what: str = "folder") -> Path:
     except OSError as exc:
         raise ValueError(f"{what} {folder} is not writable ({exc.strerror or exc})") from None
     return folder
+
+
+def check_run_folder(run_dir: str | Path) -> Path:
+    """Check that a run folder can be written at ``run_dir``: it is new, empty, or an earlier run
+    folder (which is replaced whole), and its parent is writable. A file, or a folder holding
+    other things, is refused with a ``ValueError``: saving replaces the folder, so it must never
+    be a folder of the user's own."""
+    run_dir = Path(run_dir)
+    if run_dir.exists():
+        if not run_dir.is_dir():
+            raise ValueError(f"run folder {run_dir} is a file; give a folder path")
+        if any(run_dir.iterdir()) and not any((run_dir / f).is_file() for f in ("manifest.json", "config.yaml")):
+            raise ValueError(f"{run_dir} holds other files and is not a simcse-lab run folder; give a new or empty "
+                             "folder (saving replaces it whole)")
+    check_writable_folder(run_dir.parent, "the run folder's parent")
+    return run_dir
 
 
 def _notice_replacement(run_dir: Path, manifest: dict[str, Any]) -> None:

@@ -308,6 +308,21 @@ def test_interrupt_during_save_keeps_the_earlier_run(earlier, capsys, monkeypatc
     assert earlier.unchanged()
 
 
+def test_run_dir_that_is_not_a_run_folder_is_refused(earlier, capsys):
+    """Saving replaces the run folder whole, so a folder of the user's own is never taken."""
+    mine = earlier.tmp / "my_documents"
+    mine.mkdir()
+    write(mine / "thesis.tex", "precious")
+    data = earlier.tmp / "fresh-data"
+    code, _, err = run_cli(capsys, "compare", *earlier.args, "--set", f"data_dir={data}", "--run-dir", mine)
+    one_line(code, err, "holds other files and is not a simcse-lab run folder")
+    assert (mine / "thesis.tex").read_text() == "precious" and not (data / "interim" / "embeddings").exists()
+    code, _, err = run_cli(capsys, "compare", *earlier.args, "--run-dir", mine / "thesis.tex")
+    one_line(code, err, "is a file; give a folder path")
+    assert (mine / "thesis.tex").read_text() == "precious"
+    assert earlier.unchanged()
+
+
 def test_edited_input_gets_a_new_folder(earlier, tiny_df, capsys):
     tiny_df.iloc[:45].to_csv(earlier.csv, index=False)  # the same path, fewer rows
     code, _, err = run_cli(capsys, "compare", *earlier.args)
