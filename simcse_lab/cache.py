@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ArrayCache", "array_digest", "cache_key"]
 
+MMAP_BYTES = 256 * 2**20  # entries larger than this are memory-mapped when loaded
 _WARNED: set[str] = set()  # cache folders already reported as unwritable in this process
 
 
@@ -42,9 +43,21 @@ def cache_key(parts: dict[str, Any], *, length: int = 24) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
-def array_digest(x: np.ndarray) -> str:
-    """sha256 of an array's bytes (C order)."""
-    return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+def array_digest(x: np.ndarray, *, block_bytes: int = 64 * 2**20) -> str:
+    """sha256 of an array's bytes (C order), read in blocks of rows (no copy of a large array).
+
+    >>> x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    >>> array_digest(x) == hashlib.sha256(x.tobytes()).hexdigest() == array_digest(x, block_bytes=12)
+    True
+    """
+    h = hashlib.sha256()
+    if x.ndim == 0 or len(x) == 0:
+        h.update(np.ascontiguousarray(x).tobytes())
+        return h.hexdigest()
+    rows = max(1, block_bytes // max(1, x[0].nbytes))
+    for start in range(0, len(x), rows):
+        h.update(np.ascontiguousarray(x[start : start + rows]).tobytes())
+    return h.hexdigest()
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -74,7 +87,8 @@ class ArrayCache:
             return None
         try:
             info = json.loads(meta.read_text())
-            x = np.load(npy, allow_pickle=False)
+            # a large entry is mapped, not read into memory (see encode.MEMMAP_BYTES)
+            x = np.load(npy, allow_pickle=False, mmap_mode="r" if npy.stat().st_size > MMAP_BYTES else None)
         except (OSError, ValueError, EOFError) as exc:
             logger.warning("cache entry %s is unreadable (%s); recomputing", npy.name, exc)
             return None
@@ -97,17 +111,30 @@ class ArrayCache:
         except (OSError, ValueError):
             return None
 
+    def scratch(self, shape: tuple[int, ...]) -> np.ndarray:
+        """A float32 array of ``shape`` backed by a temporary ``.npy`` file in this folder (a
+        result too large to hold in memory); :meth:`save` of it publishes the file by rename."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".scratch-", suffix=".npy")
+        os.close(fd)
+        return np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+
     def save(self, key: str, x: np.ndarray, record: dict[str, Any]) -> bool:
         """Store ``x`` (made float32 and contiguous) with ``record``; the array is written first.
 
         A cache that cannot be written (read-only, full disk, a file where the folder should be)
         is skipped with one warning per folder: the caller has its array and the run goes on.
         Returns whether the entry was stored."""
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        scratch = Path(x.filename) if isinstance(x, np.memmap) and x.filename else None
+        x = x if scratch else np.ascontiguousarray(x, dtype=np.float32)
         npy, meta = self.paths(key)
         full = {"shape": list(x.shape), "dtype": "float32", "sha256": array_digest(x), **record}
         try:
-            _atomic_write(npy, lambda fh: np.save(fh, x, allow_pickle=False))
+            if scratch is not None and scratch.parent == self.root:
+                x.flush()
+                os.replace(scratch, npy)  # a scratch array becomes the entry by rename, no copy
+            else:
+                _atomic_write(npy, lambda fh: np.save(fh, x, allow_pickle=False))
             _atomic_write(meta, lambda fh: fh.write(json.dumps(full, indent=2, default=str).encode()))
         except OSError as exc:
             with contextlib.suppress(OSError):  # an array without its record would only be a miss

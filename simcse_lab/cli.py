@@ -147,6 +147,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
     from .splits import load_corpus_for
     from .encode import encode_texts
+    from .engines import make_engine
     from .models import SpecContext, resolve
 
     cfg = _resolve(args)
@@ -156,7 +157,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     cache = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
     x = encode_texts(
         encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,
-        cache_dir=cache, show_progress=cfg.encode.show_progress,
+        cache_dir=cache, show_progress=cfg.encode.show_progress, engine=make_engine(cfg),
     )
     buf = io.BytesIO()
     np.save(buf, x, allow_pickle=False)

@@ -70,13 +70,18 @@ def encode_texts(
     cache_dir: str | Path | None = None,
     show_progress: bool = True,
     chunk_size: int = 2048,
+    engine: Any = None,
 ) -> np.ndarray:
     """Embed ``texts`` with ``encoder``; return ``(n, d) float32`` (L2-normalised if ``normalize``).
 
     With ``cache_dir``, a verified cache entry is returned without calling the encoder.
-    Neural encoders are fed in chunks written into one preallocated array, so memory beyond the
-    result stays flat as the corpus grows.
+    ``engine`` (:mod:`simcse_lab.engines`; default: this process) decides where the vectors are
+    made; it does not enter the cache key. Texts go to the encoder in chunks written into one
+    preallocated array, so memory beyond the result stays flat as the corpus grows; a result
+    larger than ``MEMMAP_BYTES`` is itself a memory-mapped file in the cache folder.
     """
+    from .engines import LocalEngine
+
     texts = list(texts)
     if not texts:
         raise ValueError("encode_texts needs at least one text")
@@ -96,20 +101,22 @@ def encode_texts(
 
     from tqdm.auto import tqdm
 
+    engine = engine or LocalEngine(chunk_size=chunk_size)
     out: np.ndarray | None = None
-    # a transductive encoder (TF-IDF/LSA) is fitted on the corpus, so it must see all texts at once
-    step = len(texts) if getattr(encoder, "transductive", False) else max(chunk_size, batch_size)
-    with tqdm(total=len(texts), desc=f"encode {encoder.name}", unit="text", disable=not show_progress) as bar:
-        for start in range(0, len(texts), step):
-            chunk = encoder.encode(texts[start : start + step], batch_size=batch_size, show_progress=False)
+    filled = 0
+    with tqdm(total=len(texts), desc=f"encode {encoder.name} ({engine.name})", unit="text",
+              disable=not show_progress) as bar:
+        for idx, chunk in engine.chunks(encoder, texts, batch_size=batch_size):
             chunk = np.asarray(chunk, dtype=np.float32)
             if out is None:
-                out = np.empty((len(texts), chunk.shape[1]), dtype=np.float32)
+                out = _allocate(cache, (len(texts), chunk.shape[1]))
             if not np.isfinite(chunk).all():
-                raise ValueError(f"{encoder.name} produced non-finite embeddings (texts {start}..{start + len(chunk) - 1})")
-            out[start : start + len(chunk)] = l2_normalize(chunk) if normalize else chunk
-            bar.update(len(chunk))
-    assert out is not None
+                raise ValueError(f"{encoder.name} produced non-finite embeddings (texts {idx.min()}..{idx.max()})")
+            out[idx] = l2_normalize(chunk) if normalize else chunk
+            filled += len(idx)
+            bar.update(len(idx))
+    if out is None or filled != len(texts):
+        raise RuntimeError(f"engine {engine.name} returned {filled} of {len(texts)} embeddings")
     if cache is not None and key is not None:
         cache.save(key, out, {
             "identity": encoder.identity,
@@ -119,6 +126,16 @@ def encode_texts(
             "model": encoder.name,
         })
     return out
+
+
+# results larger than this are written into a memory-mapped file instead of held in memory
+MEMMAP_BYTES = 256 * 2**20
+
+
+def _allocate(cache: ArrayCache | None, shape: tuple[int, int]) -> np.ndarray:
+    if cache is None or shape[0] * shape[1] * 4 <= MEMMAP_BYTES:
+        return np.empty(shape, dtype=np.float32)
+    return cache.scratch(shape)
 
 
 def dropout_views(

@@ -29,6 +29,7 @@ from .config import ExperimentConfig, config_hash, validate, with_overrides
 from .data import Corpus
 from .splits import load_corpus_for
 from .encode import encode_texts
+from .engines import make_engine
 from .metrics import bootstrap_scores, score_clustering
 from .models import SpecContext, resolve, resolve_target
 from .quality import alignment_sample, model_quality
@@ -78,13 +79,14 @@ def embed_models(
     with timer("prepare encoders"):  # locate models; a first ONNX export and its check happen here
         encoders = {spec: resolve(spec, cfg, ctx=ctx, name=spec, probe_texts=corpus.texts) for spec in resolved}
     align_idx = alignment_sample(len(corpus), cfg.metrics.n_alignment_texts, cfg.seed)
+    engine = make_engine(cfg)
     runs: list[ModelRun] = []
     geometry: dict[str, dict[str, float]] = {}
     for spec, r in resolved.items():
         encoder = encoders.pop(spec)
         with timer(f"encode {spec}"):
             x = encode_texts(encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,
-                             cache_dir=cache_dir, show_progress=cfg.encode.show_progress)
+                             cache_dir=cache_dir, show_progress=cfg.encode.show_progress, engine=engine)
         geometry[spec] = model_quality(encoder, x, corpus.texts, cfg, align_idx=align_idx, cache_dir=cache_dir,
                                        timer=timer, name=spec)
         runs.append(ModelRun(spec, r.target or spec, encoder.identity, getattr(encoder, "provenance", ""), x,

@@ -36,6 +36,7 @@ import numpy as np
 
 from .config import to_dict
 from .encode import encode_texts
+from .engines import make_engine
 from .lifecycle import TrainResult
 from .models import Resolved, SpecContext, load_encoder, register_method
 from .train import fit_columns
@@ -54,7 +55,7 @@ def _embed(target: str, texts: list[str], cfg: Any) -> np.ndarray:
                            device=cfg.encode.device, data_dir=cfg.data_dir, seed=cfg.seed)
     cache = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
     return encode_texts(encoder, texts, batch_size=cfg.encode.batch_size, normalize=True, cache_dir=cache,
-                        show_progress=cfg.encode.show_progress)
+                        show_progress=cfg.encode.show_progress, engine=make_engine(cfg))
 
 
 def mine_neighbours(x: np.ndarray, k: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = [
     "ClusterConfig", "CorpusConfig", "EncodeConfig", "ExperimentConfig", "MetricsConfig", "ModelsConfig",
-    "NeighboursConfig", "PretrainConfig", "ReduceConfig", "SCCLConfig", "SelfTrainConfig", "TrainConfig",
+    "NeighboursConfig", "PretrainConfig", "RayConfig", "ReduceConfig", "SCCLConfig", "SelfTrainConfig", "TrainConfig",
     "TsdaeConfig", "CTConfig", "choices_of",
 ]
 
@@ -94,6 +94,26 @@ class EncodeConfig:
     )
     cache: bool = _f(True, "cache embeddings (interim/embeddings) and UMAP projections (interim/projections) under <data_dir>")
     show_progress: bool = _f(True, "show progress bars")
+    engine: str = _f(
+        "local",
+        "where vectors are made: local (this process), multiprocess (sentence-transformers' pool over"
+        " encode.devices) or ray (Ray Data actors, see the ray section); every engine gives the same embeddings",
+        choices=("local", "multiprocess", "ray"),
+    )
+    devices: tuple[str, ...] = _f(("cpu", "cpu"), "devices of the multiprocess engine, one process each (cuda:0, ...)")
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    """The Ray Data engine (encode.engine: ray): a pool of actors that each load the model once."""
+
+    address: str | None = _f(None, "Ray cluster address (None: $RAY_ADDRESS if set, else a local Ray on this machine)")
+    n_actors: int = _f(1, "encoding actors (each loads the model once)", ge=1)
+    batch_size: int = _f(1024, "texts per Ray batch; each actor encodes it in batches of encode.batch_size", ge=1)
+    num_cpus_per_actor: float = _f(1.0, "CPUs reserved per actor (its torch threads); leave one for Ray's read tasks",
+                                   gt=0)
+    num_gpus_per_actor: float = _f(0.0, "GPUs per actor (0: CPU)", ge=0)
+    object_store_mb: int | None = _f(256, "object store of a local Ray, MiB (None: Ray's default)", ge=64)
 
 
 @dataclass(frozen=True)
@@ -262,6 +282,12 @@ class ReduceConfig:
     plot_min_dist: float = _f(0.1, "UMAP min_dist of the 2-D plot projection", ge=0)
     metric: str = _f("cosine", "UMAP input metric")
     plot_2d: bool = _f(True, "fit a 2-D UMAP for plots and the interactive view (false: no plots, faster sweeps)")
+    fit_sample: int = _f(20_000, "above sample_threshold points, fit UMAP on a seeded sample of this many and"
+                         " transform the rest in chunks", ge=100)
+    sample_threshold: int | None = _f(50_000, "corpus size above which UMAP is fitted on a sample (None: never)",
+                                      ge=100)
+    transform_chunk: int = _f(20_000, "points per UMAP transform chunk (memory stays flat as the corpus grows)",
+                              ge=100)
 
 
 @dataclass(frozen=True)
@@ -282,6 +308,12 @@ class ClusterConfig:
     )
     min_samples: int = _f(10, "HDBSCAN min_samples", ge=1)
     soft: bool = _f(True, "HDBSCAN labels = argmax of all_points_membership_vectors (as in the seed)")
+    backend: str = _f("auto", "cpu (scikit-learn, hdbscan, umap-learn), cuml (RAPIDS on a GPU), or auto: cuml when"
+                      " it imports and a GPU is present, else cpu", choices=("auto", "cpu", "cuml"))
+    fit_sample: int = _f(20_000, "above sample_threshold points, fit HDBSCAN on a seeded sample of this many and"
+                         " assign the rest (approximate_predict / membership_vector)", ge=100)
+    sample_threshold: int | None = _f(50_000, "corpus size above which HDBSCAN is fitted on a sample and KMeans is"
+                                      " MiniBatchKMeans (None: never)", ge=100)
 
     def cross_checks(self) -> list[str]:
         problems = []
@@ -333,6 +365,7 @@ class ExperimentConfig:
     selftrain: SelfTrainConfig = _section(SelfTrainConfig)
     tsdae: TsdaeConfig = _section(TsdaeConfig)
     ct: CTConfig = _section(CTConfig)
+    ray: RayConfig = _section(RayConfig)
     reduce: ReduceConfig = _section(ReduceConfig)
     cluster: ClusterConfig = _section(ClusterConfig)
     metrics: MetricsConfig = _section(MetricsConfig)

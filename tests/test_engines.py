@@ -1,0 +1,93 @@
+"""Every engine gives the local engine's embeddings and fills the same cache entry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simcse_lab.encode import encode_texts, is_cached
+from simcse_lab.engines import LocalEngine, MultiProcessEngine, RayEngine, make_engine
+from simcse_lab.models import load_encoder
+
+
+def texts_200() -> list[str]:
+    from conftest import make_rows
+
+    rows = make_rows(n_per_topic=67, seed=3)
+    return rows["Text"].tolist()[:200]
+
+
+@pytest.fixture(scope="module")
+def local_reference(tiny_checkpoint):
+    enc = load_encoder(str(tiny_checkpoint), max_seq_length=32)
+    return encode_texts(enc, texts_200(), batch_size=16, show_progress=False, engine=LocalEngine(chunk_size=64))
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray for the test run: 2 CPUs, a small object store; actors leave a CPU for reads."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, object_store_memory=128 * 2**20, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_make_engine_follows_the_config():
+    from simcse_lab.config import load_config
+
+    assert isinstance(make_engine(load_config("default")), LocalEngine)
+    cfg = load_config("default", {"encode.engine": "ray", "ray.n_actors": 3, "ray.address": "ray://head:10001"})
+    engine = make_engine(cfg)
+    assert isinstance(engine, RayEngine) and engine.n_actors == 3 and engine.address == "ray://head:10001"
+    assert isinstance(make_engine(load_config("default", {"encode.engine": "multiprocess"})), MultiProcessEngine)
+
+
+def test_local_chunks_cover_every_row_once(fake_encoder):
+    x = encode_texts(fake_encoder, [f"t{i}" for i in range(10)], batch_size=4, show_progress=False,
+                     engine=LocalEngine(chunk_size=3))
+    assert x.shape == (10, 8) and fake_encoder.calls == 3  # chunks of max(3, 4) texts
+
+
+@pytest.mark.slow
+def test_ray_engine_equals_local_and_fills_the_same_cache(local_ray, tiny_checkpoint, local_reference, tmp_path):
+    enc = load_encoder(str(tiny_checkpoint), max_seq_length=32)
+    engine = RayEngine(n_actors=1, batch_size=64)  # 4 batches, arriving in any order: written by id
+    x = encode_texts(enc, texts_200(), batch_size=16, show_progress=False, engine=engine, cache_dir=tmp_path)
+    assert x.shape == local_reference.shape
+    np.testing.assert_allclose(x, local_reference, atol=1e-5)
+    assert not enc.loaded  # the model was loaded in the actor, not here
+    # the local engine now finds the entry the Ray engine wrote, without loading the model
+    assert is_cached(enc, texts_200(), tmp_path, normalize=True)
+    again = encode_texts(enc, texts_200(), batch_size=16, show_progress=False, cache_dir=tmp_path)
+    assert not enc.loaded and np.array_equal(again, x)
+
+
+@pytest.mark.slow
+def test_multiprocess_engine_equals_local(tiny_checkpoint, local_reference):
+    enc = load_encoder(str(tiny_checkpoint), max_seq_length=32)
+    x = encode_texts(enc, texts_200(), batch_size=16, show_progress=False,
+                     engine=MultiProcessEngine(devices=("cpu", "cpu"), chunk_size=50))
+    np.testing.assert_allclose(x, local_reference, atol=1e-5)
+
+
+def test_transductive_encoders_stay_local():
+    """TF-IDF/LSA is fitted on all texts at once, whichever engine is asked for."""
+    from simcse_lab.encoders import TfidfLsaEncoder
+
+    texts = [f"word{i % 7} other{i % 3}" for i in range(30)]
+    a = encode_texts(TfidfLsaEncoder(n_components=4), texts, show_progress=False)
+    b = encode_texts(TfidfLsaEncoder(n_components=4), texts, show_progress=False, engine=RayEngine())
+    np.testing.assert_array_equal(a, b)
+
+
+def test_large_results_are_memory_mapped_and_published_by_rename(fake_encoder, tmp_path, monkeypatch):
+    import simcse_lab.encode as encode
+
+    monkeypatch.setattr(encode, "MEMMAP_BYTES", 100)
+    texts = [f"t{i}" for i in range(50)]
+    x = encode_texts(fake_encoder, texts, batch_size=8, show_progress=False, cache_dir=tmp_path)
+    assert isinstance(x, np.memmap)
+    assert not list(tmp_path.glob(".scratch-*"))  # the scratch file became the entry
+    y = encode_texts(fake_encoder, texts, batch_size=8, show_progress=False)  # in memory, no cache
+    np.testing.assert_array_equal(np.asarray(x), y)
