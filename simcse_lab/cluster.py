@@ -26,56 +26,121 @@ from .config import ClusterConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HDBSCANClusterer", "KMeansClusterer", "default_min_cluster_size", "make_clusterer"]
+__all__ = ["HDBSCANClusterer", "KMeansClusterer", "default_min_cluster_size", "make_clusterer", "resolve_backend"]
+
+
+def resolve_backend(backend: str) -> str:
+    """``cpu`` or ``cuml``: ``auto`` is cuml when RAPIDS cuML imports and a CUDA GPU is present.
+
+    >>> resolve_backend("cpu")
+    'cpu'
+    """
+    if backend == "cpu":
+        return "cpu"
+    try:
+        import cupy
+        import cuml  # noqa: F401
+
+        has_gpu = cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001 - missing packages or no CUDA driver: no GPU backend
+        has_gpu = False
+    if has_gpu:
+        return "cuml"
+    if backend == "cuml":
+        raise ValueError("cluster.backend=cuml needs RAPIDS cuML and a CUDA GPU: pip install 'simcse-lab[gpu]'")
+    return "cpu"
 
 
 @dataclass
 class KMeansClusterer:
+    """KMeans; above ``minibatch_threshold`` points MiniBatchKMeans (memory and time grow
+    linearly), with ``backend="cuml"`` cuML's KMeans on the GPU."""
+
     n_clusters: int = 8
     n_init: int = 10
     random_state: int | None = 42
+    minibatch_threshold: int | None = None
+    backend: str = "cpu"
     n_clusters_: int = field(default=0, init=False)
     noise_fraction_: float = field(default=0.0, init=False)
     extra_labels_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     def fit_predict(self, x: np.ndarray) -> np.ndarray:
-        from sklearn.cluster import KMeans
-
         if self.n_clusters < 2:
             raise ValueError(f"KMeans n_clusters must be >= 2, got {self.n_clusters}")
         if len(x) < self.n_clusters:
             raise ValueError(f"KMeans needs at least n_clusters={self.n_clusters} points, got {len(x)}")
-        labels = KMeans(n_clusters=self.n_clusters, n_init=self.n_init, random_state=self.random_state).fit_predict(x)
+        if self.backend == "cuml":
+            from cuml.cluster import KMeans as CumlKMeans
+
+            model = CumlKMeans(n_clusters=self.n_clusters, n_init=self.n_init, random_state=self.random_state or 0)
+            labels = np.asarray(model.fit_predict(np.asarray(x, dtype=np.float32)))
+        elif self.minibatch_threshold is not None and len(x) > self.minibatch_threshold:
+            from sklearn.cluster import MiniBatchKMeans
+
+            labels = MiniBatchKMeans(n_clusters=self.n_clusters, n_init=3, batch_size=4096,
+                                     random_state=self.random_state).fit_predict(x)
+        else:
+            from sklearn.cluster import KMeans
+
+            labels = KMeans(n_clusters=self.n_clusters, n_init=self.n_init,
+                            random_state=self.random_state).fit_predict(x)
         self.n_clusters_ = len(np.unique(labels))
         return labels.astype(np.int64)
 
 
 @dataclass
 class HDBSCANClusterer:
+    """HDBSCAN as in the seed. Above ``sample_threshold`` points it is fitted on a seeded sample
+    of ``fit_sample`` (``prediction_data=True``) and the rest is assigned in chunks:
+    ``approximate_predict`` for the hard labels, ``membership_vector`` for the soft ones."""
+
     min_cluster_size: int = 25
     min_samples: int = 10
     soft: bool = True
+    fit_sample: int = 20_000
+    sample_threshold: int | None = None
+    random_state: int | None = 42
+    backend: str = "cpu"
+    chunk: int = 20_000
     n_clusters_: int = field(default=0, init=False)
     noise_fraction_: float = field(default=0.0, init=False)
     hard_labels_: np.ndarray | None = field(default=None, init=False, repr=False)
     extra_labels_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
+    def sampled(self, n: int) -> bool:
+        return self.sample_threshold is not None and n > self.sample_threshold and n > self.fit_sample
+
     def fit_predict(self, x: np.ndarray) -> np.ndarray:
-        try:
-            import hdbscan
-        except ImportError:  # pragma: no cover - a declared dependency
-            raise ImportError("HDBSCAN needs the hdbscan package: pip install hdbscan") from None
         if self.min_cluster_size < 2:
             raise ValueError(f"HDBSCAN min_cluster_size must be >= 2, got {self.min_cluster_size}")
         n = len(x)
         if n < 3:
             raise ValueError(f"HDBSCAN needs at least 3 points, got {n}")
-        model = hdbscan.HDBSCAN(
-            min_cluster_size=min(self.min_cluster_size, n),
-            min_samples=max(1, min(self.min_samples, n - 1)),
-            prediction_data=self.soft,
-        ).fit(np.asarray(x, dtype=np.float64))
-        hard = model.labels_.astype(np.int64)
+        hdb = _hdbscan_module(self.backend)
+        dtype = np.float64 if self.backend == "cpu" else np.float32  # hdbscan wants float64, cuML float32
+        sampled = self.sampled(n)
+        fit_idx = (np.sort(np.random.default_rng(self.random_state).choice(n, size=self.fit_sample, replace=False))
+                   if sampled else np.arange(n))
+        n_fit = len(fit_idx)
+        # the seed's min_cluster_size is a share of the corpus: a sample keeps the share
+        size = max(2, round(self.min_cluster_size * n_fit / n)) if sampled else self.min_cluster_size
+        model = hdb.HDBSCAN(
+            min_cluster_size=min(size, n_fit),
+            min_samples=max(1, min(self.min_samples, n_fit - 1)),
+            prediction_data=self.soft or sampled,
+        ).fit(np.asarray(x[fit_idx], dtype=dtype))
+        fit_hard = np.asarray(model.labels_).astype(np.int64)
+        if sampled:
+            rest = np.setdiff1d(np.arange(n), fit_idx)
+            hard = np.empty(n, dtype=np.int64)
+            hard[fit_idx] = fit_hard
+            for start in range(0, len(rest), self.chunk):
+                idx = rest[start : start + self.chunk]
+                hard[idx] = np.asarray(hdb.approximate_predict(model, np.asarray(x[idx], dtype=dtype))[0])
+            logger.info("HDBSCAN fitted on %d of %d points, the other %d assigned", n_fit, n, len(rest))
+        else:
+            hard = fit_hard
         self.hard_labels_ = hard
         # the soft labels are the main result; HDBSCAN's own (noise = -1) come from the same fit
         self.extra_labels_ = {"hdbscan-hard": hard} if self.soft else {}
@@ -88,8 +153,27 @@ class HDBSCANClusterer:
             return hard
         if self.n_clusters_ == 1:
             return np.zeros(n, dtype=np.int64)
-        membership = hdbscan.all_points_membership_vectors(model)
-        return np.asarray(np.argmax(membership, axis=1), dtype=np.int64)
+        soft = np.empty(n, dtype=np.int64)
+        soft[fit_idx] = np.argmax(np.asarray(hdb.all_points_membership_vectors(model)), axis=1)
+        if sampled:
+            for start in range(0, len(rest), self.chunk):
+                idx = rest[start : start + self.chunk]
+                soft[idx] = np.argmax(np.asarray(hdb.membership_vector(model, np.asarray(x[idx], dtype=dtype))),
+                                      axis=1)
+        return soft
+
+
+def _hdbscan_module(backend: str):
+    """The module with HDBSCAN, approximate_predict, membership_vector, all_points_membership_vectors."""
+    if backend == "cuml":
+        from cuml.cluster import hdbscan as cuml_hdbscan
+
+        return cuml_hdbscan
+    try:
+        import hdbscan
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise ImportError("HDBSCAN needs the hdbscan package: pip install hdbscan") from None
+    return hdbscan
 
 
 def default_min_cluster_size(n: int) -> int:
@@ -97,14 +181,19 @@ def default_min_cluster_size(n: int) -> int:
     return max(5, round(0.025 * n))
 
 
-def make_clusterer(method: str, cfg: ClusterConfig, *, n_samples: int, n_classes: int | None, seed: int = 42):
-    """Factory for ``"kmeans"`` and ``"hdbscan"``."""
+def make_clusterer(method: str, cfg: ClusterConfig, *, n_samples: int, n_classes: int | None, seed: int = 42,
+                   backend: str = "cpu"):
+    """Factory for ``"kmeans"`` and ``"hdbscan"`` (``backend``: ``cpu`` or ``cuml``, see
+    :func:`resolve_backend`)."""
     if method == "kmeans":
         k = cfg.n_clusters or n_classes
         if k is None:
             raise ValueError("KMeans needs cluster.n_clusters when the corpus has no labels")
-        return KMeansClusterer(n_clusters=k, n_init=cfg.kmeans_n_init, random_state=seed)
+        return KMeansClusterer(n_clusters=k, n_init=cfg.kmeans_n_init, random_state=seed,
+                               minibatch_threshold=cfg.sample_threshold, backend=backend)
     if method == "hdbscan":
         size = cfg.min_cluster_size or default_min_cluster_size(n_samples)
-        return HDBSCANClusterer(min_cluster_size=size, min_samples=cfg.min_samples, soft=cfg.soft)
+        return HDBSCANClusterer(min_cluster_size=size, min_samples=cfg.min_samples, soft=cfg.soft,
+                                fit_sample=cfg.fit_sample, sample_threshold=cfg.sample_threshold, random_state=seed,
+                                backend=backend)
     raise ValueError(f"unknown clusterer {method!r}; allowed: kmeans, hdbscan")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .cluster import make_clusterer
+from .cluster import make_clusterer, resolve_backend
 from .config import ExperimentConfig, config_hash, validate, with_overrides
 from .data import Corpus
 from .splits import load_corpus_for
@@ -162,8 +162,11 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     cluster_labels: dict[tuple[str, str, str], np.ndarray] = {}
     r = cfg.reduce
     umap_cache = Path(cfg.data_dir) / "interim" / "projections" if cfg.encode.cache else None
-    reducers = {space: make_reducer(space, r, seed=cfg.seed, cache_dir=umap_cache) for space in cfg.cluster.spaces}
-    plot_reducer = make_reducer("umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist, cache_dir=umap_cache)
+    backend = resolve_backend(cfg.cluster.backend)
+    reducers = {space: make_reducer(space, r, seed=cfg.seed, cache_dir=umap_cache, backend=backend)
+                for space in cfg.cluster.spaces}
+    plot_reducer = make_reducer("umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist,
+                                cache_dir=umap_cache, backend=backend)
     for mr in runs:
         fitted: dict[str, np.ndarray] = {}
         with timer(f"umap {mr.name}"):
@@ -176,7 +179,7 @@ def _run_once(cfg: ExperimentConfig) -> Result:
                     continue
                 with timer(f"cluster {method}"):
                     clusterer = make_clusterer(
-                        method, cfg.cluster, n_samples=len(corpus), n_classes=n_classes, seed=cfg.seed
+                        method, cfg.cluster, n_samples=len(corpus), n_classes=n_classes, seed=cfg.seed, backend=backend
                     )
                     labels_pred = clusterer.fit_predict(spaces[space])
                 for cname, lab in [(method, labels_pred), *clusterer.extra_labels_.items()]:
@@ -205,6 +208,7 @@ def _run_once(cfg: ExperimentConfig) -> Result:
              "trained_from": m.trained_from, "dim": int(m.embeddings.shape[1])}
             for m in runs
         ],
+        "scaling": scaling_report(cfg, len(corpus), backend),
         "versions": versions(),
         "hardware": hardware(),
     }
@@ -213,6 +217,20 @@ def _run_once(cfg: ExperimentConfig) -> Result:
         model_metrics=model_metrics, projections=projections, cluster_labels=cluster_labels, manifest=manifest,
         texts=list(corpus.texts),
     )
+
+
+def scaling_report(cfg: ExperimentConfig, n: int, backend: str) -> dict[str, Any]:
+    """How this run's vectors were made and its spaces fitted, for the manifest."""
+    r, c = cfg.reduce, cfg.cluster
+    umap_sampled = r.sample_threshold is not None and n > r.sample_threshold and n > r.fit_sample
+    hdb_sampled = c.sample_threshold is not None and n > c.sample_threshold and n > c.fit_sample
+    return {
+        "encode_engine": cfg.encode.engine,
+        "cluster_backend": backend,
+        "umap_fit": f"sample of {r.fit_sample} of {n}, the rest transformed" if umap_sampled else f"all {n}",
+        "hdbscan_fit": f"sample of {c.fit_sample} of {n}, the rest assigned" if hdb_sampled else f"all {n}",
+        "kmeans": "MiniBatchKMeans" if c.sample_threshold is not None and n > c.sample_threshold else "KMeans",
+    }
 
 
 def compare(cfgs: ExperimentConfig | list[ExperimentConfig], *, save: bool = True) -> pd.DataFrame:

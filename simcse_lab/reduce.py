@@ -49,12 +49,25 @@ class UMAPReducer:
     metric: str = "cosine"
     random_state: int | None = 42
     cache_dir: str | Path | None = None
+    fit_sample: int = 20_000
+    sample_threshold: int | None = None
+    transform_chunk: int = 20_000
+    backend: str = "cpu"
+
+    def sampled(self, n: int) -> bool:
+        """Whether ``n`` points are fitted on a sample (above ``sample_threshold``)."""
+        return self.sample_threshold is not None and n > self.sample_threshold and n > self.fit_sample
 
     def fit_transform(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if self.cache_dir is None or self.random_state is None:  # an unseeded fit is not reproducible
             return self._fit(x)
-        params = {k: v for k, v in asdict(self).items() if k != "cache_dir"}
+        params = {k: v for k, v in asdict(self).items()
+                  if k not in ("cache_dir", "fit_sample", "sample_threshold", "transform_chunk", "backend")}
+        if self.sampled(len(x)):  # a sample fit is another projection; a full fit keeps its old key
+            params["fit_sample"] = self.fit_sample
+        if self.backend != "cpu":
+            params["backend"] = self.backend
         key = cache_key({"umap": params, "input": array_digest(x), "umap-learn": metadata.version("umap-learn")})
         cache = ArrayCache(self.cache_dir)
         emb = cache.load(key, n_rows=len(x))
@@ -73,27 +86,41 @@ class UMAPReducer:
             raise ValueError(
                 f"UMAP n_components must be >= 1 and n_neighbors >= 2, got {self.n_components}, {self.n_neighbors}"
             )
-        import umap
+        if not self.sampled(n):
+            return np.asarray(self._model(n).fit_transform(x), dtype=np.float32)
+        # fit on a seeded sample, then place the rest with transform, chunk by chunk (BERTopic's
+        # advice for millions of documents: the fit is what needs memory, transform does not)
+        rng = np.random.default_rng(self.random_state)
+        fit_idx = np.sort(rng.choice(n, size=self.fit_sample, replace=False))
+        rest = np.setdiff1d(np.arange(n), fit_idx)
+        model = self._model(self.fit_sample)
+        out = np.empty((n, self.n_components), dtype=np.float32)
+        out[fit_idx] = model.fit_transform(x[fit_idx])
+        for start in range(0, len(rest), self.transform_chunk):
+            idx = rest[start : start + self.transform_chunk]
+            out[idx] = model.transform(x[idx])
+        logger.info("UMAP fitted on %d of %d points, the other %d transformed", self.fit_sample, n, len(rest))
+        return out
 
+    def _model(self, n: int):
         # UMAP's spectral initialisation needs n_components + 1 < n; tiny corpora fall back to a
         # random initialisation rather than failing.
         init = "spectral" if n > self.n_components + 2 else "random"
-        reducer = umap.UMAP(
-            n_components=self.n_components,
-            n_neighbors=min(self.n_neighbors, n - 1),
-            min_dist=self.min_dist,
-            metric=self.metric,
-            random_state=self.random_state,
-            init=init,
-            n_jobs=1 if self.random_state is not None else -1,
-        )
-        emb = reducer.fit_transform(x)
-        return np.asarray(emb, dtype=np.float32)
+        kwargs = dict(n_components=self.n_components, n_neighbors=min(self.n_neighbors, n - 1), min_dist=self.min_dist,
+                      metric=self.metric, random_state=self.random_state, init=init)
+        if self.backend == "cuml":
+            from cuml.manifold import UMAP
+
+            return UMAP(**kwargs)
+        import umap
+
+        return umap.UMAP(**kwargs, n_jobs=1 if self.random_state is not None else -1)
 
 
 def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components: int | None = None,
-                 min_dist: float | None = None, cache_dir: str | Path | None = None):
-    """Factory: ``"raw"`` -> :class:`IdentityReducer`, ``"umap"`` -> :class:`UMAPReducer`."""
+                 min_dist: float | None = None, cache_dir: str | Path | None = None, backend: str = "cpu"):
+    """Factory: ``"raw"`` -> :class:`IdentityReducer`, ``"umap"`` -> :class:`UMAPReducer`
+    (``backend``: ``cpu`` umap-learn or ``cuml``, as resolved by :func:`simcse_lab.cluster.resolve_backend`)."""
     if space == "raw":
         return IdentityReducer()
     if space == "umap":
@@ -104,5 +131,9 @@ def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components:
             metric=cfg.metric,
             random_state=seed,
             cache_dir=cache_dir,
+            fit_sample=cfg.fit_sample,
+            sample_threshold=cfg.sample_threshold,
+            transform_chunk=cfg.transform_chunk,
+            backend=backend,
         )
     raise ValueError(f"unknown space {space!r}; allowed: raw, umap")

@@ -91,3 +91,64 @@ def test_extra_labelings_come_from_the_clusterer():
     km = KMeansClusterer(n_clusters=2)
     km.fit_predict(x)
     assert km.extra_labels_ == {}
+
+
+# --------------------------------------------------------------------------- fits that scale
+
+
+def _blobs(n: int = 6000, seed: int = 0, std: float = 2.5):
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(n_samples=n, centers=5, n_features=16, cluster_std=std, random_state=seed)
+    return x.astype(np.float32), y
+
+
+def _v(y, labels) -> float:
+    from sklearn.metrics import v_measure_score
+
+    return v_measure_score(y, labels)
+
+
+def test_sample_fit_hdbscan_and_minibatch_kmeans_stay_close_to_the_full_fit():
+    from simcse_lab.cluster import HDBSCANClusterer, KMeansClusterer
+
+    x, y = _blobs()
+    full = _v(y, KMeansClusterer(n_clusters=5, random_state=0).fit_predict(x))
+    mini = KMeansClusterer(n_clusters=5, random_state=0, minibatch_threshold=2000)
+    assert abs(_v(y, mini.fit_predict(x)) - full) <= 0.02
+    x, y = _blobs(std=1.0)  # blobs both HDBSCAN fits separate, so the test is of the assignment
+    full_h = HDBSCANClusterer(min_cluster_size=150, min_samples=10)
+    sampled_h = HDBSCANClusterer(min_cluster_size=150, min_samples=10, fit_sample=1500, sample_threshold=2000)
+    assert sampled_h.sampled(len(x)) and not full_h.sampled(len(x))
+    lf, ls = full_h.fit_predict(x), sampled_h.fit_predict(x)
+    assert abs(_v(y, ls) - _v(y, lf)) <= 0.02, (_v(y, ls), _v(y, lf))
+    assert abs(_v(y, sampled_h.extra_labels_["hdbscan-hard"]) - _v(y, full_h.extra_labels_["hdbscan-hard"])) <= 0.02
+
+
+@pytest.mark.slow
+def test_sample_fit_umap_stays_close_to_the_full_fit(tmp_path):
+    from simcse_lab.cluster import KMeansClusterer
+    from simcse_lab.reduce import UMAPReducer
+
+    x, y = _blobs(2500)
+    full = UMAPReducer(n_components=5, random_state=0).fit_transform(x)
+    reducer = UMAPReducer(n_components=5, random_state=0, fit_sample=800, sample_threshold=1000,
+                          transform_chunk=600, cache_dir=tmp_path)
+    sampled = reducer.fit_transform(x)
+    assert sampled.shape == full.shape and np.isfinite(sampled).all()
+    km = KMeansClusterer(n_clusters=5, random_state=0)
+    assert abs(_v(y, km.fit_predict(sampled)) - _v(y, km.fit_predict(full))) <= 0.02
+    # a sample fit is cached under its own key (a full fit keeps the key it always had)
+    assert np.array_equal(reducer.fit_transform(x), sampled) and len(list(tmp_path.glob("*.npy"))) == 1
+
+
+def test_backend_cpu_and_auto_without_a_gpu():
+    from simcse_lab.cluster import resolve_backend
+
+    assert resolve_backend("cpu") == "cpu"
+    try:
+        import cuml  # noqa: F401
+    except ImportError:
+        assert resolve_backend("auto") == "cpu"
+        with pytest.raises(ValueError, match="cluster.backend=cuml needs RAPIDS cuML"):
+            resolve_backend("cuml")
