@@ -128,6 +128,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .lifecycle import is_main_process
     from .models import SpecContext, methods, resolve_target
 
     cfg = _resolve(args)
@@ -138,7 +139,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown training method {args.method!r}; methods: {', '.join(methods())}")
     ctx = SpecContext.for_config(cfg)
     resolved = resolve_target(f"{args.method}({base})", ctx, output_dir=args.output)
-    print(f"trained model: {resolved.target}")
+    if is_main_process():  # under torchrun every rank gets here; one says it
+        print(f"trained model: {resolved.target}")
     return 0
 
 

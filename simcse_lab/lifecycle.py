@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,8 @@ from .assets import atomic_write
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "TrainResult", "TrainingRun", "check_schedule", "check_weights_changed", "checkpoint_problem", "last_checkpoint",
-    "trainer_arguments", "weights_digest",
+    "TrainResult", "TrainingRun", "barrier", "check_schedule", "check_weights_changed", "checkpoint_problem",
+    "distributed", "gather_across_devices", "is_main_process", "last_checkpoint", "trainer_arguments", "weights_digest",
 ]
 
 
@@ -145,12 +146,19 @@ class TrainingRun:
         return cp
 
     def write_request(self, record: dict[str, Any]) -> None:
-        """What was asked for, next to the run (``request_name``)."""
-        atomic_write(self.run_dir / self.request_name, yaml.safe_dump(record, sort_keys=False).encode())
+        """What was asked for, next to the run (``request_name``); rank 0 writes under torchrun."""
+        if is_main_process():
+            atomic_write(self.run_dir / self.request_name, yaml.safe_dump(record, sort_keys=False).encode())
 
-    def finish(self, log: dict[str, Any]) -> TrainResult:
-        """Write the log last (atomically): from then on the run counts as finished."""
-        atomic_write(self.log_path, json.dumps(log, indent=2, default=str).encode())
+    def finish(self, log: dict[str, Any], save: Any = None) -> TrainResult:
+        """``save()`` the model folder, then write the log last (atomically): from then on the run
+        counts as finished. Under torchrun only rank 0 writes; every rank waits for it."""
+        log = {**log, "world_size": distributed()[1]}
+        if is_main_process():
+            if save is not None:
+                save()
+            atomic_write(self.log_path, json.dumps(log, indent=2, default=str).encode())
+        barrier()
         return TrainResult(self.model_dir, log)
 
 
@@ -169,9 +177,16 @@ def trainer_arguments(
         "data_seed": seed,
         "report_to": "none",
         "disable_tqdm": not show_progress,
-        "use_cpu": device == "cpu",
+        # under torchrun without CUDA, accelerate starts CPU DDP (gloo) only when told it is on the CPU
+        "use_cpu": device == "cpu" or (distributed()[1] > 1 and device is None and not _cuda_available()),
         **kwargs,
     }
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def check_schedule(n_steps: int, warmup: float, *, what: str) -> None:
@@ -211,3 +226,29 @@ def check_weights_changed(before: str, model: Any, *, what: str, n_steps: int) -
     if weights_digest(model) == before:
         raise ValueError(f"{what}: {n_steps} optimizer step(s) ran but no weight changed (learning rate 0 or no "
                          "gradient); nothing was saved")
+
+
+def distributed() -> tuple[int, int]:
+    """``(rank, world size)`` of this process: torchrun sets ``RANK`` and ``WORLD_SIZE``; one
+    plain process is ``(0, 1)``."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """Whether this process writes run folders (rank 0; always true without torchrun)."""
+    return distributed()[0] == 0
+
+
+def barrier() -> None:
+    """Wait for every rank, when a process group is up (the Trainer starts it under torchrun)."""
+    if distributed()[1] > 1:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
+
+
+def gather_across_devices() -> bool:
+    """Under torchrun with more than one process, in-batch negatives span every rank's batch
+    (sentence-transformers' ``gather_across_devices``)."""
+    return distributed()[1] > 1

@@ -25,6 +25,8 @@ from sentence_transformers.sentence_transformer.losses import (
 )
 from transformers import Trainer
 
+from .lifecycle import gather_across_devices
+
 __all__ = ["MaskedOnlyTrainer", "MiCSELoss", "SCCLLoss", "attention_alignment", "make_loss", "masked_only_mlm_loss"]
 
 
@@ -94,10 +96,12 @@ class MiCSELoss(torch.nn.Module):
 def make_loss(model: Any, cfg: Any) -> Any:
     """The SimCSE objective of a ``TrainConfig``: MNRL, cached MNRL or miCSE."""
     if cfg.loss == "cached-mnrl":
-        return CachedMultipleNegativesRankingLoss(model, scale=cfg.scale, mini_batch_size=cfg.mini_batch_size)
+        return CachedMultipleNegativesRankingLoss(model, scale=cfg.scale, mini_batch_size=cfg.mini_batch_size,
+                                                  gather_across_devices=gather_across_devices())
     if cfg.attention_weight > 0:
         return MiCSELoss(model, scale=cfg.scale, attention_weight=cfg.attention_weight)
-    return MultipleNegativesRankingLoss(model, scale=cfg.scale)
+    return MultipleNegativesRankingLoss(model, scale=cfg.scale, gather_across_devices=gather_across_devices())
+
 
 
 # --------------------------------------------------------------------------- masked language modelling

@@ -37,7 +37,7 @@ import numpy as np
 from .config import to_dict
 from .encode import encode_texts
 from .engines import make_engine
-from .lifecycle import TrainResult
+from .lifecycle import TrainResult, gather_across_devices
 from .models import Resolved, SpecContext, load_encoder, register_method
 from .train import fit_columns
 
@@ -145,7 +145,8 @@ def _neighbours(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | No
         epochs = cfg.train.epochs / n_epochs if m.remine else cfg.train.epochs / draws
         result = _fit(target, columns, cfg, _train_cfg(cfg, m, epochs=epochs), kind="neighbours", method_cfg=m,
                       round_=r, output_dir=output_dir if r == rounds - 1 else None,
-                      loss=lambda model: MultipleNegativesRankingLoss(model, scale=m.scale))
+                      loss=lambda model: MultipleNegativesRankingLoss(
+                          model, scale=m.scale, gather_across_devices=gather_across_devices()))
         target = str(result.model_dir)
     return result
 
@@ -190,7 +191,8 @@ def _selftrain(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | Non
             members = {c: keep[labels[keep] == c] for c in np.unique(labels[keep])}
             partner = [rng.choice(members[labels[i]][members[labels[i]] != i]) for i in keep]
             columns = {"anchor": [texts[i] for i in keep], "positive": [texts[j] for j in partner]}
-            kwargs: dict[str, Any] = {"loss": lambda model: MultipleNegativesRankingLoss(model, scale=m.scale)}
+            kwargs: dict[str, Any] = {"loss": lambda model: MultipleNegativesRankingLoss(
+                model, scale=m.scale, gather_across_devices=gather_across_devices())}
         else:
             columns = {"text": [texts[i] for i in keep], "label": labels[keep].tolist()}
             kwargs = {"loss": lambda model: BatchHardTripletLoss(model, margin=m.margin),

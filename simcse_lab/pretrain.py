@@ -173,9 +173,12 @@ def pretrain_mlm(
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - t0
     check_weights_changed(digest, model, what="MLM pretraining", n_steps=trainer.state.global_step)
-    trainer.save_model(str(run.model_dir))
-    tokenizer.save_pretrained(str(run.model_dir))
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+
+    def save() -> None:
+        trainer.save_model(str(run.model_dir))
+        tokenizer.save_pretrained(str(run.model_dir))
+
     return run.finish({
         "global_step": trainer.state.global_step,
         "resumed_from": resume.name if resume else None,
@@ -184,7 +187,7 @@ def pretrain_mlm(
         "first_logged_loss": losses[0] if losses else None,
         "last_logged_loss": losses[-1] if losses else None,
         "log_history": trainer.state.log_history,
-    })
+    }, save=save)
 
 
 @register_alias("mlm", "an encoder MLM-pretrained on the corpus's texts, per the pretrain section (cached)")

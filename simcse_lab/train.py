@@ -44,6 +44,7 @@ from .lifecycle import (
     TrainResult,
     check_schedule,
     check_weights_changed,
+    distributed,
     trainer_arguments,
     weights_digest,
 )
@@ -71,6 +72,9 @@ def simcse_run(
     """The keyed run folder: same base, data, settings and seed -> same folder."""
     settings = {k: v for k, v in to_dict(cfg).items() if k not in {"resume", "logging_steps", "checkpoint_steps"}}
     key = {"base": base_identity, "texts": texts_fingerprint(texts), "train": settings, "seed": seed, **(extra or {})}
+    world = distributed()[1]
+    if world > 1:  # more processes, a larger global batch: another model (one process keeps its old key)
+        key["world_size"] = world
     return TrainingRun.keyed(kind, key, models_dir)
 
 
@@ -101,7 +105,7 @@ def _fit(
     from .losses import make_loss
 
     n_rows = len(next(iter(columns.values())))
-    n_steps = math.ceil(cfg.epochs * math.ceil(n_rows / cfg.batch_size))
+    n_steps = math.ceil(cfg.epochs * math.ceil(n_rows / (cfg.batch_size * distributed()[1])))
     what = f"{record.get('kind', 'training')} of {record.get('base_model', 'the model')}"
     check_schedule(n_steps, cfg.warmup_ratio, what=what)  # before any work
     run.write_request({**record, "seed": seed, "train": to_dict(cfg)})
@@ -147,7 +151,6 @@ def _fit(
             record["base_target"], max_seq_length=record["max_seq_length"], pooling=record["pooling"], device=device
         )
         kept = "base"
-    model.save(str(run.model_dir))
     return run.finish({
         **{k: record[k] for k in ("base_model", "kind") if k in record},
         "global_step": trainer.state.global_step,
@@ -158,7 +161,7 @@ def _fit(
         "metrics": {k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))},
         "log_history": trainer.state.log_history,
         "settings": dataclasses.asdict(cfg),
-    })
+    }, save=lambda: model.save(str(run.model_dir)))
 
 
 def _prepare(
