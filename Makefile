@@ -4,7 +4,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
-EXTRAS  = models,onnx,plot,notebooks,dev
+EXTRAS  = models,onnx,plot,notebooks,dev,ray
 # torch 2.13.0 is a CPU wheel; with a CUDA GPU present the normal torch build is taken instead
 TORCH  ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo torch || echo torch==2.13.0)
 PYTEST_ARGS ?=
