@@ -152,3 +152,26 @@ def test_backend_cpu_and_auto_without_a_gpu():
         assert resolve_backend("auto") == "cpu"
         with pytest.raises(ValueError, match="cluster.backend=cuml needs RAPIDS cuML"):
             resolve_backend("cuml")
+
+
+def _cuml_gpu() -> bool:
+    try:
+        from simcse_lab.cluster import resolve_backend
+
+        return resolve_backend("auto") == "cuml"
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.mark.skipif(not _cuml_gpu(), reason="needs RAPIDS cuML and a CUDA GPU (bench/gpu_check.sh runs it)")
+def test_cuml_backend_agrees_with_cpu_on_blobs():
+    from simcse_lab.cluster import HDBSCANClusterer, KMeansClusterer
+    from simcse_lab.reduce import UMAPReducer
+
+    x, y = _blobs(std=1.0)
+    for make in (lambda b: KMeansClusterer(n_clusters=5, random_state=0, backend=b),
+                 lambda b: HDBSCANClusterer(min_cluster_size=150, backend=b)):
+        assert abs(_v(y, make("cuml").fit_predict(x)) - _v(y, make("cpu").fit_predict(x))) <= 0.02
+    proj = UMAPReducer(n_components=5, random_state=0, backend="cuml").fit_transform(x)
+    km = KMeansClusterer(n_clusters=5)
+    assert abs(_v(y, km.fit_predict(proj)) - _v(y, km.fit_predict(x))) <= 0.05

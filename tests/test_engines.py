@@ -91,3 +91,19 @@ def test_large_results_are_memory_mapped_and_published_by_rename(fake_encoder, t
     assert not list(tmp_path.glob(".scratch-*"))  # the scratch file became the entry
     y = encode_texts(fake_encoder, texts, batch_size=8, show_progress=False)  # in memory, no cache
     np.testing.assert_array_equal(np.asarray(x), y)
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU (bench/gpu_check.sh runs it)")
+def test_cuda_encoding_equals_cpu(tiny_checkpoint, local_reference):
+    enc = load_encoder(str(tiny_checkpoint), max_seq_length=32, device="cuda")
+    x = encode_texts(enc, texts_200(), batch_size=16, show_progress=False)
+    np.testing.assert_allclose(x, local_reference, atol=1e-4)
