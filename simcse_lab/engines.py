@@ -139,9 +139,9 @@ class RayEngine:
         import pandas as pd
 
         ray = init_ray(self.address, object_store_mb=self.object_store_mb)
-        ds = ray.data.from_pandas(pd.DataFrame({"id": np.arange(len(texts), dtype=np.int64), "text": texts}))
-        # several blocks, so every actor gets work
-        ds = ds.repartition(max(self.n_actors, -(-len(texts) // self.batch_size)))
+        table = pd.DataFrame({"id": np.arange(len(texts), dtype=np.int64), "text": texts})
+        # one block per Ray batch (no repartition shuffle), so every actor gets work
+        ds = ray.data.from_pandas([table.iloc[i : i + self.batch_size] for i in range(0, len(table), self.batch_size)])
         out = ds.map_batches(
             _EmbedActor,
             fn_constructor_kwargs={"encoder": _plain(encoder), "batch_size": batch_size,
