@@ -22,7 +22,8 @@ A sweep file (YAML)::
     plot_quantities: [v_measure, mean_cosine]   # with plot_x: one panel each (default: metric)
 
 Each cell runs in its own process (``simcse-lab compare`` or ``papermill``) and writes into
-``<output_dir>/<cell id>/``; a cell whose ``metrics.json`` exists is complete and skipped on a
+``<output_dir>/<cell id>/`` (a notebook cell: its parameters and executed notebook there, its run folder in
+``<cell id>/results/``); a cell whose ``metrics.json`` exists is complete and skipped on a
 rerun. A failing cell is recorded (``error.txt``: the one-line error the process ended with) and
 the sweep goes on. With ``in_process: true`` (``compare`` targets only) the cells run one after
 another in the sweep's own process instead, through the library (:func:`simcse_lab.experiment.run`
@@ -163,6 +164,13 @@ def _overrides(spec: SweepSpec, cell: Cell) -> dict[str, Any]:
     return {key_of_param(name): value for name, value in {**spec.fixed, **cell.params}.items()}
 
 
+def results_dir_of(spec: SweepSpec, cell_dir: Path) -> Path:
+    """Where a cell's run folder (``metrics.json`` and the rest) goes: the cell folder itself for
+    ``compare``; for a notebook ``<cell>/results``, beside the parameters and the executed notebook
+    (a run folder is replaced whole when saved, so it holds nothing else)."""
+    return cell_dir if spec.target == "compare" else cell_dir / "results"
+
+
 def _command(spec: SweepSpec, cell: Cell, cell_dir: Path) -> list[str]:
     params = {**spec.fixed, **cell.params}
     if spec.target == "compare":
@@ -171,9 +179,9 @@ def _command(spec: SweepSpec, cell: Cell, cell_dir: Path) -> list[str]:
             cmd += ["--set", f"{key}={_yaml_value(value)}"]
         return cmd
     param_file = cell_dir / "params.yaml"
-    param_file.write_text(
-        yaml.safe_dump({"config": spec.config, "results_dir": str(cell_dir.resolve()), **params}, sort_keys=False)
-    )
+    param_file.write_text(yaml.safe_dump(
+        {"config": spec.config, "results_dir": str(results_dir_of(spec, cell_dir).resolve()), **params}, sort_keys=False
+    ))
     out_nb = cell_dir / Path(spec.target).name
     # notebooks resolve their default paths (../data, results/) from their own folder
     return [
@@ -275,12 +283,13 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
 
     for i, cell in enumerate(cells, 1):
         cell_dir = out / cell.cell_id
-        done = cell_dir / "metrics.json"
+        done = results_dir_of(spec, cell_dir) / "metrics.json"
         if done.is_file():
             cell.status = "skipped"
         else:
             cell_dir.mkdir(parents=True, exist_ok=True)
-            (cell_dir / "error.txt").unlink(missing_ok=True)
+            for stale in ("error.txt", "run.log"):  # the sweep's own notes from a failed try
+                (cell_dir / stale).unlink(missing_ok=True)
             logger.info("[%d/%d] %s", i, len(cells), cell.cell_id)
             t0 = time.perf_counter()
             ok, detail = _run_cell(spec, cell, cell_dir)

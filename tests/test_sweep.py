@@ -101,3 +101,29 @@ def test_explicit_cells_instead_of_a_grid(tmp_path):
     path.write_text(yaml.safe_dump({"cells": [{"seed": 1}, {"train_batch_size": 16}]}))
     with pytest.raises(ValueError, match="same parameter names"):
         load_sweep(path)
+
+
+@pytest.mark.slow
+def test_notebook_cells_keep_their_notebook_beside_the_run_folder(tmp_path, tiny_csv):
+    """A notebook cell's parameters and executed notebook stay in the cell folder; the run folder
+    the notebook saves (replaced whole on saving) is ``<cell>/results``."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = {
+        "target": str(root / "notebooks" / "02_baseline.ipynb"), "config": "default",
+        "output_dir": str(tmp_path / "nb-sweep"),
+        "fixed": {"corpus_source": str(tiny_csv), "data_dir": str(tmp_path / "data"), "models_encoders": ["tfidf-lsa"],
+                  "cluster_spaces": ["raw"], "reduce_plot_2d": False, "metrics_sts_splits": [],
+                  "metrics_n_alignment_texts": 0, "corpus_drop_labels": []},
+        "grid": {"corpus_n_samples": [45, 60]},
+    }
+    path = tmp_path / "nb.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = run_sweep(path)
+    assert [c.status for c in result.cells] == ["done", "done"], [c.error for c in result.cells]
+    for cell in result.cells:
+        cell_dir = tmp_path / "nb-sweep" / cell.cell_id
+        assert (cell_dir / "02_baseline.ipynb").is_file() and (cell_dir / "params.yaml").is_file()
+        assert (cell_dir / "results" / "metrics.json").is_file() and (cell_dir / "results" / "report.html").is_file()
+    assert [c.status for c in run_sweep(path).cells] == ["skipped", "skipped"]
