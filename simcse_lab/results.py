@@ -28,9 +28,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "METRIC_COLUMNS", "SPREAD_COLUMNS", "ModelRun", "Result", "check_run_folder", "check_writable_folder",
-    "format_summary",
-    "paired_differences", "spread_table",
-    "summary_table",
+    "format_summary", "paired_differences", "spread_table", "summary_table",
 ]
 
 METRIC_COLUMNS = ["v_measure", "homogeneity", "completeness", "ari", "ami", "n_clusters", "noise_fraction"]
