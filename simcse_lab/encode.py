@@ -135,7 +135,11 @@ MEMMAP_BYTES = 256 * 2**20
 def _allocate(cache: ArrayCache | None, shape: tuple[int, int]) -> np.ndarray:
     if cache is None or shape[0] * shape[1] * 4 <= MEMMAP_BYTES:
         return np.empty(shape, dtype=np.float32)
-    return cache.scratch(shape)
+    try:
+        return cache.scratch(shape)
+    except OSError as exc:  # an unwritable cache is skipped (ArrayCache.save warns), not fatal
+        logger.warning("cannot map the embeddings in %s (%s); holding them in memory", cache.root, exc.strerror or exc)
+        return np.empty(shape, dtype=np.float32)
 
 
 def dropout_views(
