@@ -87,7 +87,8 @@ def overrides(n: int, variant: str, corpus: Path, encoder: Path, data_dir: Path)
         "models.encoders": [str(encoder)], "models.simcse_from": [],
         "encode.max_seq_length": 64, "encode.batch_size": 64, "encode.backend": "torch",
         "encode.engine": "ray" if variant == "ray" else "local", "encode.show_progress": False,
-        "ray.n_actors": 1, "ray.num_cpus_per_actor": 1.0, "ray.batch_size": 2048,
+        # two one-thread actors use the 2 cores as the local engine's two torch threads do
+        "ray.n_actors": 2, "ray.num_cpus_per_actor": 1.0, "ray.batch_size": 2048,
         "reduce.plot_2d": False, "cluster.methods": ["kmeans", "hdbscan"], "cluster.spaces": ["raw", "umap"],
         "cluster.pairs": ["kmeans/raw", "hdbscan/umap"],
         "reduce.sample_threshold": 50_000 if sample_fit else None,
