@@ -100,10 +100,12 @@ def test_too_few_texts(tiny_checkpoint):
 @pytest.mark.slow
 def test_torchrun_two_processes_train_with_gloo(tmp_path, tiny_csv, tiny_checkpoint):
     """`torchrun --standalone --nproc_per_node=2` runs the unchanged CLI: world size 2, in-batch
-    negatives gathered across ranks, only rank 0 writes, the saved model loads."""
+    negatives gathered across ranks, only rank 0 writes, the saved model loads, and an interrupted
+    run resumes from its newest checkpoint."""
     import json
     import math
     import os
+    import shutil
     import subprocess
     import sys
 
@@ -113,7 +115,7 @@ def test_torchrun_two_processes_train_with_gloo(tmp_path, tiny_csv, tiny_checkpo
            "train", "--model", str(tiny_checkpoint), "--set", f"corpus.source={tiny_csv}",
            "--set", f"data_dir={tmp_path / 'data'}", "--set", "corpus.n_samples=null", "--set", "corpus.drop_labels=[]",
            "--set", "train.batch_size=8", "--set", "train.max_seq_length=16", "--set", "train.learning_rate=1e-3",
-           "--set", "encode.show_progress=false", "-q"]
+           "--set", "train.checkpoint_steps=1", "--set", "encode.show_progress=false", "-q"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -125,3 +127,13 @@ def test_torchrun_two_processes_train_with_gloo(tmp_path, tiny_csv, tiny_checkpo
     # 60 texts, batch 8 on each of 2 ranks: 3-4 steps (the sampler may drop a ragged last batch); one process: 8
     assert log["global_step"] in (60 // 16, math.ceil(60 / 16))
     assert SentenceTransformer(str(run / "model"), device="cpu").encode(["a dog toy"]).shape == (1, 32)
+
+    # interrupted after the checkpoint before the last: no log, no model, the last checkpoint gone
+    (run / "training_log.json").unlink()
+    shutil.rmtree(run / "model")
+    ckpts = sorted(run.glob("checkpoints/checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    shutil.rmtree(ckpts[-1])
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = json.loads((run / "training_log.json").read_text())
+    assert log["resumed_from"] == ckpts[-2].name and log["world_size"] == 2
