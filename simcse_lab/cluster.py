@@ -65,6 +65,10 @@ class KMeansClusterer:
     noise_fraction_: float = field(default=0.0, init=False)
     extra_labels_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
+    def uses_minibatch(self, n: int) -> bool:
+        """Whether ``n`` points are clustered with MiniBatchKMeans (above ``minibatch_threshold``)."""
+        return self.backend == "cpu" and self.minibatch_threshold is not None and n > self.minibatch_threshold
+
     def fit_predict(self, x: np.ndarray) -> np.ndarray:
         if self.n_clusters < 2:
             raise ValueError(f"KMeans n_clusters must be >= 2, got {self.n_clusters}")
@@ -75,7 +79,7 @@ class KMeansClusterer:
 
             model = CumlKMeans(n_clusters=self.n_clusters, n_init=self.n_init, random_state=self.random_state or 0)
             labels = np.asarray(model.fit_predict(np.asarray(x, dtype=np.float32)))
-        elif self.minibatch_threshold is not None and len(x) > self.minibatch_threshold:
+        elif self.uses_minibatch(len(x)):
             from sklearn.cluster import MiniBatchKMeans
 
             labels = MiniBatchKMeans(n_clusters=self.n_clusters, n_init=3, batch_size=4096,

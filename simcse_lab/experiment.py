@@ -222,14 +222,16 @@ def _run_once(cfg: ExperimentConfig) -> Result:
 def scaling_report(cfg: ExperimentConfig, n: int, backend: str) -> dict[str, Any]:
     """How this run's vectors were made and its spaces fitted, for the manifest."""
     r, c = cfg.reduce, cfg.cluster
-    umap_sampled = r.sample_threshold is not None and n > r.sample_threshold and n > r.fit_sample
-    hdb_sampled = c.sample_threshold is not None and n > c.sample_threshold and n > c.fit_sample
+    # the steps decide for themselves whether they sample; ask them rather than repeat the rule
+    umap_sampled = make_reducer("umap", r).sampled(n)
+    hdb_sampled = make_clusterer("hdbscan", c, n_samples=n, n_classes=None).sampled(n)
+    minibatch = make_clusterer("kmeans", c, n_samples=n, n_classes=2).uses_minibatch(n)
     return {
         "encode_engine": cfg.encode.engine,
         "cluster_backend": backend,
         "umap_fit": f"sample of {r.fit_sample} of {n}, the rest transformed" if umap_sampled else f"all {n}",
         "hdbscan_fit": f"sample of {c.fit_sample} of {n}, the rest assigned" if hdb_sampled else f"all {n}",
-        "kmeans": "MiniBatchKMeans" if c.sample_threshold is not None and n > c.sample_threshold else "KMeans",
+        "kmeans": "MiniBatchKMeans" if minibatch else "KMeans",
     }
 
 
