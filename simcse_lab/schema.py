@@ -350,7 +350,7 @@ class MetricsConfig:
 class ExperimentConfig:
     """A whole comparison: corpus, models, training, reduction, clustering."""
 
-    name: str = _f("default", "run name; the run folder is <runs_dir>/<name>-<config hash>")
+    name: str = _f("default", "run name; the run folder is <runs_dir>/<name>-<config hash>-<corpus fingerprint>")
     seed: int = _f(42, "seed for sampling, training, UMAP and clustering")
     data_dir: str = _f("data", "folder for raw downloads (raw/) and caches (interim/)")
     runs_dir: str = _f("runs", "folder for run outputs")
