@@ -87,7 +87,7 @@ class ArrayCache:
             return None
         try:
             info = json.loads(meta.read_text())
-            # a large entry is mapped, not read into memory (see encode.MEMMAP_BYTES)
+            # a large entry is mapped, not read into memory (encode writes such entries memory-mapped too)
             x = np.load(npy, allow_pickle=False, mmap_mode="r" if npy.stat().st_size > MMAP_BYTES else None)
         except (OSError, ValueError, EOFError) as exc:
             logger.warning("cache entry %s is unreadable (%s); recomputing", npy.name, exc)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .cache import ArrayCache, cache_key
+from .cache import MMAP_BYTES, ArrayCache, cache_key
 from .encoders import Encoder, SentenceEncoder
 
 logger = logging.getLogger(__name__)
@@ -128,8 +128,9 @@ def encode_texts(
     return out
 
 
-# results larger than this are written into a memory-mapped file instead of held in memory
-MEMMAP_BYTES = 256 * 2**20
+# results larger than this are written into a memory-mapped file instead of held in memory (the
+# same size above which the cache maps an entry when loading it)
+MEMMAP_BYTES = MMAP_BYTES
 
 
 def _allocate(cache: ArrayCache | None, shape: tuple[int, int]) -> np.ndarray:
