@@ -169,6 +169,24 @@ def markdown(rows: list[dict], extra: list[str]) -> str:
     return "\n".join(out + [""] + extra) + "\n"
 
 
+def merge_earlier(path: Path, rows: list[dict], notes: list[str], hw: dict) -> tuple[list[dict], list[str]]:
+    """Keep the rows of sizes this run did not measure, from an earlier ``scale.json`` made on the
+    same kind of machine (same CPU model and core count), so parts can run on different days.
+    Rows of another machine are dropped: times are only comparable within one machine."""
+    if not path.is_file():
+        return rows, notes
+    old = json.loads(path.read_text())
+    same = all(old.get("hardware", {}).get(k) == hw.get(k) for k in ("cpu", "cores", "cpu_count"))
+    if not same:
+        print(f"{path}: measured on another machine; its rows are not kept", file=sys.stderr)
+        return rows, notes
+    sizes = {r["n"] for r in rows}
+    kept = [r for r in old.get("rows", []) if r["n"] not in sizes]
+    kept_notes = [x for x in old.get("notes", []) if not any(x.startswith(f"- {n:,} texts") for n in sizes)]
+    merged = sorted(kept + rows, key=lambda r: r["n"])
+    return merged, kept_notes + notes
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000, 500_000])
@@ -209,6 +227,7 @@ def main() -> None:
                          f"({by['ray']['wall_seconds']:.1f} s vs {by['local']['wall_seconds']:.1f} s; encode stage "
                          f"{enc[1]:.1f} s vs {enc[0]:.1f} s); largest absolute difference of the embeddings {diff:.2e}.")
     args.out.mkdir(parents=True, exist_ok=True)
+    rows, extra = merge_earlier(args.out / "scale.json", rows, extra, hardware())
     record = {"hardware": hardware(), "rows": rows, "notes": extra}
     (args.out / "scale.json").write_text(json.dumps(record, indent=2))
     (args.out / "scale.md").write_text(markdown(rows, extra))
