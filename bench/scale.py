@@ -1,7 +1,7 @@
 """Benchmark: how the comparison scales past one machine's comfortable size (issue 13).
 
-    python bench/scale.py                                   # 20k local vs ray; 100k sample-fit off vs on; 500k on
-    python bench/scale.py --sizes 20000 --variants local ray  # one part
+    python bench/scale.py                          # 20k local vs ray; 100k sample-fit off, on, ray; 500k on
+    python bench/scale.py --sizes 100000 --variants ray     # one part; the other rows of scale.json are kept
 
 A synthetic corpus is built from the bundled reviews: texts drawn with replacement, each with a
 seeded 10% of its words deleted (so texts are distinct), keeping the review's Department as the
@@ -11,9 +11,12 @@ fresh Python process with a cold cache and reports wall time per stage (the run 
 peak resident memory of that process (Ray's worker processes are not in it; their peak is
 reported separately where Ray ran) and the V-measures, into ``<out>/scale.json`` and ``.md``.
 
-Variants: ``local`` / ``ray`` (encode.engine; 20k: the Ray engine's overhead, and the two
-engines' embeddings compared), ``off`` / ``on`` (sample-fit UMAP / HDBSCAN / MiniBatchKMeans
-disabled or enabled above 50,000 points).
+Variants: ``local`` / ``ray`` (encode.engine; at 20k the Ray engine's overhead, and the two
+engines' embeddings compared; at 100k, with sample-fit on, Ray also runs UMAP's transform of the
+points outside the sample as parallel tasks), ``off`` / ``on`` (sample-fit UMAP / HDBSCAN /
+MiniBatchKMeans disabled or enabled above 50,000 points, local engine). The notes compare each
+``ray`` row with the local row of the same size and sample-fit setting, and the clustering time of
+the ``on`` rows across sizes.
 """
 
 from __future__ import annotations
@@ -151,10 +154,28 @@ def run_variant(n: int, variant: str, corpus: Path, encoder: Path, data_dir: Pat
     return {"n": n, "variant": variant, **out}
 
 
-def markdown(rows: list[dict], extra: list[str]) -> str:
-    def stage(r, prefix):
-        return sum(v for k, v in r["stages"].items() if k.startswith(prefix))
+def _stage(row: dict, prefix: str) -> float:
+    """Seconds of the manifest's steps whose name starts with ``prefix`` (``encode <model>``, ...)."""
+    return sum(v for k, v in row["stages"].items() if k.startswith(prefix))
 
+
+def growth_notes(rows: list[dict]) -> list[str]:
+    """How clustering time (UMAP + KMeans + HDBSCAN) grows with the corpus, sample-fit on, local
+    engine: each size against the smallest, as a ratio of times next to the ratio of sizes."""
+    on = sorted((r for r in rows if r["variant"] == "on"), key=lambda r: r["n"])
+    if len(on) < 2:
+        return []
+
+    def clustering(r):
+        return _stage(r, "umap") + _stage(r, "cluster")
+
+    first = on[0]
+    return [f"- Sample-fit on, {r['n']:,} vs {first['n']:,} texts ({r['n'] / first['n']:.1f}x): clustering "
+            f"{clustering(r):.1f} s vs {clustering(first):.1f} s ({clustering(r) / clustering(first):.2f}x), "
+            f"peak RSS {r['peak_rss_mb']:.0f} vs {first['peak_rss_mb']:.0f} MiB." for r in on[1:]]
+
+
+def markdown(rows: list[dict], extra: list[str]) -> str:
     out = ["| texts | variant | wall (s) | encode (s) | UMAP (s) | KMeans (s) | HDBSCAN (s) | peak RSS (MiB) |"
            " kmeans/raw | hdbscan/umap | UMAP fit | HDBSCAN fit |",
            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
@@ -162,29 +183,51 @@ def markdown(rows: list[dict], extra: list[str]) -> str:
         rss = f"{r['peak_rss_mb']:.0f}" + (f" (+{r['ray_workers_peak_rss_mb']:.0f} Ray)" if r.get(
             "ray_workers_peak_rss_mb") else "")
         out.append(
-            f"| {r['n']:,} | {r['variant']} | {r['wall_seconds']:.1f} | {stage(r, 'encode'):.1f} | {stage(r, 'umap'):.1f} "
-            f"| {stage(r, 'cluster kmeans'):.1f} | {stage(r, 'cluster hdbscan'):.1f} | {rss} "
+            f"| {r['n']:,} | {r['variant']} | {r['wall_seconds']:.1f} | {_stage(r, 'encode'):.1f} | {_stage(r, 'umap'):.1f} "
+            f"| {_stage(r, 'cluster kmeans'):.1f} | {_stage(r, 'cluster hdbscan'):.1f} | {rss} "
             f"| {r['v_measure'].get('kmeans/raw', float('nan')):.3f} | {r['v_measure'].get('hdbscan/umap', float('nan')):.3f} "
             f"| {r['scaling']['umap_fit']} | {r['scaling']['hdbscan_fit']} |")
     return "\n".join(out + [""] + extra) + "\n"
 
 
-def merge_earlier(path: Path, rows: list[dict], notes: list[str], hw: dict) -> tuple[list[dict], list[str]]:
-    """Keep the rows of sizes this run did not measure, from an earlier ``scale.json`` made on the
-    same kind of machine (same CPU model and core count), so parts can run on different days.
-    Rows of another machine are dropped: times are only comparable within one machine."""
+def merge_earlier(path: Path, rows: list[dict], hw: dict) -> list[dict]:
+    """This run's rows plus the other (size, variant) rows of an earlier ``scale.json`` made on the
+    same kind of machine (CPU model and count), so parts can run separately. Rows of another machine
+    are dropped: times are only comparable within one machine."""
     if not path.is_file():
-        return rows, notes
+        return rows
     old = json.loads(path.read_text())
-    same = all(old.get("hardware", {}).get(k) == hw.get(k) for k in ("cpu", "cores", "cpu_count"))
-    if not same:
+    if any(old.get("hardware", {}).get(k) != hw.get(k) for k in ("cpu", "cpu_count")):
         print(f"{path}: measured on another machine; its rows are not kept", file=sys.stderr)
-        return rows, notes
-    sizes = {r["n"] for r in rows}
-    kept = [r for r in old.get("rows", []) if r["n"] not in sizes]
-    kept_notes = [x for x in old.get("notes", []) if not any(x.startswith(f"- {n:,} texts") for n in sizes)]
-    merged = sorted(kept + rows, key=lambda r: r["n"])
-    return merged, kept_notes + notes
+        return rows
+    new = {(r["n"], r["variant"]) for r in rows}
+    kept = [r for r in old.get("rows", []) if (r["n"], r["variant"]) not in new]
+    order = ["local", "ray", "off", "on"]
+    return sorted(kept + rows, key=lambda r: (r["n"], order.index(r["variant"]) if r["variant"] in order else 9))
+
+
+def engine_notes(rows: list[dict]) -> list[str]:
+    """Per size with a ``ray`` row: its wall time against the local engine's row with the same
+    sample-fit setting (``local``, or ``on`` above the threshold), and how far the embeddings
+    (when both were kept) and the V-measures lie apart."""
+    notes = []
+    for n in sorted({r["n"] for r in rows}):
+        by = {r["variant"]: r for r in rows if r["n"] == n}
+        base = "local" if "local" in by else "on"
+        if "ray" not in by or base not in by:
+            continue
+        ray, loc = by["ray"], by[base]
+        files = [WORK / f"emb-{n}-{v}.npy" for v in (base, "ray")]
+        diff = (f"largest absolute difference of the embeddings "
+                f"{float(np.abs(np.load(files[0]) - np.load(files[1])).max()):.2e}; ") if all(
+            f.is_file() for f in files) else ""
+        vdiff = max(abs(ray["v_measure"][k] - loc["v_measure"][k]) for k in loc["v_measure"])
+        notes.append(
+            f"- {n:,} texts: Ray engine wall time {ray['wall_seconds'] / loc['wall_seconds']:.2f}x the local engine's "
+            f"({ray['wall_seconds']:.1f} s vs {loc['wall_seconds']:.1f} s; encode {_stage(ray, 'encode'):.1f} s vs "
+            f"{_stage(loc, 'encode'):.1f} s; UMAP {_stage(ray, 'umap'):.1f} s vs {_stage(loc, 'umap'):.1f} s); {diff}"
+            f"largest V-measure difference {vdiff:.4f}.")
+    return notes
 
 
 def main() -> None:
@@ -201,12 +244,11 @@ def main() -> None:
     from simcse_lab.runtime import hardware
 
     encoder = build_encoder()
-    plan = {20_000: ["local", "ray"], 100_000: ["off", "on"], 500_000: ["on"]}
-    rows, extra = [], []
+    plan = {20_000: ["local", "ray"], 100_000: ["off", "on", "ray"], 500_000: ["on"]}
+    rows = []
     for n in args.sizes:
         corpus = build_corpus(n)
         variants = args.variants or plan.get(n, ["on"])
-        embeddings = {}
         for variant in variants:
             data_dir = WORK / f"run-{n}-{variant}"
             shutil.rmtree(data_dir, ignore_errors=True)  # cold: no embeddings, projections
@@ -214,20 +256,10 @@ def main() -> None:
             row = run_variant(n, variant, corpus, encoder, data_dir, keep)
             rows.append(row)
             print(json.dumps(row), flush=True)
-            if keep:
-                embeddings[variant] = keep
             shutil.rmtree(data_dir, ignore_errors=True)
-        if {"local", "ray"} <= set(embeddings):
-            a, b = np.load(embeddings["local"]), np.load(embeddings["ray"])
-            diff = float(np.abs(a - b).max())
-            by = {r["variant"]: r for r in rows if r["n"] == n}
-            ratio = by["ray"]["wall_seconds"] / by["local"]["wall_seconds"]
-            enc = [sum(v for k, v in by[x]["stages"].items() if k.startswith("encode")) for x in ("local", "ray")]
-            extra.append(f"- {n:,} texts: Ray engine wall time {ratio:.2f}x the local engine's "
-                         f"({by['ray']['wall_seconds']:.1f} s vs {by['local']['wall_seconds']:.1f} s; encode stage "
-                         f"{enc[1]:.1f} s vs {enc[0]:.1f} s); largest absolute difference of the embeddings {diff:.2e}.")
     args.out.mkdir(parents=True, exist_ok=True)
-    rows, extra = merge_earlier(args.out / "scale.json", rows, extra, hardware())
+    rows = merge_earlier(args.out / "scale.json", rows, hardware())
+    extra = engine_notes(rows) + growth_notes(rows)
     record = {"hardware": hardware(), "rows": rows, "notes": extra}
     (args.out / "scale.json").write_text(json.dumps(record, indent=2))
     (args.out / "scale.md").write_text(markdown(rows, extra))

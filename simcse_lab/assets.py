@@ -21,10 +21,11 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 logger = logging.getLogger(__name__)
 
@@ -138,13 +139,19 @@ def _resolve_member(names: list[str], member: str, archive: Path) -> str:
     raise AssetError(f"{archive.name} has no file {member!r}")
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary sibling and one rename."""
+def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], Any]) -> None:
+    """Write ``data`` (bytes, or a function that writes into the open binary file, e.g.
+    ``lambda fh: np.save(fh, x)`` to stream a large array) to ``path`` through a temporary
+    sibling and one rename: readers see the old file or the new one, never a part."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from .assets import atomic_write
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["ArrayCache", "array_digest", "cache_key"]
@@ -58,17 +60,6 @@ def array_digest(x: np.ndarray, *, block_bytes: int = 64 * 2**20) -> str:
     for start in range(0, len(x), rows):
         h.update(np.ascontiguousarray(x[start : start + rows]).tobytes())
     return h.hexdigest()
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix + ".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 class ArrayCache:
@@ -134,8 +125,8 @@ class ArrayCache:
                 x.flush()
                 os.replace(scratch, npy)  # a scratch array becomes the entry by rename, no copy
             else:
-                _atomic_write(npy, lambda fh: np.save(fh, x, allow_pickle=False))
-            _atomic_write(meta, lambda fh: fh.write(json.dumps(full, indent=2, default=str).encode()))
+                atomic_write(npy, lambda fh: np.save(fh, x, allow_pickle=False))
+            atomic_write(meta, json.dumps(full, indent=2, default=str).encode())
         except OSError as exc:
             with contextlib.suppress(OSError):  # an array without its record would only be a miss
                 npy.unlink(missing_ok=True)

@@ -9,7 +9,6 @@ models are cached).
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import os
 import sys
@@ -161,9 +160,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,
         cache_dir=cache, show_progress=cfg.encode.show_progress, engine=make_engine(cfg),
     )
-    buf = io.BytesIO()
-    np.save(buf, x, allow_pickle=False)
-    atomic_write(out, buf.getvalue())
+    atomic_write(out, lambda fh: np.save(fh, x, allow_pickle=False))  # streamed, no copy in memory
     print(f"{x.shape[0]} x {x.shape[1]} float32 embeddings written to {out}")
     return 0
 

@@ -15,6 +15,12 @@ made. Every engine gives the same embeddings as the local one (tested, ``atol`` 
   ``(id, embedding)`` streamed back. Ray does not keep row order, so rows carry their id and are
   written by it. ``ray.init`` takes ``ray.address`` or ``$RAY_ADDRESS`` (a cluster), else starts a
   local Ray; model folders must then be readable from every node (a shared file system or a hub id).
+
+Every engine also has ``map_ordered(fn, parts)``: ``fn`` applied to each array of ``parts``, results
+in the order given. The local and multi-process engines run it here, one part after another (the
+pool is sentence-transformers' and only encodes); the Ray engine runs the parts as Ray tasks, a
+bounded number in flight, ``fn`` shipped once through the object store. Sample-fit UMAP uses it to
+``transform`` the points outside its sample in parallel (:mod:`simcse_lab.reduce`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +40,11 @@ logger = logging.getLogger(__name__)
 __all__ = ["LocalEngine", "MultiProcessEngine", "RayEngine", "make_engine"]
 
 Chunk = tuple[np.ndarray, np.ndarray]  # (row indices into the texts, float32 embeddings)
+
+
+def _map_here(fn: Callable[[np.ndarray], Any], parts: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    for part in parts:
+        yield np.asarray(fn(part), dtype=np.float32)
 
 
 @dataclass
@@ -48,6 +60,10 @@ class LocalEngine:
         for start in range(0, len(texts), step):
             part = texts[start : start + step]
             yield np.arange(start, start + len(part)), encoder.encode(part, batch_size=batch_size, show_progress=False)
+
+    def map_ordered(self, fn: Callable[[np.ndarray], Any], parts: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """``fn`` of each part, here, in order."""
+        return _map_here(fn, parts)
 
 
 def _plain(encoder: Any) -> Any:
@@ -88,6 +104,10 @@ class MultiProcessEngine:
         finally:
             model.stop_multi_process_pool(pool)
 
+    def map_ordered(self, fn: Callable[[np.ndarray], Any], parts: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """``fn`` of each part, here, in order (the pool encodes; it runs nothing else)."""
+        return _map_here(fn, parts)
+
 
 class _EmbedActor:
     """One Ray actor: loads the encoder once, then embeds every batch it is given."""
@@ -101,6 +121,11 @@ class _EmbedActor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         emb = self.encoder.encode([str(t) for t in batch["text"]], batch_size=self.batch_size, show_progress=False)
         return {"id": np.asarray(batch["id"], dtype=np.int64), "embedding": np.asarray(emb, dtype=np.float32)}
+
+
+def _apply(fn: Callable[[np.ndarray], Any], part: np.ndarray) -> np.ndarray:
+    """One Ray task of :meth:`RayEngine.map_ordered`."""
+    return np.asarray(fn(part), dtype=np.float32)
 
 
 def init_ray(address: str | None = None, *, num_cpus: int | None = None, object_store_mb: int | None = None) -> Any:
@@ -154,6 +179,20 @@ class RayEngine:
         )
         for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
             yield batch["id"], np.asarray(batch["embedding"], dtype=np.float32)
+
+    def map_ordered(self, fn: Callable[[np.ndarray], Any], parts: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """``fn`` of each part as Ray tasks (``num_cpus_per_actor`` each), results in order; at most
+        two tasks per actor in flight, so the object store holds a few parts, not all of them."""
+        ray = init_ray(self.address, object_store_mb=self.object_store_mb)
+        fn_ref = ray.put(fn)  # shipped once, not with every task
+        task = ray.remote(num_cpus=self.num_cpus_per_actor, num_gpus=self.num_gpus_per_actor or None)(_apply)
+        pending: deque = deque()
+        for part in parts:
+            pending.append(task.remote(fn_ref, part))
+            if len(pending) >= 2 * max(1, self.n_actors):
+                yield ray.get(pending.popleft())
+        while pending:
+            yield ray.get(pending.popleft())
 
 
 def make_engine(cfg: Any) -> Any:

@@ -163,10 +163,11 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     r = cfg.reduce
     umap_cache = Path(cfg.data_dir) / "interim" / "projections" if cfg.encode.cache else None
     backend = resolve_backend(cfg.cluster.backend)
-    reducers = {space: make_reducer(space, r, seed=cfg.seed, cache_dir=umap_cache, backend=backend)
+    engine = make_engine(cfg)  # a sample-fit UMAP transforms the rest where the vectors were made
+    reducers = {space: make_reducer(space, r, seed=cfg.seed, cache_dir=umap_cache, backend=backend, engine=engine)
                 for space in cfg.cluster.spaces}
     plot_reducer = make_reducer("umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist,
-                                cache_dir=umap_cache, backend=backend)
+                                cache_dir=umap_cache, backend=backend, engine=engine)
     for mr in runs:
         fitted: dict[str, np.ndarray] = {}
         with timer(f"umap {mr.name}"):
@@ -229,7 +230,9 @@ def scaling_report(cfg: ExperimentConfig, n: int, backend: str) -> dict[str, Any
     return {
         "encode_engine": cfg.encode.engine,
         "cluster_backend": backend,
-        "umap_fit": f"sample of {r.fit_sample} of {n}, the rest transformed" if umap_sampled else f"all {n}",
+        "umap_fit": (f"sample of {r.fit_sample} of {n}, the rest transformed"
+                     + (" by Ray tasks" if cfg.encode.engine == "ray" and backend == "cpu" else "")
+                     if umap_sampled else f"all {n}"),
         "hdbscan_fit": f"sample of {c.fit_sample} of {n}, the rest assigned" if hdb_sampled else f"all {n}",
         "kmeans": "MiniBatchKMeans" if minibatch else "KMeans",
     }

@@ -17,14 +17,16 @@ on the same embeddings neither fits again nor imports umap (whose numba compilat
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .cache import ArrayCache, array_digest, cache_key
 from .config import ReduceConfig
+from .engines import LocalEngine
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ class UMAPReducer:
     sample_threshold: int | None = None
     transform_chunk: int = 20_000
     backend: str = "cpu"
+    # where a sample fit transforms the rest (simcse_lab.engines; None: here); results do not depend on it
+    engine: Any = field(default=None, repr=False, compare=False)
 
     def sampled(self, n: int) -> bool:
         """Whether ``n`` points are fitted on a sample (above ``sample_threshold``)."""
@@ -62,10 +66,11 @@ class UMAPReducer:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if self.cache_dir is None or self.random_state is None:  # an unseeded fit is not reproducible
             return self._fit(x)
-        params = {k: v for k, v in asdict(self).items()
-                  if k not in ("cache_dir", "fit_sample", "sample_threshold", "transform_chunk", "backend")}
+        params = {f.name: getattr(self, f.name) for f in fields(self)
+                  if f.name not in ("cache_dir", "fit_sample", "sample_threshold", "transform_chunk", "backend", "engine")}
         if self.sampled(len(x)):  # a sample fit is another projection; a full fit keeps its old key
-            params["fit_sample"] = self.fit_sample
+            # transform's negative sampling draws from one seeded stream per call: the chunks matter
+            params.update(fit_sample=self.fit_sample, transform_chunk=self.transform_chunk)
         if self.backend != "cpu":
             params["backend"] = self.backend
         key = cache_key({"umap": params, "input": array_digest(x), "umap-learn": metadata.version("umap-learn")})
@@ -96,10 +101,14 @@ class UMAPReducer:
         model = self._model(self.fit_sample)
         out = np.empty((n, self.n_components), dtype=np.float32)
         out[fit_idx] = model.fit_transform(x[fit_idx])
-        for start in range(0, len(rest), self.transform_chunk):
-            idx = rest[start : start + self.transform_chunk]
-            out[idx] = model.transform(x[idx])
-        logger.info("UMAP fitted on %d of %d points, the other %d transformed", self.fit_sample, n, len(rest))
+        chunks = [rest[start : start + self.transform_chunk] for start in range(0, len(rest), self.transform_chunk)]
+        # cuML transforms on the GPU it fitted on; umap-learn's transform goes where the engine runs
+        # work (the Ray engine: chunks as Ray tasks, in parallel)
+        engine = self.engine if self.engine is not None and self.backend == "cpu" else LocalEngine()
+        for idx, part in zip(chunks, engine.map_ordered(model.transform, (x[idx] for idx in chunks)), strict=True):
+            out[idx] = part
+        logger.info("UMAP fitted on %d of %d points, the other %d transformed (%s engine)", self.fit_sample, n,
+                    len(rest), engine.name)
         return out
 
     def _model(self, n: int):
@@ -118,9 +127,11 @@ class UMAPReducer:
 
 
 def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components: int | None = None,
-                 min_dist: float | None = None, cache_dir: str | Path | None = None, backend: str = "cpu"):
+                 min_dist: float | None = None, cache_dir: str | Path | None = None, backend: str = "cpu",
+                 engine: Any = None):
     """Factory: ``"raw"`` -> :class:`IdentityReducer`, ``"umap"`` -> :class:`UMAPReducer`
-    (``backend``: ``cpu`` umap-learn or ``cuml``, as resolved by :func:`simcse_lab.cluster.resolve_backend`)."""
+    (``backend``: ``cpu`` umap-learn or ``cuml``, as resolved by :func:`simcse_lab.cluster.resolve_backend`;
+    ``engine``: where a sample fit transforms the rest, :func:`simcse_lab.engines.make_engine`)."""
     if space == "raw":
         return IdentityReducer()
     if space == "umap":
@@ -135,5 +146,6 @@ def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components:
             sample_threshold=cfg.sample_threshold,
             transform_chunk=cfg.transform_chunk,
             backend=backend,
+            engine=engine,
         )
     raise ValueError(f"unknown space {space!r}; allowed: raw, umap")

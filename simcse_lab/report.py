@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .assets import atomic_write
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["build_html_report", "interactive_umap", "write_results"]
@@ -45,9 +47,7 @@ def write_results(results_dir: str | Path, metrics: dict[str, Any], figures: dic
     results_dir.mkdir(parents=True, exist_ok=True)
     for name, fig in (figures or {}).items():
         fig.savefig(results_dir / f"{name}.png", dpi=90, bbox_inches="tight")
-    tmp = results_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(_jsonable(metrics), indent=2))
-    tmp.replace(results_dir / "metrics.json")
+    atomic_write(results_dir / "metrics.json", json.dumps(_jsonable(metrics), indent=2).encode())
     return results_dir
 
 

@@ -105,7 +105,8 @@ class EncodeConfig:
 
 @dataclass(frozen=True)
 class RayConfig:
-    """The Ray Data engine (encode.engine: ray): a pool of actors that each load the model once."""
+    """The Ray Data engine (encode.engine: ray): a pool of actors that each load the model once; a
+    sample-fit UMAP also transforms its chunks as Ray tasks of num_cpus_per_actor CPUs each."""
 
     address: str | None = _f(None, "Ray cluster address (None: $RAY_ADDRESS if set, else a local Ray on this machine)")
     n_actors: int = _f(1, "encoding actors (each loads the model once)", ge=1)
@@ -286,7 +287,8 @@ class ReduceConfig:
                          " transform the rest in chunks", ge=100)
     sample_threshold: int | None = _f(50_000, "corpus size above which UMAP is fitted on a sample (None: never)",
                                       ge=100)
-    transform_chunk: int = _f(20_000, "points per UMAP transform chunk (memory stays flat as the corpus grows)",
+    transform_chunk: int = _f(20_000, "points per UMAP transform chunk (memory stays flat as the corpus grows; with"
+                              " encode.engine ray the chunks run in parallel as Ray tasks)",
                               ge=100)
 
 

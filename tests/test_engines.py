@@ -107,3 +107,33 @@ def test_cuda_encoding_equals_cpu(tiny_checkpoint, local_reference):
     enc = load_encoder(str(tiny_checkpoint), max_seq_length=32, device="cuda")
     x = encode_texts(enc, texts_200(), batch_size=16, show_progress=False)
     np.testing.assert_allclose(x, local_reference, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_ray_map_ordered_keeps_the_order_of_the_parts(local_ray):
+    def slow_square(part: np.ndarray) -> np.ndarray:  # nested: Ray's workers get it by value
+        import time
+
+        time.sleep(0.05 * float(part[0, 0] % 3))  # parts finish out of order
+        return part**2
+
+    parts = [np.full((2, 3), i, dtype=np.float32) for i in range(7)]
+    out = list(RayEngine(n_actors=2).map_ordered(slow_square, iter(parts)))
+    assert [float(o[0, 0]) for o in out] == [float(i * i) for i in range(7)]
+    assert list(LocalEngine().map_ordered(slow_square, parts[:2]))[1][0, 0] == 1.0
+
+
+@pytest.mark.slow
+def test_sample_fit_umap_transforms_through_ray_as_it_does_here(local_ray, tmp_path):
+    """Chunks transformed by Ray tasks give the projection the local transform gives (and the
+    same cache entry: the engine is not in the key)."""
+    from sklearn.datasets import make_blobs
+
+    from simcse_lab.reduce import UMAPReducer
+
+    x = make_blobs(n_samples=1200, centers=4, n_features=16, random_state=0)[0].astype(np.float32)
+    kw = dict(n_components=3, random_state=0, fit_sample=500, sample_threshold=1000, transform_chunk=250)
+    here = UMAPReducer(**kw).fit_transform(x)
+    ray_reducer = UMAPReducer(**kw, engine=RayEngine(n_actors=2), cache_dir=tmp_path)
+    np.testing.assert_allclose(ray_reducer.fit_transform(x), here, atol=1e-4)
+    assert np.array_equal(UMAPReducer(**kw, cache_dir=tmp_path).fit_transform(x), ray_reducer.fit_transform(x))
