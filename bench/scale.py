@@ -8,8 +8,9 @@ seeded 10% of its words deleted (so texts are distinct), keeping the review's De
 label. The encoder is a 2-layer, 128-wide randomly initialised BERT with MiniLM's tokenizer, so
 encoding does not dominate and the scaling of everything else shows. Every variant runs in a
 fresh Python process with a cold cache and reports wall time per stage (the run manifest's),
-peak resident memory of that process (Ray's worker processes are not in it; their peak is
-reported separately where Ray ran) and the V-measures, into ``<out>/scale.json`` and ``.md``.
+peak resident memory of that process (Ray's processes are not in it: where Ray ran, their summed
+resident memory at the end of the run is reported next to it, which counts the shared object store
+once per process that maps it) and the V-measures, into ``<out>/scale.json`` and ``.md``.
 
 Variants: ``local`` / ``ray`` (encode.engine; at 20k the Ray engine's overhead, and the two
 engines' embeddings compared; at 100k, with sample-fit on, Ray also runs UMAP's transform of the
@@ -125,7 +126,7 @@ def child(args: argparse.Namespace) -> None:
     if cfg.encode.engine == "ray":
         import ray
 
-        out["ray_workers_peak_rss_mb"] = _ray_workers_rss_mb()
+        out["ray_processes_rss_mb_at_end"] = _ray_workers_rss_mb()
         ray.shutdown()
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -180,8 +181,8 @@ def markdown(rows: list[dict], extra: list[str]) -> str:
            " kmeans/raw | hdbscan/umap | UMAP fit | HDBSCAN fit |",
            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
-        rss = f"{r['peak_rss_mb']:.0f}" + (f" (+{r['ray_workers_peak_rss_mb']:.0f} Ray)" if r.get(
-            "ray_workers_peak_rss_mb") else "")
+        rss = f"{r['peak_rss_mb']:.0f}" + (f" (+{r['ray_processes_rss_mb_at_end']:.0f} Ray at end)" if r.get(
+            "ray_processes_rss_mb_at_end") else "")
         out.append(
             f"| {r['n']:,} | {r['variant']} | {r['wall_seconds']:.1f} | {_stage(r, 'encode'):.1f} | {_stage(r, 'umap'):.1f} "
             f"| {_stage(r, 'cluster kmeans'):.1f} | {_stage(r, 'cluster hdbscan'):.1f} | {rss} "
@@ -202,7 +203,7 @@ def merge_earlier(path: Path, rows: list[dict], hw: dict) -> list[dict]:
         return rows
     new = {(r["n"], r["variant"]) for r in rows}
     kept = [r for r in old.get("rows", []) if (r["n"], r["variant"]) not in new]
-    order = ["local", "ray", "off", "on"]
+    order = ["local", "off", "on", "ray"]
     return sorted(kept + rows, key=lambda r: (r["n"], order.index(r["variant"]) if r["variant"] in order else 9))
 
 
