@@ -181,11 +181,12 @@ class RayEngine:
             yield batch["id"], np.asarray(batch["embedding"], dtype=np.float32)
 
     def map_ordered(self, fn: Callable[[np.ndarray], Any], parts: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """``fn`` of each part as Ray tasks (``num_cpus_per_actor`` each), results in order; at most
-        two tasks per actor in flight, so the object store holds a few parts, not all of them."""
+        """``fn`` of each part as Ray tasks (``num_cpus_per_actor`` CPUs each, no GPU: the work given
+        here is umap-learn's CPU transform), results in order; at most two tasks per actor in
+        flight, so the object store holds a few parts, not all of them."""
         ray = init_ray(self.address, object_store_mb=self.object_store_mb)
         fn_ref = ray.put(fn)  # shipped once, not with every task
-        task = ray.remote(num_cpus=self.num_cpus_per_actor, num_gpus=self.num_gpus_per_actor or None)(_apply)
+        task = ray.remote(num_cpus=self.num_cpus_per_actor)(_apply)
         pending: deque = deque()
         for part in parts:
             pending.append(task.remote(fn_ref, part))

@@ -133,7 +133,17 @@ def test_sample_fit_umap_transforms_through_ray_as_it_does_here(local_ray, tmp_p
 
     x = make_blobs(n_samples=1200, centers=4, n_features=16, random_state=0)[0].astype(np.float32)
     kw = dict(n_components=3, random_state=0, fit_sample=500, sample_threshold=1000, transform_chunk=250)
+    class CountingRay(RayEngine):
+        parts = 0
+
+        def map_ordered(self, fn, parts):
+            parts = list(parts)
+            self.parts += len(parts)
+            yield from super().map_ordered(fn, parts)
+
     here = UMAPReducer(**kw).fit_transform(x)
-    ray_reducer = UMAPReducer(**kw, engine=RayEngine(n_actors=2), cache_dir=tmp_path)
+    engine = CountingRay(n_actors=2)
+    ray_reducer = UMAPReducer(**kw, engine=engine, cache_dir=tmp_path)
     np.testing.assert_allclose(ray_reducer.fit_transform(x), here, atol=1e-4)
+    assert engine.parts == 3  # the 700 points outside the sample went to Ray, 250 at a time
     assert np.array_equal(UMAPReducer(**kw, cache_dir=tmp_path).fit_transform(x), ray_reducer.fit_transform(x))
