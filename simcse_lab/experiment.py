@@ -224,15 +224,13 @@ def scaling_report(cfg: ExperimentConfig, n: int, backend: str) -> dict[str, Any
     """How this run's vectors were made and its spaces fitted, for the manifest."""
     r, c = cfg.reduce, cfg.cluster
     # the steps decide for themselves whether they sample; ask them rather than repeat the rule
-    umap_sampled = make_reducer("umap", r).sampled(n)
+    umap = make_reducer("umap", r, backend=backend, engine=make_engine(cfg))
     hdb_sampled = make_clusterer("hdbscan", c, n_samples=n, n_classes=None).sampled(n)
     minibatch = make_clusterer("kmeans", c, n_samples=n, n_classes=2).uses_minibatch(n)
     return {
         "encode_engine": cfg.encode.engine,
         "cluster_backend": backend,
-        "umap_fit": (f"sample of {r.fit_sample} of {n}, the rest transformed"
-                     + (" by Ray tasks" if cfg.encode.engine == "ray" and backend == "cpu" else "")
-                     if umap_sampled else f"all {n}"),
+        "umap_fit": umap.describe_fit(n),
         "hdbscan_fit": f"sample of {c.fit_sample} of {n}, the rest assigned" if hdb_sampled else f"all {n}",
         "kmeans": "MiniBatchKMeans" if minibatch else "KMeans",
     }

@@ -26,7 +26,7 @@ import numpy as np
 
 from .cache import ArrayCache, array_digest, cache_key
 from .config import ReduceConfig
-from .engines import LocalEngine
+from .engines import LocalEngine, RayEngine
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,18 @@ class UMAPReducer:
     def sampled(self, n: int) -> bool:
         """Whether ``n`` points are fitted on a sample (above ``sample_threshold``)."""
         return self.sample_threshold is not None and n > self.sample_threshold and n > self.fit_sample
+
+    def _transform_engine(self) -> Any:
+        """Where a sample fit transforms the rest: the engine given (umap-learn's transform), else
+        here. cuML transforms on the GPU it fitted on."""
+        return self.engine if self.engine is not None and self.backend == "cpu" else LocalEngine()
+
+    def describe_fit(self, n: int) -> str:
+        """How ``n`` points are projected, for the run manifest."""
+        if not self.sampled(n):
+            return f"all {n}"
+        by_ray = isinstance(self._transform_engine(), RayEngine)
+        return f"sample of {self.fit_sample} of {n}, the rest transformed" + (" by Ray tasks" if by_ray else "")
 
     def fit_transform(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
@@ -102,9 +114,7 @@ class UMAPReducer:
         out = np.empty((n, self.n_components), dtype=np.float32)
         out[fit_idx] = model.fit_transform(x[fit_idx])
         chunks = [rest[start : start + self.transform_chunk] for start in range(0, len(rest), self.transform_chunk)]
-        # cuML transforms on the GPU it fitted on; umap-learn's transform goes where the engine runs
-        # work (the Ray engine: chunks as Ray tasks, in parallel)
-        engine = self.engine if self.engine is not None and self.backend == "cpu" else LocalEngine()
+        engine = self._transform_engine()  # the Ray engine: the chunks as Ray tasks, in parallel
         for idx, part in zip(chunks, engine.map_ordered(model.transform, (x[idx] for idx in chunks)), strict=True):
             out[idx] = part
         logger.info("UMAP fitted on %d of %d points, the other %d transformed (%s engine)", self.fit_sample, n,

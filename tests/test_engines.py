@@ -147,3 +147,15 @@ def test_sample_fit_umap_transforms_through_ray_as_it_does_here(local_ray, tmp_p
     np.testing.assert_allclose(ray_reducer.fit_transform(x), here, atol=1e-4)
     assert engine.parts == 3  # the 700 points outside the sample went to Ray, 250 at a time
     assert np.array_equal(UMAPReducer(**kw, cache_dir=tmp_path).fit_transform(x), ray_reducer.fit_transform(x))
+
+
+def test_manifest_says_where_a_sample_fit_transforms_the_rest():
+    from simcse_lab.config import load_config
+    from simcse_lab.experiment import scaling_report
+
+    local = load_config("default")
+    ray = load_config("default", {"encode.engine": "ray"})
+    assert scaling_report(local, 1000, "cpu")["umap_fit"] == "all 1000"
+    assert scaling_report(local, 60_000, "cpu")["umap_fit"] == "sample of 20000 of 60000, the rest transformed"
+    assert scaling_report(ray, 60_000, "cpu")["umap_fit"].endswith("the rest transformed by Ray tasks")
+    assert not scaling_report(ray, 60_000, "cuml")["umap_fit"].endswith("by Ray tasks")  # cuML stays on its GPU
