@@ -55,7 +55,8 @@ class UMAPReducer:
     sample_threshold: int | None = None
     transform_chunk: int = 20_000
     backend: str = "cpu"
-    # where a sample fit transforms the rest (simcse_lab.engines; None: here); results do not depend on it
+    # where a sample fit transforms the rest (simcse_lab.engines; None: here); not in the cache key:
+    # Ray and local give the same projection up to float noise (tested within 1e-4)
     engine: Any = field(default=None, repr=False, compare=False)
 
     def sampled(self, n: int) -> bool:
