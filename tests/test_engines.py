@@ -133,6 +133,7 @@ def test_sample_fit_umap_transforms_through_ray_as_it_does_here(local_ray, tmp_p
 
     x = make_blobs(n_samples=1200, centers=4, n_features=16, random_state=0)[0].astype(np.float32)
     kw = dict(n_components=3, random_state=0, fit_sample=500, sample_threshold=1000, transform_chunk=250)
+
     class CountingRay(RayEngine):
         parts = 0
 
