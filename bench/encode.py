@@ -75,10 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=ROOT / "data")
     args = ap.parse_args(argv)
 
-    from simcse_lab.backends import OnnxEncoder, _runtime, export_dir, export_onnx
-    from simcse_lab.data import load_corpus
-    from simcse_lab.models import load_encoder
-    from simcse_lab.runtime import configure_threads
+    from simcse_lab.core.runtime import configure_threads
+    from simcse_lab.corpus.load import load_corpus
+    from simcse_lab.encoding.backends import (
+        OnnxEncoder,
+        _runtime,
+        export_dir,
+        export_onnx,
+    )
+    from simcse_lab.encoding.resolve import load_encoder
 
     threads = configure_threads(None)
     texts = load_corpus("ecommerce-reviews", n_samples=args.n_texts, dedupe=True, drop_labels=["Trend"],

@@ -120,7 +120,7 @@ def role_b(work: Path, models: dict[str, str], data_dir: Path) -> dict:
     import numpy as np
     import pandas as pd
 
-    from simcse_lab.config import ExperimentConfig, with_overrides
+    from simcse_lab.core.config import ExperimentConfig, with_overrides
     from simcse_lab.experiment import run
 
     st.add("import", t)
@@ -184,7 +184,7 @@ def _child(role: str, work: Path, models: dict[str, str], data_dir: Path | None 
 
 
 def machine() -> dict:
-    from simcse_lab.runtime import cpu_name, package_versions
+    from simcse_lab.core.runtime import cpu_name, package_versions
 
     cpu = cpu_name()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -196,8 +196,8 @@ def machine() -> dict:
 
 def prepare(work: Path, n_texts: int, model_specs: list[str], seed: int) -> dict[str, str]:
     """Write the corpus both sides read, and resolve model specs to folders both sides load."""
-    from simcse_lab.data import load_corpus
-    from simcse_lab.models import minilm_path, random_init_path
+    from simcse_lab.corpus.load import load_corpus
+    from simcse_lab.encoding.resolve import minilm_path, random_init_path
 
     corpus = load_corpus("ecommerce-reviews", n_samples=n_texts, dedupe=True, drop_labels=["Trend"], seed=seed)
     import pandas as pd

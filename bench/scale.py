@@ -42,7 +42,7 @@ def build_corpus(n: int, seed: int = 0) -> Path:
     """``n`` perturbed reviews with their Department, as Parquet (built once)."""
     import pandas as pd
 
-    from simcse_lab.data import load_corpus
+    from simcse_lab.corpus.load import load_corpus
 
     path = WORK / f"reviews-{n}.parquet"
     if path.is_file():
@@ -71,7 +71,7 @@ def build_encoder(seed: int = 0) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from simcse_lab.checkpoints import minilm_path
+    from simcse_lab.encoding.locations import minilm_path
 
     tok = AutoTokenizer.from_pretrained(minilm_path(ROOT / "data"))
     cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
@@ -104,7 +104,7 @@ def overrides(n: int, variant: str, corpus: Path, encoder: Path, data_dir: Path)
 def child(args: argparse.Namespace) -> None:
     """One variant in this fresh process; prints one JSON line."""
     t0 = time.perf_counter()
-    from simcse_lab.config import load_config
+    from simcse_lab.core.config import load_config
     from simcse_lab.experiment import run
 
     cfg = load_config("default", json.loads(args.child))
@@ -120,7 +120,7 @@ def child(args: argparse.Namespace) -> None:
         "v_measure": scores,
     }
     if args.save_embeddings:
-        from simcse_lab.encode import embedding_cache_key  # noqa: F401 - the cache holds them; find the entry
+        from simcse_lab.encoding.encode import embedding_cache_key  # noqa: F401 - the cache holds them; find the entry
         emb = sorted((Path(cfg.data_dir) / "interim" / "embeddings").glob("*.npy"), key=lambda p: p.stat().st_size)[-1]
         shutil.copy(emb, args.save_embeddings)
     if cfg.encode.engine == "ray":
@@ -242,7 +242,7 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    from simcse_lab.runtime import hardware
+    from simcse_lab.core.runtime import hardware
 
     encoder = build_encoder()
     plan = {20_000: ["local", "ray"], 100_000: ["off", "on", "ray"], 500_000: ["on"]}

@@ -1,4 +1,4 @@
-"""Benchmark: SimCSE training throughput, ``simcse_lab.train.train_simcse`` against a plain
+"""Benchmark: SimCSE training throughput, ``simcse_lab.training.simcse.train_simcse`` against a plain
 sentence-transformers trainer with the same settings, and the batch-size / max_seq_length trade-off.
 
     python bench/train_throughput.py                 # minilm, 20 steps per setting
@@ -23,15 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def texts_for(n: int, seed: int) -> list[str]:
-    from simcse_lab.data import load_corpus
+    from simcse_lab.corpus.load import load_corpus
 
     corpus = load_corpus("ecommerce-reviews", n_samples=None, dedupe=True, drop_labels=["Trend"], seed=seed)
     return corpus.texts[:n]
 
 
 def role_ours(batch: int, seq: int, steps: int, seed: int) -> dict:
-    from simcse_lab.config import TrainConfig
-    from simcse_lab.train import train_simcse
+    from simcse_lab.core.config import TrainConfig
+    from simcse_lab.training.simcse import train_simcse
 
     cfg = TrainConfig(batch_size=batch, max_seq_length=seq, checkpoint_steps=10**6, resume=False)
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,11 +43,17 @@ def role_ours(batch: int, seq: int, steps: int, seed: int) -> dict:
 def role_plain(batch: int, seq: int, steps: int, seed: int) -> dict:
     """sentence-transformers' own recipe, nothing of simcse_lab but the model folder and the texts."""
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
     from sentence_transformers.base.sampler import BatchSamplers
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.losses import (
+        MultipleNegativesRankingLoss,
+    )
 
-    from simcse_lab.models import minilm_path
+    from simcse_lab.encoding.resolve import minilm_path
 
     texts = texts_for(batch * steps, seed)
     model = SentenceTransformer(str(minilm_path()), device="cpu")

@@ -15,9 +15,17 @@ import sys
 import traceback
 from pathlib import Path
 
-from .assets import atomic_write
-from .errors import EXPECTED_ERRORS, error_line
-from .config import ExperimentConfig, describe, list_profiles, load_config, parse_overrides, to_yaml, validate
+from .core.assets import atomic_write
+from .core.config import (
+    ExperimentConfig,
+    list_profiles,
+    load_config,
+    parse_overrides,
+    to_yaml,
+    validate,
+)
+from .core.errors import EXPECTED_ERRORS, error_line
+from .core.params import describe
 
 logger = logging.getLogger("simcse_lab")
 
@@ -91,7 +99,7 @@ def _configure_logging(quiet: bool) -> None:
 
 
 def _resolve(args: argparse.Namespace) -> ExperimentConfig:
-    from .runtime import configure_threads
+    from .core.runtime import configure_threads
 
     cfg = load_config(args.config, parse_overrides(args.overrides))
     validate(cfg)
@@ -101,7 +109,7 @@ def _resolve(args: argparse.Namespace) -> ExperimentConfig:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .experiment import run, run_dir_for
-    from .results import check_run_folder, check_writable_folder
+    from .reporting.run_folder import check_run_folder, check_writable_folder
 
     cfg = _resolve(args)
     # a run folder that cannot be written fails now, not after the whole comparison
@@ -127,8 +135,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .lifecycle import is_main_process
-    from .models import SpecContext, methods, resolve_target
+    from .encoding.resolve import SpecContext, methods, resolve_target
+    from .training.lifecycle import is_main_process
 
     cfg = _resolve(args)
     base = args.model or (cfg.models.simcse_from[0] if cfg.models.simcse_from else None)
@@ -146,20 +154,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .splits import load_corpus_for
-    from .encode import encode_texts
-    from .engines import make_engine
-    from .models import SpecContext, resolve
+    from .corpus.splits import load_corpus_for
+    from .encoding.encode import encode_with_config
+    from .encoding.resolve import SpecContext, resolve
 
     cfg = _resolve(args)
     out = _npy_path(args.out)
     corpus = load_corpus_for(cfg)
     encoder = resolve(args.model, cfg, ctx=SpecContext.for_config(cfg, corpus=corpus))
-    cache = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
-    x = encode_texts(
-        encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,
-        cache_dir=cache, show_progress=cfg.encode.show_progress, engine=make_engine(cfg),
-    )
+    x = encode_with_config(encoder, corpus.texts, cfg)
     atomic_write(out, lambda fh: np.save(fh, x, allow_pickle=False))  # streamed, no copy in memory
     print(f"{x.shape[0]} x {x.shape[1]} float32 embeddings written to {out}")
     return 0
@@ -168,7 +171,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def _npy_path(out: Path) -> Path:
     """The file ``encode --out`` writes: ``.npy`` added when missing (as numpy would), a folder
     refused; checked before anything is encoded."""
-    from .results import check_writable_folder
+    from .reporting.run_folder import check_writable_folder
 
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder; give a file path, e.g. {out / 'embeddings.npy'}")
@@ -195,7 +198,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import build_html_report
+    from .reporting.html import build_html_report
 
     print(f"report: {build_html_report(args.run_dir)}")
     return 0

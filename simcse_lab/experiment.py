@@ -1,12 +1,12 @@
 """The one orchestrator: corpus -> models -> embeddings -> projections -> clusterings -> scores.
 
 ``run(cfg)`` scores every model x every clusterer x every space with the same settings and
-returns a :class:`~simcse_lab.results.Result`; ``compare(cfgs)`` runs several configs, saves
+returns a :class:`~simcse_lab.reporting.results.Result`; ``compare(cfgs)`` runs several configs, saves
 each run folder and stacks their tables. The steps it calls each live in their own module:
-models are resolved (and trained, pretrained) by :func:`simcse_lab.models.resolve`, embedded by
-:mod:`simcse_lab.encode`, described by :mod:`simcse_lab.quality`, projected by
-:mod:`simcse_lab.reduce`, clustered by :mod:`simcse_lab.cluster` and scored by
-:mod:`simcse_lab.metrics`.
+models are resolved (and trained, pretrained) by :func:`simcse_lab.encoding.resolve.resolve`, embedded by
+:mod:`simcse_lab.encoding.encode`, described by :mod:`simcse_lab.evaluation.quality`, projected by
+:mod:`simcse_lab.clustering.reduce`, clustered by :mod:`simcse_lab.clustering.clusterers` and scored by
+:mod:`simcse_lab.evaluation.scoring`.
 
 Clusterer names in the table: ``kmeans``; ``hdbscan`` (argmax of the soft membership vectors, as
 in the seed article: every point gets a cluster); ``hdbscan-hard`` (HDBSCAN's own labels, noise
@@ -24,18 +24,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .cluster import make_clusterer, resolve_backend
-from .config import ExperimentConfig, config_hash, validate, with_overrides
-from .data import Corpus
-from .splits import load_corpus_for
-from .encode import encode_texts
-from .engines import make_engine
-from .metrics import bootstrap_scores, score_clustering
-from .models import SpecContext, resolve, resolve_target
-from .quality import alignment_sample, model_quality
-from .reduce import make_reducer
-from .results import METRIC_COLUMNS, SPREAD_COLUMNS, ModelRun, Result, check_writable_folder
-from .runtime import Timer, configure_threads, hardware, versions
+from .clustering.backend import resolve_backend
+from .clustering.clusterers import make_clusterer
+from .clustering.reduce import make_reducer
+from .core.config import ExperimentConfig, config_hash, validate, with_overrides
+from .core.engines import make_engine
+from .core.paths import cache_dir
+from .core.registry import CLUSTERERS
+from .core.runtime import Timer, configure_threads, hardware, versions
+from .corpus.load import Corpus
+from .corpus.splits import load_corpus_for
+from .encoding.encode import encode_with_config
+from .encoding.resolve import SpecContext, resolve, resolve_target
+from .evaluation.quality import alignment_sample, model_quality
+from .evaluation.scoring import (
+    metric_columns,
+    score_clustering,
+    spread_columns,
+    spread_scores,
+)
+from .evaluation.statistics import bootstrap_scores
+from .reporting.results import ModelRun, Result
+from .reporting.run_folder import check_writable_folder
 
 logger = logging.getLogger(__name__)
 
@@ -74,20 +84,18 @@ def embed_models(
     """Train what must be trained, then encode every model; return the runs and geometry rows."""
     timer = timer or Timer()
     ctx = ctx or SpecContext.for_config(cfg, corpus=corpus, timer=timer)
-    cache_dir = Path(cfg.data_dir) / "interim" / "embeddings" if cfg.encode.cache else None
+    embeddings_cache = cache_dir(cfg.data_dir, "embeddings", enabled=cfg.encode.cache)
     resolved = train_models(cfg, ctx)
     with timer("prepare encoders"):  # locate models; a first ONNX export and its check happen here
         encoders = {spec: resolve(spec, cfg, ctx=ctx, name=spec, probe_texts=corpus.texts) for spec in resolved}
     align_idx = alignment_sample(len(corpus), cfg.metrics.n_alignment_texts, cfg.seed)
-    engine = make_engine(cfg)
     runs: list[ModelRun] = []
     geometry: dict[str, dict[str, float]] = {}
     for spec, r in resolved.items():
         encoder = encoders.pop(spec)
         with timer(f"encode {spec}"):
-            x = encode_texts(encoder, corpus.texts, batch_size=cfg.encode.batch_size, normalize=cfg.encode.normalize,
-                             cache_dir=cache_dir, show_progress=cfg.encode.show_progress, engine=engine)
-        geometry[spec] = model_quality(encoder, x, corpus.texts, cfg, align_idx=align_idx, cache_dir=cache_dir,
+            x = encode_with_config(encoder, corpus.texts, cfg)
+        geometry[spec] = model_quality(encoder, x, corpus.texts, cfg, align_idx=align_idx, cache_dir=embeddings_cache,
                                        timer=timer, name=spec)
         runs.append(ModelRun(spec, r.target or spec, encoder.identity, getattr(encoder, "provenance", ""), x,
                              r.trained_from))
@@ -108,9 +116,9 @@ def _score(cfg: ExperimentConfig, corpus: Corpus, labels_pred: np.ndarray) -> li
     for level in corpus.levels:
         scores = score_clustering(corpus.labels[level], labels_pred)
         if cfg.metrics.n_bootstrap:
-            b = bootstrap_scores(corpus.labels[level], labels_pred, n_resamples=cfg.metrics.n_bootstrap,
-                                 seed=cfg.seed)["v_measure"]
-            scores.update({"v_measure_std": b["std"], "v_measure_lo": b["lo"], "v_measure_hi": b["hi"]})
+            spread = bootstrap_scores(corpus.labels[level], labels_pred, n_resamples=cfg.metrics.n_bootstrap,
+                                      seed=cfg.seed, metrics=tuple(spread_scores()))
+            scores.update({f"{m}_{part}": b[part] for m, b in spread.items() for part in ("std", "lo", "hi")})
         out.append((level, scores))
     return out
 
@@ -161,7 +169,7 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     projections: dict[str, np.ndarray] = {}
     cluster_labels: dict[tuple[str, str, str], np.ndarray] = {}
     r = cfg.reduce
-    umap_cache = Path(cfg.data_dir) / "interim" / "projections" if cfg.encode.cache else None
+    umap_cache = cache_dir(cfg.data_dir, "projections", enabled=cfg.encode.cache)
     backend = resolve_backend(cfg.cluster.backend)
     engine = make_engine(cfg)  # a sample-fit UMAP transforms the rest where the vectors were made
     reducers = {space: make_reducer(space, r, seed=cfg.seed, cache_dir=umap_cache, backend=backend, engine=engine)
@@ -187,8 +195,8 @@ def _run_once(cfg: ExperimentConfig) -> Result:
                     cluster_labels[(mr.name, cname, space)] = lab
                     rows += [{"model": mr.name, "clusterer": cname, "space": space, "level": lvl, **scores}
                              for lvl, scores in _score(cfg, corpus, lab)]
-    spread = SPREAD_COLUMNS if cfg.metrics.n_bootstrap else []
-    table = pd.DataFrame(rows, columns=["model", "clusterer", "space", "level", *METRIC_COLUMNS, *spread])
+    spread = spread_columns() if cfg.metrics.n_bootstrap else []
+    table = pd.DataFrame(rows, columns=["model", "clusterer", "space", "level", *metric_columns(), *spread])
     model_metrics = pd.DataFrame([{"model": k, **v} for k, v in geometry.items()])
     manifest = {
         "config_hash": config_hash(cfg),
@@ -222,17 +230,13 @@ def _run_once(cfg: ExperimentConfig) -> Result:
 
 def scaling_report(cfg: ExperimentConfig, n: int, backend: str) -> dict[str, Any]:
     """How this run's vectors were made and its spaces fitted, for the manifest."""
-    r, c = cfg.reduce, cfg.cluster
     # the steps decide for themselves whether they sample; ask them rather than repeat the rule
-    umap = make_reducer("umap", r, backend=backend, engine=make_engine(cfg))
-    hdb_sampled = make_clusterer("hdbscan", c, n_samples=n, n_classes=None).sampled(n)
-    minibatch = make_clusterer("kmeans", c, n_samples=n, n_classes=2).uses_minibatch(n)
+    umap = make_reducer("umap", cfg.reduce, backend=backend, engine=make_engine(cfg))
     return {
         "encode_engine": cfg.encode.engine,
         "cluster_backend": backend,
         "umap_fit": umap.describe_fit(n),
-        "hdbscan_fit": f"sample of {c.fit_sample} of {n}, the rest assigned" if hdb_sampled else f"all {n}",
-        "kmeans": "MiniBatchKMeans" if minibatch else "KMeans",
+        **{f"{name}_fit": CLUSTERERS[name].obj.describe_fit(cfg.cluster, n, backend) for name in cfg.cluster.methods},
     }
 
 

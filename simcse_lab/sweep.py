@@ -48,7 +48,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .config import key_of_param, load_config, validate
+from .core.config import load_config, validate
+from .core.params import key_of_param
+from .reporting.sweep_tables import summarize, sweep_rows
 
 logger = logging.getLogger(__name__)
 
@@ -190,42 +192,6 @@ def _command(spec: SweepSpec, cell: Cell, cell_dir: Path) -> list[str]:
     ]
 
 
-def _flatten(obj: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], float]:
-    out: dict[tuple[str, ...], float] = {}
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out.update(_flatten(v, (*prefix, str(k))))
-    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        out[prefix] = float(obj)
-    return out
-
-
-def _rows(cell: Cell, metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for path, value in _flatten(metrics).items():
-        row: dict[str, Any] = {**{k: _hashable(v) for k, v in cell.params.items()}, "cell": cell.cell_id}
-        if len(path) == 4 and path[0] == "models":
-            row.update({"model": path[1], "setting": path[2], "quantity": path[3]})
-        else:
-            row.update({"model": "", "setting": "", "quantity": "/".join(path)})
-        row["value"] = value
-        rows.append(row)
-    return rows
-
-
-def _hashable(v: Any) -> Any:
-    return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v
-
-
-def summarize(table: pd.DataFrame, grid_keys: list[str], metric: str) -> pd.DataFrame:
-    """Mean, std and count of ``metric`` over seeds, per grid point, model and setting."""
-    if table.empty:
-        return pd.DataFrame()
-    rows = table[table["quantity"] == metric]
-    keys = [k for k in grid_keys if k != "seed" and k in rows.columns] + ["model", "setting"]
-    return rows.groupby(keys, sort=False, dropna=False)["value"].agg(["mean", "std", "count"]).reset_index()
-
-
 def _run_cell(spec: SweepSpec, cell: Cell, cell_dir: Path) -> tuple[bool, str]:
     """Run one cell; (finished, its log or the error it ended with, last line = the reason)."""
     if spec.in_process:
@@ -248,7 +214,7 @@ def _run_cell(spec: SweepSpec, cell: Cell, cell_dir: Path) -> tuple[bool, str]:
 def _save_plot(spec: SweepSpec, table: pd.DataFrame, summary: pd.DataFrame, path: Path) -> None:
     from matplotlib.figure import Figure
 
-    from .plots import plot_sweep_bars, plot_sweep_lines
+    from .reporting.plots import plot_sweep_bars, plot_sweep_lines
 
     if spec.plot_x:
         quantities = [q for q in (spec.plot_quantities or [spec.metric]) if not table.empty and q in set(table["quantity"])]
@@ -304,7 +270,7 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
                 (cell_dir / "error.txt").write_text(cell.error + "\n")
                 logger.warning("cell %s failed: %s", cell.cell_id, cell.error)
         if done.is_file():
-            rows.extend(_rows(cell, json.loads(done.read_text())))
+            rows.extend(sweep_rows(cell.params, cell.cell_id, json.loads(done.read_text())))
     table = pd.DataFrame(rows)
     summary = summarize(table, list(spec.grid), spec.metric)
     table.to_csv(out / "results.csv", index=False)

@@ -4,8 +4,8 @@ import zipfile
 
 import pytest
 
-from simcse_lab import assets
-from simcse_lab.assets import AssetError, RegistryAsset, fetch_member, fetch_tree
+from simcse_lab.core import assets
+from simcse_lab.core.assets import AssetError, RegistryAsset, fetch_member, fetch_tree
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from simcse_lab import backends
-from simcse_lab.backends import OnnxEncoder, select_backend
-from simcse_lab.encoders import SentenceEncoder, TfidfLsaEncoder
-from simcse_lab.models import load_encoder
+from simcse_lab.encoding import backends
+from simcse_lab.encoding.backends import OnnxEncoder, select_backend
+from simcse_lab.encoding.encoders import SentenceEncoder, TfidfLsaEncoder
+from simcse_lab.encoding.resolve import load_encoder
 
 pytestmark = pytest.mark.skipif(not backends.onnx_available(), reason="onnxruntime/onnx not installed")
 
@@ -90,7 +90,7 @@ def test_backend_errors_name_the_problem(tiny_checkpoint, tmp_path):
 
 
 def test_unknown_backend_fails_before_any_work(tmp_path):
-    from simcse_lab.config import ExperimentConfig, with_overrides
+    from simcse_lab.core.config import ExperimentConfig, with_overrides
     from simcse_lab.experiment import run
 
     cfg = with_overrides(ExperimentConfig(), {"encode.backend": "gpu-please", "data_dir": str(tmp_path)})

@@ -1,9 +1,14 @@
 import numpy as np
 import pytest
 
-from simcse_lab.cluster import HDBSCANClusterer, KMeansClusterer, default_min_cluster_size, make_clusterer
-from simcse_lab.config import ClusterConfig
-from simcse_lab.metrics import score_clustering
+from simcse_lab.clustering.clusterers import (
+    HDBSCANClusterer,
+    KMeansClusterer,
+    default_min_cluster_size,
+    make_clusterer,
+)
+from simcse_lab.core.config import ClusterConfig
+from simcse_lab.evaluation.scoring import score_clustering
 
 
 def blobs(n_per=40, k=3, d=5, seed=0):
@@ -54,8 +59,8 @@ def test_factory_defaults():
 
 
 def test_identity_reducer_and_factory():
-    from simcse_lab.config import ReduceConfig
-    from simcse_lab.reduce import IdentityReducer, UMAPReducer, make_reducer
+    from simcse_lab.clustering.reduce import IdentityReducer, UMAPReducer, make_reducer
+    from simcse_lab.core.config import ReduceConfig
 
     x = np.ones((5, 3), dtype=np.float64)
     out = make_reducer("raw", ReduceConfig()).fit_transform(x)
@@ -68,7 +73,7 @@ def test_identity_reducer_and_factory():
 
 @pytest.mark.slow
 def test_umap_keeps_blobs_apart():
-    from simcse_lab.reduce import UMAPReducer
+    from simcse_lab.clustering.reduce import UMAPReducer
 
     x, y = blobs(n_per=30, d=20)
     emb = UMAPReducer(n_components=2, n_neighbors=10, random_state=0).fit_transform(x)
@@ -110,7 +115,7 @@ def _v(y, labels) -> float:
 
 
 def test_sample_fit_hdbscan_and_minibatch_kmeans_stay_close_to_the_full_fit():
-    from simcse_lab.cluster import HDBSCANClusterer, KMeansClusterer
+    from simcse_lab.clustering.clusterers import HDBSCANClusterer, KMeansClusterer
 
     x, y = _blobs()
     full = _v(y, KMeansClusterer(n_clusters=5, random_state=0).fit_predict(x))
@@ -127,8 +132,8 @@ def test_sample_fit_hdbscan_and_minibatch_kmeans_stay_close_to_the_full_fit():
 
 @pytest.mark.slow
 def test_sample_fit_umap_stays_close_to_the_full_fit(tmp_path):
-    from simcse_lab.cluster import KMeansClusterer
-    from simcse_lab.reduce import UMAPReducer
+    from simcse_lab.clustering.clusterers import KMeansClusterer
+    from simcse_lab.clustering.reduce import UMAPReducer
 
     x, y = _blobs(2500)
     full = UMAPReducer(n_components=5, random_state=0).fit_transform(x)
@@ -143,7 +148,7 @@ def test_sample_fit_umap_stays_close_to_the_full_fit(tmp_path):
 
 
 def test_backend_cpu_and_auto_without_a_gpu():
-    from simcse_lab.cluster import resolve_backend
+    from simcse_lab.clustering.backend import resolve_backend
 
     assert resolve_backend("cpu") == "cpu"
     try:
@@ -156,7 +161,7 @@ def test_backend_cpu_and_auto_without_a_gpu():
 
 def _cuml_gpu() -> bool:
     try:
-        from simcse_lab.cluster import resolve_backend
+        from simcse_lab.clustering.backend import resolve_backend
 
         return resolve_backend("auto") == "cuml"
     except Exception:  # noqa: BLE001
@@ -165,8 +170,8 @@ def _cuml_gpu() -> bool:
 
 @pytest.mark.skipif(not _cuml_gpu(), reason="needs RAPIDS cuML and a CUDA GPU (bench/gpu_check.sh runs it)")
 def test_cuml_backend_agrees_with_cpu_on_blobs():
-    from simcse_lab.cluster import HDBSCANClusterer, KMeansClusterer
-    from simcse_lab.reduce import UMAPReducer
+    from simcse_lab.clustering.clusterers import HDBSCANClusterer, KMeansClusterer
+    from simcse_lab.clustering.reduce import UMAPReducer
 
     x, y = _blobs(std=1.0)
     for make in (lambda b: KMeansClusterer(n_clusters=5, random_state=0, backend=b),

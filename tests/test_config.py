@@ -3,10 +3,9 @@ import dataclasses
 import pytest
 import yaml
 
-from simcse_lab.config import (
+from simcse_lab.core.config import (
     ExperimentConfig,
     config_hash,
-    describe,
     from_dict,
     from_flat,
     list_profiles,
@@ -17,6 +16,7 @@ from simcse_lab.config import (
     to_yaml,
     with_overrides,
 )
+from simcse_lab.core.params import describe
 
 
 def test_round_trips():
@@ -89,7 +89,7 @@ def test_every_key_is_documented():
 
 
 def test_sections_and_param_names_are_reversible():
-    from simcse_lab.config import SECTIONS, key_of_param, param_name
+    from simcse_lab.core.params import SECTIONS, key_of_param, param_name
 
     assert set(SECTIONS) == {k for k, v in to_dict(ExperimentConfig()).items() if isinstance(v, dict)}
     for key in to_flat(ExperimentConfig()):
@@ -98,7 +98,7 @@ def test_sections_and_param_names_are_reversible():
 
 
 def test_from_params_accepts_flat_dotted_and_sections():
-    from simcse_lab.config import from_params
+    from simcse_lab.core.params import from_params
 
     cfg = from_params(
         {"corpus_n_samples": 10, "train.epochs": 2.0, "cluster": {"methods": ["kmeans"]}, "encode_pooling": None,

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simcse_lab.data import load_corpus, read_table
+from simcse_lab.corpus.load import load_corpus, read_table
 
 
 def test_amazon_layout_needs_no_options(tmp_path, tiny_df):
@@ -134,8 +134,8 @@ def test_dev_and_test_halves_are_disjoint_and_fixed(tiny_csv):
 
 
 def test_heldout_part_is_scored_and_never_trained_on(tiny_csv):
-    from simcse_lab.config import ExperimentConfig, with_overrides
-    from simcse_lab.splits import load_corpus_for, load_training_texts_for
+    from simcse_lab.core.config import ExperimentConfig, with_overrides
+    from simcse_lab.corpus.splits import load_corpus_for, load_training_texts_for
 
     cfg = with_overrides(ExperimentConfig(), {"corpus.source": str(tiny_csv), "corpus.n_samples": None,
                                               "corpus.heldout": 0.5, "corpus.half": "test"})

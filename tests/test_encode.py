@@ -1,7 +1,11 @@
 import numpy as np
 import pytest
 
-from simcse_lab.encode import embedding_cache_key, encode_texts, texts_fingerprint
+from simcse_lab.encoding.encode import (
+    embedding_cache_key,
+    encode_texts,
+    texts_fingerprint,
+)
 
 TEXTS = [f"text number {i}" for i in range(50)]
 

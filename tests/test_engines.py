@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simcse_lab.encode import encode_texts, is_cached
-from simcse_lab.engines import LocalEngine, MultiProcessEngine, RayEngine, make_engine
-from simcse_lab.models import load_encoder
+from simcse_lab.core.engines import (
+    LocalEngine,
+    MultiProcessEngine,
+    RayEngine,
+    make_engine,
+)
+from simcse_lab.encoding.encode import encode_texts, is_cached
+from simcse_lab.encoding.resolve import load_encoder
 
 
 def texts_200() -> list[str]:
@@ -34,7 +39,7 @@ def local_ray():
 
 
 def test_make_engine_follows_the_config():
-    from simcse_lab.config import load_config
+    from simcse_lab.core.config import load_config
 
     assert isinstance(make_engine(load_config("default")), LocalEngine)
     cfg = load_config("default", {"encode.engine": "ray", "ray.n_actors": 3, "ray.address": "ray://head:10001"})
@@ -73,7 +78,7 @@ def test_multiprocess_engine_equals_local(tiny_checkpoint, local_reference):
 
 def test_transductive_encoders_stay_local():
     """TF-IDF/LSA is fitted on all texts at once, whichever engine is asked for."""
-    from simcse_lab.encoders import TfidfLsaEncoder
+    from simcse_lab.encoding.encoders import TfidfLsaEncoder
 
     texts = [f"word{i % 7} other{i % 3}" for i in range(30)]
     a = encode_texts(TfidfLsaEncoder(n_components=4), texts, show_progress=False)
@@ -82,7 +87,7 @@ def test_transductive_encoders_stay_local():
 
 
 def test_large_results_are_memory_mapped_and_published_by_rename(fake_encoder, tmp_path, monkeypatch):
-    import simcse_lab.encode as encode
+    import simcse_lab.encoding.encode as encode
 
     monkeypatch.setattr(encode, "MEMMAP_BYTES", 100)
     texts = [f"t{i}" for i in range(50)]
@@ -129,7 +134,7 @@ def test_sample_fit_umap_transforms_through_ray_as_it_does_here(local_ray, tmp_p
     same cache entry: the engine is not in the key)."""
     from sklearn.datasets import make_blobs
 
-    from simcse_lab.reduce import UMAPReducer
+    from simcse_lab.clustering.reduce import UMAPReducer
 
     x = make_blobs(n_samples=1200, centers=4, n_features=16, random_state=0)[0].astype(np.float32)
     kw = dict(n_components=3, random_state=0, fit_sample=500, sample_threshold=1000, transform_chunk=250)
@@ -151,7 +156,7 @@ def test_sample_fit_umap_transforms_through_ray_as_it_does_here(local_ray, tmp_p
 
 
 def test_manifest_says_where_a_sample_fit_transforms_the_rest():
-    from simcse_lab.config import load_config
+    from simcse_lab.core.config import load_config
     from simcse_lab.experiment import scaling_report
 
     local = load_config("default")

@@ -4,9 +4,10 @@
 import numpy as np
 import pytest
 
-from simcse_lab.config import TrainConfig
-from simcse_lab.evalsets import load_nli_triplets, parse_sts
-from simcse_lab.metrics import bootstrap_scores, mean_ci, sts_spearman
+from simcse_lab.core.config import TrainConfig
+from simcse_lab.corpus.benchmarks import load_nli_triplets, parse_sts
+from simcse_lab.evaluation.geometry import sts_spearman
+from simcse_lab.evaluation.statistics import bootstrap_scores, mean_ci
 
 TINY = TrainConfig(epochs=1, batch_size=8, learning_rate=1e-3, max_seq_length=16, checkpoint_steps=2, logging_steps=1)
 
@@ -34,7 +35,7 @@ def test_sts_spearman_limits():
     x2 = x1 + noise * (5 - gold)[:, None]
     assert sts_spearman(x1, x2, gold) > 0.6
     assert abs(sts_spearman(x1, x2[rng.permutation(200)], gold)) < 0.2  # shuffled pairs
-    from simcse_lab.metrics import paired_cosine
+    from simcse_lab.evaluation.geometry import paired_cosine
 
     assert np.allclose(paired_cosine(x1, x1), 1.0)  # identical sentences: similarity 1
     assert np.isnan(sts_spearman(x1, x1, gold))  # ... so nothing to rank
@@ -43,7 +44,7 @@ def test_sts_spearman_limits():
 
 
 def test_real_sts_and_snli_files(tmp_path):
-    from simcse_lab.evalsets import load_sts
+    from simcse_lab.corpus.benchmarks import load_sts
 
     test = load_sts("test", data_dir=tmp_path)
     assert len(test) == 1379 and test.scores.min() == 0 and test.scores.max() == 5
@@ -82,7 +83,7 @@ def test_bootstrap_interval_narrows_with_more_texts():
 def test_attention_alignment_zero_iff_identical():
     import torch
 
-    from simcse_lab.losses import attention_alignment
+    from simcse_lab.training.losses import attention_alignment
 
     a = torch.softmax(torch.randn(2, 3, 5, 5), dim=-1)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
@@ -100,10 +101,12 @@ def _features(model, texts):
 
 def test_micse_weight_zero_is_exactly_simcse(tiny_checkpoint):
     import torch
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.losses import (
+        MultipleNegativesRankingLoss,
+    )
 
-    from simcse_lab.checkpoints import load_sentence_transformer
-    from simcse_lab.losses import MiCSELoss
+    from simcse_lab.encoding.locations import load_sentence_transformer
+    from simcse_lab.training.losses import MiCSELoss
 
     model, _, _ = load_sentence_transformer(str(tiny_checkpoint), max_seq_length=16)
     model.train()
@@ -124,7 +127,7 @@ def test_micse_weight_zero_is_exactly_simcse(tiny_checkpoint):
 def test_micse_and_cached_losses_train(tmp_path, tiny_checkpoint, tiny_df, option):
     import dataclasses
 
-    from simcse_lab.train import train_simcse
+    from simcse_lab.training.simcse import train_simcse
 
     cfg = dataclasses.replace(TINY, **option)
     log = train_simcse(str(tiny_checkpoint), tiny_df.Text.tolist(), cfg, output_dir=tmp_path / "r", seed=0,
@@ -136,7 +139,8 @@ def test_micse_and_cached_losses_train(tmp_path, tiny_checkpoint, tiny_df, optio
 def test_hard_negatives_are_in_the_batch(tmp_path, tiny_checkpoint, monkeypatch):
     import torch
 
-    from simcse_lab import losses, train
+    from simcse_lab.training import losses
+    from simcse_lab.training import simcse as train
 
     seen = []
     real = losses.make_loss
@@ -168,7 +172,7 @@ def test_hard_negatives_are_in_the_batch(tmp_path, tiny_checkpoint, monkeypatch)
 def test_heldout_evaluator_logs_and_keeps_the_best(tmp_path, tiny_checkpoint, tiny_df):
     import dataclasses
 
-    from simcse_lab.train import train_simcse
+    from simcse_lab.training.simcse import train_simcse
 
     cfg = dataclasses.replace(TINY, eval_steps=2, eval_n_texts=30, keep_best=True)
     texts, labels = tiny_df.Text.tolist(), tiny_df.Cat1.to_numpy()
@@ -186,7 +190,7 @@ def test_heldout_evaluator_logs_and_keeps_the_best(tmp_path, tiny_checkpoint, ti
 def test_bad_loss_options():
     import dataclasses
 
-    from simcse_lab.config import validate
+    from simcse_lab.core.config import validate
 
     with pytest.raises(ValueError, match=r"train.loss must be one of \['mnrl', 'cached-mnrl'\], got 'triplet'"):
         validate(dataclasses.replace(TINY, loss="triplet"))

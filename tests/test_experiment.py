@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from simcse_lab.config import ExperimentConfig, from_dict, load_config, with_overrides
+from simcse_lab.core.config import (
+    ExperimentConfig,
+    from_dict,
+    load_config,
+    with_overrides,
+)
 from simcse_lab.experiment import compare, run, run_dir_for
 
 pytestmark = pytest.mark.slow
@@ -80,9 +85,9 @@ def test_every_model_clusterer_space_and_level_is_scored(tmp_path, tiny_csv, tin
     def forbidden(*args, **kwargs):
         raise AssertionError("a warm rerun must not load a model or fit UMAP")
 
-    monkeypatch.setattr("simcse_lab.models.load_located", forbidden)
-    monkeypatch.setattr("simcse_lab.train.load_located", forbidden)
-    monkeypatch.setattr("simcse_lab.reduce.UMAPReducer._fit", forbidden)
+    monkeypatch.setattr("simcse_lab.encoding.resolve.load_located", forbidden)
+    monkeypatch.setattr("simcse_lab.training.trainer.load_located", forbidden)
+    monkeypatch.setattr("simcse_lab.clustering.reduce.UMAPReducer._fit", forbidden)
     again = run(cfg)
     assert log.stat().st_mtime_ns == stamp
     # one per model, plus the dropout views of the two neural ones
@@ -159,7 +164,7 @@ def test_seeds_repeat_the_comparison_and_report_their_spread(tmp_path, tiny_csv,
 
 def test_sts_columns_and_supervised_simcse_rows(tmp_path, tiny_csv, tiny_checkpoint, monkeypatch):
     """STS-B Spearman lands in model_metrics; supervised SimCSE trains from (stand-in) NLI triplets."""
-    from simcse_lab import evalsets
+    from simcse_lab.corpus import benchmarks as evalsets
 
     triplets = [(f"the {w} was great", f"a {w} was nice", f"the coffee was bad number {i}")
                 for i, w in enumerate(["puzzle", "lego", "doll", "kite", "game", "blocks"] * 4)]

@@ -246,7 +246,7 @@ def warnings_of(caplog) -> list[str]:
 
 
 def test_read_only_embedding_cache_warns_once_and_goes_on(earlier, capsys, caplog):
-    from simcse_lab import cache
+    from simcse_lab.core import cache
 
     cache._WARNED.clear()
     data = earlier.tmp / "ro-data"
@@ -262,7 +262,7 @@ def test_read_only_embedding_cache_warns_once_and_goes_on(earlier, capsys, caplo
 
 def test_full_disk_during_save_keeps_the_earlier_run(earlier, capsys, monkeypatch):
     """Simulated: the disk fills up after the first files of the new run folder are written."""
-    from simcse_lab.results import Result
+    from simcse_lab.reporting.results import Result
 
     real = Result._write
 
@@ -296,7 +296,7 @@ def test_real_full_disk_keeps_the_earlier_run(tmp_path, tiny_csv, capsys):
 
 
 def test_interrupt_during_save_keeps_the_earlier_run(earlier, capsys, monkeypatch):
-    from simcse_lab.results import Result
+    from simcse_lab.reporting.results import Result
 
     def interrupted(self, run_dir):
         (run_dir / "results.csv").write_text("half")
@@ -353,7 +353,7 @@ def test_explicit_run_dir_with_another_corpus_says_so(earlier, tiny_df, capsys, 
 
 def test_two_saves_at_once_leave_one_whole_run(earlier):
     """Two writers publishing the same folder at the same moment: the folder ends whole."""
-    from simcse_lab.assets import atomic_folder
+    from simcse_lab.core.assets import atomic_folder
 
     target = earlier.tmp / "contested"
     errors = []
@@ -481,7 +481,7 @@ def test_one_step_training_is_refused(earlier, tiny_checkpoint, capsys):
 def test_unchanged_weights_are_caught():
     import torch
 
-    from simcse_lab.lifecycle import check_weights_changed, weights_digest
+    from simcse_lab.training.lifecycle import check_weights_changed, weights_digest
 
     model = torch.nn.Linear(3, 2)
     before = weights_digest(model)

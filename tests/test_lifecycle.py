@@ -5,7 +5,11 @@ import json
 import logging
 import zipfile
 
-from simcse_lab.lifecycle import TrainingRun, checkpoint_problem, last_checkpoint
+from simcse_lab.training.lifecycle import (
+    TrainingRun,
+    checkpoint_problem,
+    last_checkpoint,
+)
 
 
 def _checkpoint(folder, step, *, optimizer_ok=True, weights_ok=True):
@@ -28,7 +32,7 @@ def test_resume_skips_damaged_newer_checkpoints(tmp_path, caplog):
     _checkpoint(tmp_path, 4, optimizer_ok=False)
     _checkpoint(tmp_path, 6, weights_ok=False)
     assert checkpoint_problem(good) is None
-    with caplog.at_level(logging.WARNING, logger="simcse_lab.lifecycle"):
+    with caplog.at_level(logging.WARNING, logger="simcse_lab.training.lifecycle"):
         assert last_checkpoint(tmp_path) == good
     warned = " ".join(r.getMessage() for r in caplog.records)
     assert "checkpoint-6" in warned and "model.safetensors" in warned

@@ -7,8 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simcse_lab.config import ExperimentConfig, validate, with_overrides
-from simcse_lab.methods import delete_words, draw_neighbour_positives, mine_neighbours, pseudo_labels
+from simcse_lab.core.config import ExperimentConfig, validate, with_overrides
+from simcse_lab.training.methods import (
+    delete_words,
+    draw_neighbour_positives,
+    mine_neighbours,
+    pseudo_labels,
+)
 
 METHODS = ["neighbours", "sccl", "selftrain", "tsdae", "ct"]
 
@@ -59,7 +64,7 @@ def test_method_settings_are_validated():
 @pytest.mark.parametrize("method", METHODS)
 def test_each_method_trains_and_no_label_enters_training(tmp_path, tiny_csv, tiny_checkpoint, tiny_df, method):
     """Shuffling the labels leaves the trained model bit-identical: no label reaches training."""
-    from simcse_lab.models import SpecContext, resolve_target
+    from simcse_lab.encoding.resolve import SpecContext, resolve_target
 
     shuffled = tmp_path / "shuffled.csv"
     rng = np.random.default_rng(0)
@@ -77,7 +82,7 @@ def test_each_method_trains_and_no_label_enters_training(tmp_path, tiny_csv, tin
 
 @pytest.mark.slow
 def test_methods_change_the_model_and_are_reused(tmp_path, tiny_csv, tiny_checkpoint):
-    from simcse_lab.models import SpecContext, resolve, resolve_target
+    from simcse_lab.encoding.resolve import SpecContext, resolve, resolve_target
 
     cfg = _cfg(tmp_path, tiny_csv, tiny_checkpoint)
     texts = ["the kite was big", "the coffee was fresh"]

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from simcse_lab.metrics import alignment_uniformity, mean_cosine, score_clustering
+from simcse_lab.evaluation.geometry import alignment_uniformity, mean_cosine
+from simcse_lab.evaluation.scoring import score_clustering
 
 
 def test_identical_labelings_score_one():

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from simcse_lab.encode import encode_texts
-from simcse_lab.encoders import SentenceEncoder, TfidfLsaEncoder
-from simcse_lab.models import folder_hash, load_encoder, minilm_path
+from simcse_lab.encoding.encode import encode_texts
+from simcse_lab.encoding.encoders import SentenceEncoder, TfidfLsaEncoder
+from simcse_lab.encoding.resolve import folder_hash, load_encoder, minilm_path
 
 
 def test_tfidf_lsa(tiny_df):

@@ -7,7 +7,11 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from simcse_lab.plots import category_colors, plot_embedding_2d, plot_metric_bars  # noqa: E402
+from simcse_lab.reporting.plots import (  # noqa: E402
+    category_colors,
+    plot_embedding_2d,
+    plot_metric_bars,
+)
 
 
 def test_scatter_returns_axes_with_legend():
@@ -50,7 +54,7 @@ def test_metric_bars():
 
 
 def test_sweep_lines_one_per_model_and_other_grid_value():
-    from simcse_lab.plots import plot_sweep_lines
+    from simcse_lab.reporting.plots import plot_sweep_lines
 
     table = pd.DataFrame({
         "steps": [100, 300, 100, 300] * 2, "width": [128, 128, 256, 256] * 2, "cell": "c",
@@ -64,7 +68,7 @@ def test_sweep_lines_one_per_model_and_other_grid_value():
 
 
 def test_sweep_bars_one_group_per_grid_point():
-    from simcse_lab.plots import plot_sweep_bars
+    from simcse_lab.reporting.plots import plot_sweep_bars
 
     summary = pd.DataFrame({
         "pooling": ["mean", "cls"], "model": "m", "setting": "kmeans/raw", "mean": [0.2, 0.5], "std": [0.1, 0.0],

@@ -2,9 +2,8 @@ import json
 
 import pytest
 
-from simcse_lab.config import PretrainConfig
-from simcse_lab.config import validate
-from simcse_lab.pretrain import mlm_loss, pretrain_mlm
+from simcse_lab.core.config import PretrainConfig, validate
+from simcse_lab.training.pretrain import mlm_loss, pretrain_mlm
 
 pytestmark = pytest.mark.slow
 
@@ -16,7 +15,7 @@ def tiny(tokenizer, **kw):
 
 
 def test_mlm_pretraining_lowers_the_loss_and_loads_as_a_model_spec(tmp_path, tiny_checkpoint, tiny_df):
-    from simcse_lab.models import load_encoder
+    from simcse_lab.encoding.resolve import load_encoder
 
     texts = tiny_df.Text.tolist()
     # 2 steps: one step alone would fall in the warm-up at learning rate 0 (refused)
@@ -70,9 +69,13 @@ def test_bad_settings():
 
 def test_masked_only_loss_equals_the_models_own_loss(tiny_checkpoint, tiny_df):
     import torch
-    from transformers import AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling
+    from transformers import (
+        AutoModelForMaskedLM,
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+    )
 
-    from simcse_lab.losses import masked_only_mlm_loss
+    from simcse_lab.training.losses import masked_only_mlm_loss
 
     tok = AutoTokenizer.from_pretrained(str(tiny_checkpoint))
     model = AutoModelForMaskedLM.from_pretrained(str(tiny_checkpoint)).eval()

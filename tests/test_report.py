@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from simcse_lab.report import build_html_report, interactive_umap, write_results
+from simcse_lab.reporting.html import build_html_report, interactive_umap, write_results
 
 
 def test_write_results_marks_completion_last(tmp_path):

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from simcse_lab.reduce import UMAPReducer
-from simcse_lab.runtime import available_cores, configure_threads
+from simcse_lab.clustering.reduce import UMAPReducer
+from simcse_lab.core.runtime import available_cores, configure_threads
 
 
 def test_configure_threads_sets_torch_and_the_environment():

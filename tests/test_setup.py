@@ -3,9 +3,9 @@
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,9 +59,9 @@ def test_import_has_no_side_effects(tmp_path):
         "import logging, sys, warnings\n"
         "import numpy, pandas, yaml  # third-party imports may add filters of their own (pandas does)\n"
         "before = list(warnings.filters)\n"
-        "import simcse_lab, simcse_lab.config, simcse_lab.assets, simcse_lab.data, simcse_lab.models,"
-        " simcse_lab.encode, simcse_lab.train, simcse_lab.reduce, simcse_lab.cluster, simcse_lab.metrics,"
-        " simcse_lab.plots, simcse_lab.experiment, simcse_lab.cli\n"
+        "import simcse_lab, simcse_lab.core.config, simcse_lab.core.assets, simcse_lab.corpus.load, simcse_lab.encoding.resolve,"
+        " simcse_lab.encoding.encode, simcse_lab.training.simcse, simcse_lab.clustering.reduce, simcse_lab.clustering.clusterers, simcse_lab.evaluation.scores,"
+        " simcse_lab.reporting.plots, simcse_lab.experiment, simcse_lab.cli\n"
         "assert not logging.getLogger().handlers, 'logging configured at import'\n"
         "assert warnings.filters == before, 'warning filters changed at import'\n"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'umap', 'hdbscan') if m in sys.modules]\n"

@@ -3,10 +3,9 @@ import json
 import pytest
 import yaml
 
-from simcse_lab.config import TrainConfig
-from simcse_lab.models import load_encoder
-from simcse_lab.config import validate
-from simcse_lab.train import train_simcse
+from simcse_lab.core.config import TrainConfig, validate
+from simcse_lab.encoding.resolve import load_encoder
+from simcse_lab.training.simcse import train_simcse
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,83 @@
+"""KMeans: the seed's clusterer on the raw embeddings; MiniBatchKMeans above the sampling threshold.
+
+>>> x = np.r_[np.zeros((10, 2)), np.ones((10, 2)) * 5].astype(np.float32)
+>>> labels = KMeansClusterer(n_clusters=2, random_state=0).fit_predict(x)
+>>> len(set(labels[:10])), len(set(labels[10:])), bool(labels[0] != labels[-1])
+(1, 1, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ...core.registry import CLUSTERERS
+
+__all__ = ["KMeansClusterer"]
+
+
+@CLUSTERERS.register("kmeans", "KMeans, k = cluster.n_clusters (None: the number of classes of the main label level)",
+                     order=10)
+@dataclass
+class KMeansClusterer:
+    """KMeans; above ``minibatch_threshold`` points MiniBatchKMeans (memory and time grow
+    linearly), with ``backend="cuml"`` cuML's KMeans on the GPU."""
+
+    n_clusters: int = 8
+    n_init: int = 10
+    random_state: int | None = 42
+    minibatch_threshold: int | None = None
+    backend: str = "cpu"
+    n_clusters_: int = field(default=0, init=False)
+    cluster_centers_: np.ndarray | None = field(default=None, init=False, repr=False)
+    noise_fraction_: float = field(default=0.0, init=False)
+    extra_labels_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+
+    def uses_minibatch(self, n: int) -> bool:
+        """Whether ``n`` points are clustered with MiniBatchKMeans (above ``minibatch_threshold``)."""
+        return self.backend == "cpu" and self.minibatch_threshold is not None and n > self.minibatch_threshold
+
+    @classmethod
+    def from_config(cls, cfg: Any, *, n_samples: int, n_classes: int | None, seed: int = 42,
+                    backend: str = "cpu") -> KMeansClusterer:
+        """From the cluster section; k is ``cfg.n_clusters``, else ``n_classes``."""
+        k = cfg.n_clusters or n_classes
+        if k is None:
+            raise ValueError("KMeans needs cluster.n_clusters when the corpus has no labels")
+        return cls(n_clusters=k, n_init=cfg.kmeans_n_init, random_state=seed, minibatch_threshold=cfg.sample_threshold,
+                   backend=backend)
+
+    @classmethod
+    def describe_fit(cls, cfg: Any, n: int, backend: str) -> str:
+        """How ``n`` points are clustered, for the run manifest."""
+        return "MiniBatchKMeans" if cls(minibatch_threshold=cfg.sample_threshold, backend=backend).uses_minibatch(n) \
+            else "KMeans"
+
+    def fit_predict(self, x: np.ndarray) -> np.ndarray:
+        if self.n_clusters < 2:
+            raise ValueError(f"KMeans n_clusters must be >= 2, got {self.n_clusters}")
+        if len(x) < self.n_clusters:
+            raise ValueError(f"KMeans needs at least n_clusters={self.n_clusters} points, got {len(x)}")
+        if self.backend == "cuml":
+            from cuml.cluster import KMeans as CumlKMeans
+
+            model = CumlKMeans(n_clusters=self.n_clusters, n_init=self.n_init, random_state=self.random_state or 0)
+            labels = np.asarray(model.fit_predict(np.asarray(x, dtype=np.float32)))
+            self.cluster_centers_ = np.asarray(model.cluster_centers_)
+        elif self.uses_minibatch(len(x)):
+            from sklearn.cluster import MiniBatchKMeans
+
+            model = MiniBatchKMeans(n_clusters=self.n_clusters, n_init=3, batch_size=4096,
+                                    random_state=self.random_state)
+            labels = model.fit_predict(x)
+            self.cluster_centers_ = model.cluster_centers_
+        else:
+            from sklearn.cluster import KMeans
+
+            model = KMeans(n_clusters=self.n_clusters, n_init=self.n_init, random_state=self.random_state)
+            labels = model.fit_predict(x)
+            self.cluster_centers_ = model.cluster_centers_
+        self.n_clusters_ = len(np.unique(labels))
+        return labels.astype(np.int64)

@@ -1,0 +1,163 @@
+"""Dimensionality reduction steps with the scikit-learn shape (``fit_transform``).
+
+``UMAPReducer`` wraps umap-learn and keeps the fitted embedding (``embedding_``): the seed
+article fits UMAP and then calls ``transform`` on the same data again, which costs a second
+pass and gives a slightly different answer; here the fitted embedding is used directly.
+``IdentityReducer`` is the "raw space": no reduction, same interface.
+
+With ``cache_dir``, a fitted embedding is stored (verified, see :mod:`simcse_lab.core.cache`) under a
+key made of the input array's hash, the UMAP parameters and the umap-learn version, so a rerun
+on the same embeddings neither fits again nor imports umap (whose numba compilation costs
+25-30 s in every fresh process).
+
+>>> IdentityReducer().fit_transform(np.ones((3, 2), dtype=np.float32)).shape
+(3, 2)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, fields
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.cache import ArrayCache
+from ..core.config import ReduceConfig
+from ..core.engines import LocalEngine, RayEngine
+from ..core.hashing import array_digest, content_hash
+from .sampling import SampledFit, chunked
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["IdentityReducer", "UMAPReducer", "make_reducer"]
+
+
+@dataclass
+class IdentityReducer:
+    """The raw embedding space."""
+
+    def fit_transform(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float32)
+
+
+@dataclass
+class UMAPReducer:
+    """UMAP with the fitted embedding returned as ``float32``."""
+
+    n_components: int = 5
+    n_neighbors: int = 15
+    min_dist: float = 0.0
+    metric: str = "cosine"
+    random_state: int | None = 42
+    cache_dir: str | Path | None = None
+    fit_sample: int = 20_000
+    sample_threshold: int | None = None
+    transform_chunk: int = 20_000
+    backend: str = "cpu"
+    # where a sample fit transforms the rest (simcse_lab.core.engines; None: here); not in the cache key:
+    # Ray and local give the same projection up to float noise (tested within 1e-4)
+    engine: Any = field(default=None, repr=False, compare=False)
+
+    def _plan(self) -> SampledFit:
+        return SampledFit(self.fit_sample, self.sample_threshold, self.random_state)
+
+    def sampled(self, n: int) -> bool:
+        """Whether ``n`` points are fitted on a sample (above ``sample_threshold``)."""
+        return self._plan().sampled(n)
+
+    def _transform_engine(self) -> Any:
+        """Where a sample fit transforms the rest: the engine given (umap-learn's transform), else
+        here. cuML transforms on the GPU it fitted on."""
+        return self.engine if self.engine is not None and self.backend == "cpu" else LocalEngine()
+
+    def describe_fit(self, n: int) -> str:
+        """How ``n`` points are projected, for the run manifest."""
+        by_ray = isinstance(self._transform_engine(), RayEngine)
+        return self._plan().describe(n, "the rest transformed" + (" by Ray tasks" if by_ray else ""))
+
+    def fit_transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.cache_dir is None or self.random_state is None:  # an unseeded fit is not reproducible
+            return self._fit(x)
+        params = {f.name: getattr(self, f.name) for f in fields(self)
+                  if f.name not in ("cache_dir", "fit_sample", "sample_threshold", "transform_chunk", "backend", "engine")}
+        if self.sampled(len(x)):  # a sample fit is another projection; a full fit keeps its old key
+            # transform's negative sampling draws from one seeded stream per call: the chunks matter
+            params.update(fit_sample=self.fit_sample, transform_chunk=self.transform_chunk)
+        if self.backend != "cpu":
+            params["backend"] = self.backend
+        key = content_hash({"umap": params, "input": array_digest(x), "umap-learn": metadata.version("umap-learn")})
+        cache = ArrayCache(self.cache_dir)
+        emb = cache.load(key, n_rows=len(x))
+        if emb is None:
+            emb = self._fit(x)
+            cache.save(key, emb, {"umap": params, "input_shape": list(x.shape)})
+        else:
+            logger.info("UMAP %d-d of %s from cache %s", self.n_components, x.shape, key)
+        return emb
+
+    def _fit(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        if n < 4:
+            raise ValueError(f"UMAP needs at least 4 points, got {n}")
+        if self.n_components < 1 or self.n_neighbors < 2:
+            raise ValueError(
+                f"UMAP n_components must be >= 1 and n_neighbors >= 2, got {self.n_components}, {self.n_neighbors}"
+            )
+        if not self.sampled(n):
+            return np.asarray(self._model(n).fit_transform(x), dtype=np.float32)
+        # fit on a seeded sample, then place the rest with transform, chunk by chunk (BERTopic's
+        # advice for millions of documents: the fit is what needs memory, transform does not)
+        fit_idx, rest = self._plan().split(n)
+        model = self._model(self.fit_sample)
+        out = np.empty((n, self.n_components), dtype=np.float32)
+        out[fit_idx] = model.fit_transform(x[fit_idx])
+        chunks = chunked(rest, self.transform_chunk)
+        engine = self._transform_engine()  # the Ray engine: the chunks as Ray tasks, in parallel
+        for idx, part in zip(chunks, engine.map_ordered(model.transform, (x[idx] for idx in chunks)), strict=True):
+            out[idx] = part
+        logger.info("UMAP fitted on %d of %d points, the other %d transformed (%s engine)", self.fit_sample, n,
+                    len(rest), engine.name)
+        return out
+
+    def _model(self, n: int):
+        # UMAP's spectral initialisation needs n_components + 1 < n; tiny corpora fall back to a
+        # random initialisation rather than failing.
+        init = "spectral" if n > self.n_components + 2 else "random"
+        kwargs = dict(n_components=self.n_components, n_neighbors=min(self.n_neighbors, n - 1), min_dist=self.min_dist,
+                      metric=self.metric, random_state=self.random_state, init=init)
+        if self.backend == "cuml":
+            from cuml.manifold import UMAP
+
+            return UMAP(**kwargs)
+        import umap
+
+        return umap.UMAP(**kwargs, n_jobs=1 if self.random_state is not None else -1)
+
+
+def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components: int | None = None,
+                 min_dist: float | None = None, cache_dir: str | Path | None = None, backend: str = "cpu",
+                 engine: Any = None):
+    """Factory: ``"raw"`` -> :class:`IdentityReducer`, ``"umap"`` -> :class:`UMAPReducer`
+    (``backend``: ``cpu`` umap-learn or ``cuml``, as resolved by :func:`simcse_lab.clustering.clusterers.resolve_backend`;
+    ``engine``: where a sample fit transforms the rest, :func:`simcse_lab.core.engines.make_engine`)."""
+    if space == "raw":
+        return IdentityReducer()
+    if space == "umap":
+        return UMAPReducer(
+            n_components=cfg.n_components if n_components is None else n_components,
+            n_neighbors=cfg.n_neighbors,
+            min_dist=cfg.min_dist if min_dist is None else min_dist,
+            metric=cfg.metric,
+            random_state=seed,
+            cache_dir=cache_dir,
+            fit_sample=cfg.fit_sample,
+            sample_threshold=cfg.sample_threshold,
+            transform_chunk=cfg.transform_chunk,
+            backend=backend,
+            engine=engine,
+        )
+    raise ValueError(f"unknown space {space!r}; allowed: raw, umap")

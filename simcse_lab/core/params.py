@@ -1,0 +1,76 @@
+"""The config as notebook parameters: flat names (``corpus_n_samples``), and the documentation of
+every key for ``simcse-lab config --keys`` and the lessons' parameter cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from .config import _hints, load_config, to_flat
+from .schema import ExperimentConfig
+from .validation import validate
+
+__all__ = ["SECTIONS", "describe", "from_params", "key_of_param", "param_name"]
+
+
+SECTIONS = tuple(name for name, tp in _hints(ExperimentConfig).items() if dataclasses.is_dataclass(tp))
+
+
+def param_name(key: str) -> str:
+    """Notebook parameter name of a dotted key: ``corpus.n_samples`` -> ``corpus_n_samples``."""
+    return key.replace(".", "_", 1)
+
+
+def key_of_param(name: str) -> str | None:
+    """Dotted key of a notebook parameter name, or None if it is not a config key."""
+    known = to_flat(ExperimentConfig())
+    if name in known:
+        return name
+    head, _, rest = name.partition("_")
+    if head in SECTIONS and f"{head}.{rest}" in known:
+        return f"{head}.{rest}"
+    return None
+
+
+def from_params(params: dict[str, Any], *, base: str | Path | None = None) -> ExperimentConfig:
+    """Build a config from notebook/papermill parameters.
+
+    ``params`` may hold flat names (``corpus_n_samples``), dotted keys (``corpus.n_samples``) or
+    whole sections as dicts (``corpus={"n_samples": 500}``, which is what ``papermill -f`` injects
+    for a YAML file written like a config file). Values of ``None`` keep the base's value; other
+    names are ignored, so a notebook may pass its whole namespace. ``base`` is a profile name or
+    YAML path (None: the defaults).
+
+    >>> cfg = from_params({"corpus_n_samples": 200, "train": {"epochs": 0.5}, "unrelated": 1}, base="default")
+    >>> cfg.corpus.n_samples, cfg.train.epochs, cfg.models.simcse_from
+    (200, 0.5, ('minilm',))
+    """
+    overrides: dict[str, Any] = {}
+    for name, value in params.items():
+        if name in SECTIONS and isinstance(value, dict):
+            for k, v in value.items():
+                if v is not None:
+                    overrides[f"{name}.{k}"] = v
+            continue
+        key = key_of_param(name)
+        if key is not None and value is not None:
+            overrides[key] = value
+    cfg = load_config(base, overrides)
+    validate(cfg)  # a bad parameter fails in the notebook's config cell, naming the key
+    return cfg
+
+
+def describe(cls: type = ExperimentConfig, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """``(dotted key, default, help)`` for every leaf field, for CLI and notebook documentation."""
+    rows: list[tuple[str, Any, str]] = []
+    hints = _hints(cls)
+    default = cls()
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            rows.extend(describe(hints[f.name], prefix + f.name + "."))
+        else:
+            value = getattr(default, f.name)
+            rows.append((prefix + f.name, list(value) if isinstance(value, tuple) else value, f.metadata["help"]))
+    return rows

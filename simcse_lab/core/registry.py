@@ -1,0 +1,127 @@
+"""Registries: the one place each kind of pluggable thing is named.
+
+A training method, a clusterer and a score are each registered where they are defined, with a
+decorator, and everything that lists them (the config schema's allowed values and sections, the
+comparison table's columns, the bootstrap, the scaling report, ``simcse-lab config``) reads the
+registry instead of keeping a list by hand.
+
+A registry knows the package that holds its built-in entries, one module each
+(``simcse_lab.training.methods``, ``simcse_lab.clustering.clusterers``,
+``simcse_lab.evaluation.scores``), and imports every module in it on first use, so adding a file
+there is all it takes. Entries from outside the package come from plugin modules: the
+``simcse_lab.plugins`` entry-point group of installed distributions, and the comma-separated
+module names in ``$SIMCSE_LAB_PLUGINS``. These modules must be cheap to import (heavy libraries
+inside the functions), since listing the registry imports them all.
+
+>>> sorted(CLUSTERERS.names())[:2]
+['hdbscan', 'kmeans']
+>>> SCORES["v_measure"].meta["spread"]
+True
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import pkgutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+__all__ = ["CLUSTERERS", "METHODS", "PLUGIN_ENV", "SCORES", "Entry", "Registry", "load_plugins"]
+
+T = TypeVar("T")
+PLUGIN_ENV = "SIMCSE_LAB_PLUGINS"
+_PLUGINS_LOADED: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered thing: its name, the object, a one-line help and free-form metadata."""
+
+    name: str
+    obj: T
+    help: str
+    order: int = 100
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def load_plugins() -> None:
+    """Import the plugin modules (entry points ``simcse_lab.plugins`` and ``$SIMCSE_LAB_PLUGINS``)
+    not imported yet; each registers what it defines."""
+    names = [n.strip() for n in os.environ.get(PLUGIN_ENV, "").split(",") if n.strip()]
+    try:
+        from importlib.metadata import entry_points
+
+        names += [ep.value for ep in entry_points(group="simcse_lab.plugins")]
+    except Exception:  # noqa: BLE001 - broken distribution metadata must not stop the workbench
+        pass
+    for name in names:
+        if name in _PLUGINS_LOADED:
+            continue
+        _PLUGINS_LOADED.add(name)
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ImportError(f"plugin module {name!r} (from ${PLUGIN_ENV} or the simcse_lab.plugins entry points)"
+                              f" cannot be imported: {exc}") from None
+
+
+class Registry(Generic[T]):
+    """Named entries of one kind, filled by :meth:`register` in the modules that define them."""
+
+    def __init__(self, kind: str, package: str) -> None:
+        self.kind = kind
+        self.package = package
+        self._entries: dict[str, Entry[T]] = {}
+        self._loaded = False
+
+    def register(self, name: str, help: str, *, order: int = 100, **meta: Any) -> Callable[[T], T]:  # noqa: A002
+        """Decorator: register the decorated object under ``name``. Registering a name twice is
+        an error unless it is the same object again (a module imported twice)."""
+        def deco(obj: T) -> T:
+            old = self._entries.get(name)
+            if old is not None and getattr(old.obj, "__qualname__", old.obj) != getattr(obj, "__qualname__", obj):
+                raise ValueError(f"{self.kind} {name!r} is registered twice ({old.obj!r} and {obj!r})")
+            self._entries[name] = Entry(name, obj, help, order, dict(meta))
+            return obj
+        return deco
+
+    def load(self) -> None:
+        """Import every module of the built-in package, then the plugins (once)."""
+        if not self._loaded:
+            self._loaded = True
+            pkg = importlib.import_module(self.package)
+            for info in pkgutil.iter_modules(pkg.__path__):
+                if not info.name.startswith("_"):
+                    importlib.import_module(f"{self.package}.{info.name}")
+        load_plugins()
+
+    def entries(self) -> list[Entry[T]]:
+        """Every entry, by ``order`` then name."""
+        self.load()
+        return sorted(self._entries.values(), key=lambda e: (e.order, e.name))
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.entries())
+
+    def __iter__(self) -> Iterator[Entry[T]]:
+        return iter(self.entries())
+
+    def __contains__(self, name: object) -> bool:
+        self.load()
+        return name in self._entries
+
+    def __getitem__(self, name: str) -> Entry[T]:
+        self.load()
+        if name not in self._entries:
+            close = difflib.get_close_matches(str(name), list(self._entries), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown {self.kind} {name!r}{hint}; allowed: {', '.join(self.names())}")
+        return self._entries[name]
+
+
+METHODS: Registry[Callable[..., Any]] = Registry("training method", "simcse_lab.training.methods")
+CLUSTERERS: Registry[type] = Registry("clusterer", "simcse_lab.clustering.clusterers")
+SCORES: Registry[Callable[..., float]] = Registry("score", "simcse_lab.evaluation.scores")

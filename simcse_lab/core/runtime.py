@@ -1,0 +1,133 @@
+"""The run's environment: CPU thread settings for every pool the pipeline uses (torch, numba,
+BLAS/OpenMP, ONNX Runtime), the versions and hardware a run records, and a step timer.
+
+Each library sizes its own pool; left alone, they can stack (torch's intra-op threads plus an
+OpenMP BLAS pool plus numba's workers) or, worse, a library imported late reads no setting at
+all. :func:`configure_threads` sets one number everywhere: environment variables for libraries
+not imported yet, the libraries' own setters for those already imported. ONNX Runtime sessions
+take it from :func:`simcse_lab.encoding.backends.select_backend` (``threads=``).
+
+>>> import os
+>>> n = configure_threads(1)
+>>> n, os.environ["OMP_NUM_THREADS"]
+(1, '1')
+>>> n = configure_threads(None)  # back to every core
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Timer", "available_cores", "configure_threads", "cpu_name", "hardware", "package_versions", "versions"]
+
+_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def package_versions(packages: Iterable[str]) -> dict[str, str]:
+    """Installed version of each distribution, or ``"not installed"``."""
+    out = {}
+    for pkg in packages:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what ``platform`` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def configure_threads(n: int | None = None) -> int:
+    """Use ``n`` threads (None: :func:`available_cores`) in every pool; return ``n``."""
+    cores = available_cores()
+    n = cores if n is None else int(n)
+    if n < 1:
+        raise ValueError(f"threads must be >= 1, got {n}")
+    for var in _ENV:
+        os.environ[var] = str(min(n, cores) if var == "NUMBA_NUM_THREADS" else n)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.set_num_threads(n)
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+    logger.debug("threads: %d (of %d cores)", n, cores)
+    return n
+
+
+class Timer:
+    """Wall seconds per named step, summed over repeats.
+
+    >>> t = Timer()
+    >>> with t("load"):
+    ...     pass
+    >>> list(t.seconds)
+    ['load']
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(self.seconds.get(step, 0.0) + time.perf_counter() - t0, 3)
+            logger.info("%s: %.1fs", step, time.perf_counter() - t0)
+
+
+def versions() -> dict[str, str]:
+    """The versions a run folder records."""
+    return package_versions((
+        "simcse-lab", "torch", "sentence-transformers", "transformers", "umap-learn", "hdbscan",
+        "scikit-learn", "numpy", "pandas", "numba", "datasets", "accelerate",
+    ))
+
+
+def hardware() -> dict[str, Any]:
+    """CPU, cores, platform and (when this process already imported torch) its threads and GPU."""
+    info: dict[str, Any] = {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "platform": platform.platform(), "gpu": None}
+    # only ask torch when this run already imported it: a fully cached rerun never needs it (2 s)
+    if "torch" in sys.modules:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return info

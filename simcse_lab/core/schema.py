@@ -1,0 +1,290 @@
+"""The configuration schema: one frozen dataclass per section, every field with a default, a
+one-line help and, where it has them, its allowed values and bounds (:mod:`simcse_lab.core.fields`).
+
+A section's rules that tie several fields together live in its ``cross_checks`` method;
+:func:`simcse_lab.core.validation.validate` is the one place that checks them. The training
+methods' sections (``neighbours``, ``sccl``, ...) live beside each method and are registered with
+it (:data:`simcse_lab.core.registry.METHODS`): :class:`ExperimentConfig` is assembled from the
+sections below plus the registered ones.
+
+>>> choices_of(ClusterConfig, "spaces")
+('raw', 'umap')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .engines import RayConfig
+from .fields import choices_of
+from .fields import section as _section
+from .fields import setting as _f
+from .registry import CLUSTERERS, METHODS
+
+__all__ = [
+    "ClusterConfig", "CorpusConfig", "EncodeConfig", "ExperimentConfig", "MetricsConfig", "ModelsConfig",
+    "PretrainConfig", "RayConfig", "ReduceConfig", "SECTION_NAMES", "TrainConfig", "choices_of", "method_sections",
+]
+
+
+POOLING_MODES = ("mean", "cls", "max")
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """Which texts and labels to load, and how to clean them."""
+
+    source: str = _f(
+        "ecommerce-reviews",
+        "bundled corpus name, or a path to a CSV/TSV/Parquet/JSONL/TXT file",
+    )
+    text_column: str | None = _f(None, "column holding the text (None: detect 'Text', 'Review Text', 'text', ...)")
+    label_columns: tuple[str, ...] | None = _f(
+        None, "label columns, coarse to fine (None: the corpus defaults, e.g. Cat1/Cat2/Cat3)"
+    )
+    level: str | None = _f(None, "label level that sets k, stratifies sampling and colours plots (None: first)")
+    n_samples: int | None = _f(3000, "stratified subsample size (None: all rows)", ge=2)
+    dedupe: bool = _f(True, "drop exact duplicate texts (they would be false negatives in a SimCSE batch)")
+    drop_labels: tuple[str, ...] = _f((), "classes of the main level to drop before sampling")
+    min_class_size: int = _f(2, "drop classes of the main level with fewer rows than this", ge=1)
+    half: str | None = _f(
+        None, "dev or test: keep one half of the cleaned corpus (stratified, seeded by half_seed, before"
+        " sampling), so settings chosen on dev are reported on texts they never saw (None: all)", choices=("dev", "test"),
+    )
+    half_seed: int = _f(0, "seed of the dev/test halving (fixed, so every run seed sees the same halves)")
+    heldout: float = _f(
+        0.0, "fraction of the sample that trained models never see; the table scores only these texts"
+        " (0: train and score on the same texts, as in the seed article)", ge=0, lt=1,
+    )
+
+
+@dataclass(frozen=True)
+class EncodeConfig:
+    """How every neural model turns texts into vectors (the same for all, for a fair comparison)."""
+
+    batch_size: int = _f(
+        16, "texts per forward pass (16 encoded fastest on 2 CPU cores here; raise it on a GPU)", ge=1
+    )
+    max_seq_length: int = _f(128, "tokens kept per text; longer texts are truncated", ge=1)
+    pooling: str = _f("mean", "pooling for plain transformers checkpoints: mean, cls or max", choices=POOLING_MODES)
+    normalize: bool = _f(True, "L2-normalise embeddings")
+    device: str | None = _f(None, "torch device (None: cuda if available, else cpu)")
+    backend: str = _f(
+        "auto",
+        "torch, onnx, onnx-int8, openvino, or auto: on CPU the fastest exported variant whose embeddings match"
+        " torch's (cosine >= 0.99 per text) if it beats torch, else torch",
+        choices=("auto", "torch", "onnx", "onnx-int8", "openvino"),
+    )
+    cache: bool = _f(True, "cache embeddings (interim/embeddings) and UMAP projections (interim/projections) under <data_dir>")
+    show_progress: bool = _f(True, "show progress bars")
+    engine: str = _f(
+        "local",
+        "where vectors are made: local (this process), multiprocess (sentence-transformers' pool over"
+        " encode.devices) or ray (Ray Data actors, see the ray section); every engine gives the same embeddings",
+        choices=("local", "multiprocess", "ray"),
+    )
+    devices: tuple[str, ...] = _f(("cpu", "cpu"), "devices of the multiprocess engine, one process each (cuda:0, ...)")
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """Which models enter the comparison."""
+
+    encoders: tuple[str, ...] = _f(
+        ("tfidf-lsa", "minilm"),
+        "model specs encoded as they are: aliases (minilm, tfidf-lsa, random-init, mlm: MLM-pretrained on the"
+        " corpus per the pretrain section), folders, hub ids, or trained specs such as simcse(minilm)",
+    )
+    simcse_from: tuple[str, ...] = _f(("minilm",), "model specs to fine-tune with unsupervised SimCSE on the corpus")
+    supervised_simcse_from: tuple[str, ...] = _f(
+        (), "model specs to fine-tune with supervised SimCSE on SNLI triplets (premise, entailment, contradiction)"
+    )
+
+    def cross_checks(self) -> list[str]:
+        if not (self.encoders or self.simcse_from or self.supervised_simcse_from):
+            return ["models.encoders, models.simcse_from and models.supervised_simcse_from are all empty"]
+        return []
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Unsupervised SimCSE training (sentence-transformers trainer + MultipleNegativesRankingLoss)."""
+
+    epochs: float = _f(1.0, "passes over the training texts", gt=0)
+    batch_size: int = _f(32, "texts per batch; each sees batch_size - 1 in-batch negatives", ge=2)
+    learning_rate: float = _f(3e-5, "peak learning rate (AdamW, linear decay)", gt=0, lt=1)
+    warmup_ratio: float = _f(0.1, "fraction of steps with linear warm-up", ge=0, lt=1)
+    max_seq_length: int = _f(64, "tokens kept per text during training", ge=1)
+    pooling: str = _f(
+        "mean", "pooling when the base is a plain transformers checkpoint: mean, cls or max", choices=POOLING_MODES
+    )
+    scale: float = _f(20.0, "similarity scale of the loss (1 / temperature; 20 = temperature 0.05)", gt=0)
+    loss: str = _f(
+        "mnrl", "mnrl (MultipleNegativesRankingLoss) or cached-mnrl (large batches in small memory)",
+        choices=("mnrl", "cached-mnrl"),
+    )
+    mini_batch_size: int = _f(32, "cached-mnrl: texts per forward pass (batch_size sets the negatives)", ge=1)
+    attention_weight: float = _f(
+        0.0, "miCSE: weight of the attention-alignment term between the two dropout views (0: plain SimCSE)", ge=0
+    )
+    eval_steps: int = _f(0, "every N steps, V-measure of KMeans on a held-out slice of the corpus (0: off)", ge=0)
+    eval_n_texts: int = _f(500, "size of the held-out slice (taken out of the training texts)", ge=2)
+    keep_best: bool = _f(True, "with eval_steps: keep the best checkpoint, or the base model if training never helped")
+    nli_n_triplets: int | None = _f(10_000, "supervised SimCSE: SNLI triplets used (None: all 27,195)", ge=2)
+    n_texts: int | None = _f(None, "train on at most this many corpus texts (None: all)", ge=2)
+    checkpoint_steps: int = _f(100, "save a resumable checkpoint every N steps", ge=1)
+    logging_steps: int = _f(10, "log the loss every N steps", ge=1)
+    resume: bool = _f(True, "continue an interrupted run from its last checkpoint")
+
+    def cross_checks(self) -> list[str]:
+        if self.attention_weight > 0 and self.loss == "cached-mnrl":
+            return ["train.attention_weight (miCSE) works with loss=mnrl only"]
+        return []
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Masked-language-model pretraining of a raw encoder (the model spec ``mlm`` in models lists)."""
+
+    base: str | None = _f(None, "continue MLM from this checkpoint (alias, folder, hub id); None: a new BERT")
+    tokenizer: str = _f("minilm", "tokenizer of a new BERT (MiniLM's uncased WordPiece vocabulary by default)")
+    hidden_size: int = _f(256, "width of a new BERT", ge=1)
+    num_layers: int = _f(4, "layers of a new BERT", ge=1)
+    num_heads: int = _f(4, "attention heads of a new BERT", ge=1)
+    intermediate_size: int | None = _f(None, "feed-forward width of a new BERT (None: 4 x hidden_size)", ge=1)
+    max_steps: int = _f(300, "optimisation steps", ge=1)
+    batch_size: int = _f(64, "texts per step", ge=1)
+    learning_rate: float = _f(5e-4, "peak learning rate (AdamW, linear decay)", gt=0, lt=1)
+    warmup_ratio: float = _f(0.06, "fraction of steps with linear warm-up", ge=0, lt=1)
+    max_seq_length: int = _f(64, "tokens kept per text", ge=8)
+    mlm_probability: float = _f(0.15, "fraction of tokens masked", gt=0, lt=1)
+    extra_texts: str | None = _f(None, "a .txt file of additional unlabelled texts (one per line) to pretrain on")
+    all_texts: bool = _f(True, "pretrain on every cleaned text of the corpus, not only the n_samples sample")
+    checkpoint_steps: int = _f(100, "save a resumable checkpoint every N steps", ge=1)
+    logging_steps: int = _f(10, "log the loss every N steps", ge=1)
+
+    def cross_checks(self) -> list[str]:
+        if self.base is None and self.hidden_size % self.num_heads:
+            return [
+                f"pretrain.hidden_size ({self.hidden_size}) must be a multiple of pretrain.num_heads ({self.num_heads})"
+            ]
+        return []
+
+
+@dataclass(frozen=True)
+class ReduceConfig:
+    """UMAP projections: an n-D space for clustering and a 2-D one for plots."""
+
+    n_components: int = _f(5, "UMAP dimensions of the clustering space (2 reuses the plot projection)", ge=2)
+    n_neighbors: int = _f(15, "UMAP neighbourhood size", ge=2)
+    min_dist: float = _f(0.0, "UMAP min_dist of the clustering space (0 packs clusters tightly)", ge=0)
+    plot_min_dist: float = _f(0.1, "UMAP min_dist of the 2-D plot projection", ge=0)
+    metric: str = _f("cosine", "UMAP input metric")
+    plot_2d: bool = _f(True, "fit a 2-D UMAP for plots and the interactive view (false: no plots, faster sweeps)")
+    fit_sample: int = _f(20_000, "above sample_threshold points, fit UMAP on a seeded sample of this many and"
+                         " transform the rest in chunks", ge=100)
+    sample_threshold: int | None = _f(50_000, "corpus size above which UMAP is fitted on a sample (None: never)",
+                                      ge=100)
+    transform_chunk: int = _f(20_000, "points per UMAP transform chunk (memory stays flat as the corpus grows; with"
+                              " encode.engine ray the chunks run in parallel as Ray tasks)",
+                              ge=100)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Clusterers and the spaces they run in."""
+
+    methods: tuple[str, ...] = _f(("kmeans", "hdbscan"), "clusterers: kmeans, hdbscan", choices=CLUSTERERS.names)
+    spaces: tuple[str, ...] = _f(
+        ("raw", "umap"), "spaces to cluster in: raw (the embedding), umap", choices=("raw", "umap")
+    )
+    pairs: tuple[str, ...] = _f(
+        (), "only these method/space pairs, e.g. [kmeans/raw, hdbscan/umap] as in the seed (empty: every method x space)"
+    )
+    n_clusters: int | None = _f(None, "KMeans k (None: number of classes of the main label level)", ge=2)
+    kmeans_n_init: int = _f(10, "KMeans restarts", ge=1)
+    min_cluster_size: int | None = _f(
+        None, "HDBSCAN min_cluster_size (None: 2.5% of the corpus, the seed's 1000 of 40k)", ge=2
+    )
+    min_samples: int = _f(10, "HDBSCAN min_samples", ge=1)
+    soft: bool = _f(True, "HDBSCAN labels = argmax of all_points_membership_vectors (as in the seed)")
+    backend: str = _f("auto", "cpu (scikit-learn, hdbscan, umap-learn), cuml (RAPIDS on a GPU), or auto: cuml when"
+                      " it imports and a GPU is present, else cpu", choices=("auto", "cpu", "cuml"))
+    fit_sample: int = _f(20_000, "above sample_threshold points, fit HDBSCAN on a seeded sample of this many and"
+                         " assign the rest (approximate_predict / membership_vector)", ge=100)
+    sample_threshold: int | None = _f(50_000, "corpus size above which HDBSCAN is fitted on a sample and KMeans is"
+                                      " MiniBatchKMeans (None: never)", ge=100)
+
+    def cross_checks(self) -> list[str]:
+        problems = []
+        if not self.methods or not self.spaces:
+            problems.append("cluster.methods and cluster.spaces must not be empty")
+        allowed = [f"{m}/{s}" for m in self.methods for s in self.spaces]
+        problems += [
+            f"cluster.pairs: {pair!r} is not a method/space pair of cluster.methods x cluster.spaces ({', '.join(allowed)})"
+            for pair in self.pairs if pair not in allowed
+        ]
+        return problems
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Embedding-quality metrics besides clustering agreement, and their uncertainty."""
+
+    n_alignment_texts: int = _f(256, "texts used for alignment/uniformity (0: skip)", ge=0)
+    sts_splits: tuple[str, ...] = _f(
+        ("dev", "test"), "STS-B splits scored by Spearman correlation (empty: skip)", choices=("train", "dev", "test")
+    )
+    n_bootstrap: int = _f(200, "bootstrap resamples of the scored texts for the spread of each score (0: skip)", ge=0)
+    n_seeds: int = _f(
+        1, "repeat the whole comparison (sampling, training, UMAP, clustering) with seeds seed..seed+n-1", ge=1
+    )
+
+    def cross_checks(self) -> list[str]:
+        if self.n_bootstrap == 1:
+            return [f"metrics.n_bootstrap must be 0 or >= 2, got {self.n_bootstrap}"]
+        return []
+
+
+_TOP = [
+    ("name", str, _f("default", "run name; the run folder is <runs_dir>/<name>-<config hash>-<corpus fingerprint>")),
+    ("seed", int, _f(42, "seed for sampling, training, UMAP and clustering")),
+    ("data_dir", str, _f("data", "folder for raw downloads (raw/) and caches (interim/)")),
+    ("runs_dir", str, _f("runs", "folder for run outputs")),
+    ("threads", int | None,
+     _f(None, "CPU threads for torch, ONNX Runtime, numba and BLAS (None: every core)", ge=1)),
+]
+_BEFORE_METHODS = [("corpus", CorpusConfig), ("encode", EncodeConfig), ("models", ModelsConfig),
+                   ("train", TrainConfig), ("pretrain", PretrainConfig)]
+_AFTER_METHODS = [("ray", RayConfig), ("reduce", ReduceConfig), ("cluster", ClusterConfig),
+                  ("metrics", MetricsConfig)]
+
+
+def method_sections() -> list[tuple[str, type]]:
+    """``(section name, config class)`` of every registered training method that has settings."""
+    out = []
+    for entry in METHODS:
+        name, cls = entry.meta.get("section"), entry.meta.get("config")
+        if cls is not None and (name, cls) not in out:
+            out.append((name, cls))
+    return out
+
+
+def _assemble() -> type:
+    taken = {n for n, *_ in _TOP} | {n for n, _ in _BEFORE_METHODS + _AFTER_METHODS}
+    clash = [n for n, _ in method_sections() if n in taken]
+    if clash:
+        raise ValueError(f"training method section(s) {clash} would replace a section of the config")
+    sections = [*_BEFORE_METHODS, *method_sections(), *_AFTER_METHODS]
+    cls = dataclasses.make_dataclass(
+        "ExperimentConfig", [*_TOP, *((n, c, _section(c)) for n, c in sections)], frozen=True,
+        namespace={"__doc__": "A whole comparison: corpus, models, training, reduction, clustering.",
+                   "__module__": __name__},
+    )
+    return cls
+
+
+ExperimentConfig: Any = _assemble()
+SECTION_NAMES = tuple(f.name for f in dataclasses.fields(ExperimentConfig) if dataclasses.is_dataclass(f.type))

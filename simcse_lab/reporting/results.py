@@ -1,0 +1,195 @@
+"""What a comparison produced, its tables and its run folder.
+
+:class:`Result` holds a tidy ``table`` (one row per model x clusterer x space x label level),
+``model_metrics`` (one row per model: geometry and STS-B, see :mod:`simcse_lab.evaluation.quality`), the
+2-D projections, every clustering and the run manifest. ``Result.save(run_dir)`` writes
+``config.yaml``, ``manifest.json``, ``results.csv``/``results.md``, ``model_metrics.csv``, arrays,
+figures and the HTML report, then ``metrics.json`` last: its presence marks a complete run folder.
+The printed tables are made in :mod:`simcse_lab.reporting.tables`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core.config import ExperimentConfig, to_yaml
+from ..evaluation.scoring import metric_columns, spread_columns
+from .run_folder import check_run_folder, notice_replacement, slug
+from .tables import format_summary, spread_table, summary_table
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ModelRun", "Result"]
+
+
+@dataclass
+class ModelRun:
+    """One model's embeddings and what is known about where they came from."""
+
+    name: str
+    spec: str
+    identity: dict[str, Any]
+    provenance: str
+    embeddings: np.ndarray
+    trained_from: str | None = None
+
+
+@dataclass
+class Result:
+    """Everything a comparison produced; ``table`` is tidy (one row per model/clusterer/space/level)."""
+
+    config: ExperimentConfig
+    corpus_name: str
+    level: str
+    labels_true: np.ndarray
+    table: pd.DataFrame
+    model_metrics: pd.DataFrame
+    projections: dict[str, np.ndarray]
+    cluster_labels: dict[tuple[str, str, str], np.ndarray]
+    manifest: dict[str, Any]
+    texts: list[str] = field(default_factory=list)
+    run_dir: Path | None = None
+
+    @property
+    def corpus_fingerprint(self) -> str | None:
+        """The scored corpus's content fingerprint (texts and labels), as in the manifest."""
+        return (self.manifest.get("corpus") or {}).get("fingerprint")
+
+    def summary(self, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
+        """Mean ``metric`` per model (rows) and clusterer/space (columns)."""
+        return summary_table(self.table, metric=metric, level=level or self.level)
+
+    def summary_with_spread(self, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
+        """``mean ± 95% half-width`` strings (over seeds if several, else bootstrap; see spread_table)."""
+        level = level or self.level
+        return format_summary(
+            summary_table(self.table, metric=metric, level=level), spread_table(self.table, metric=metric, level=level)
+        )
+
+    def save(self, run_dir: str | Path) -> Path:
+        """Write the run folder. It is built in a temporary sibling and published in one rename
+        (:func:`simcse_lab.core.assets.atomic_folder`): an earlier complete run in ``run_dir`` stays
+        whole until the new one is complete, and a failed save (a full disk, Ctrl-C) leaves it as
+        it was. Replacing a complete run of another config or corpus is logged as a warning."""
+        from ..core.assets import atomic_folder
+
+        run_dir = Path(run_dir)
+        check_run_folder(run_dir)
+        notice_replacement(run_dir, self.manifest)
+        try:
+            with atomic_folder(run_dir) as tmp:
+                self._write(tmp)
+        except OSError as exc:  # name the run folder, not the temporary one the error happened in
+            raise OSError(exc.errno, f"{exc.strerror or exc} while writing the run folder (an earlier run there is "
+                          "unchanged)", str(run_dir)) from None
+        self.run_dir = run_dir
+        return run_dir
+
+    def _write(self, run_dir: Path) -> None:
+        (run_dir / "arrays").mkdir(parents=True, exist_ok=True)
+        (run_dir / "figures").mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(to_yaml(self.config))
+        (run_dir / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
+        self.table.to_csv(run_dir / "results.csv", index=False)
+        self.model_metrics.to_csv(run_dir / "model_metrics.csv", index=False)
+        md = [
+            f"# {self.config.name}: {self.corpus_name}, {len(self.labels_true)} texts, level {self.level}",
+            "",
+            ("V-measure (main level; ± is a 95% confidence half-width: of the mean over seeds, or from bootstrap"
+             " resamples of the texts for a single seed):"),
+            "",
+            self.summary_with_spread().to_markdown(),
+            "",
+            "Embedding geometry:",
+            "",
+            self.model_metrics.to_markdown(index=False, floatfmt=".3f"),
+            "",
+            "All scores:",
+            "",
+            self.table.to_markdown(index=False, floatfmt=".3f"),
+            "",
+        ]
+        (run_dir / "results.md").write_text("\n".join(md))
+        classes = sorted(set(self.labels_true.tolist()))
+        codes = np.array([classes.index(v) for v in self.labels_true.tolist()], dtype=np.int64)
+        np.save(run_dir / "arrays" / "labels_true.npy", codes, allow_pickle=False)
+        (run_dir / "arrays" / "labels_true.classes.json").write_text(json.dumps(classes))
+        for model, xy in self.projections.items():
+            np.save(run_dir / "arrays" / f"{slug(model)}__umap2d.npy", xy, allow_pickle=False)
+        for (model, clusterer, space), labels in self.cluster_labels.items():
+            np.save(run_dir / "arrays" / f"{slug(model)}__{clusterer}__{space}.npy", labels, allow_pickle=False)
+        self._save_figures(run_dir / "figures")
+        if self.texts:
+            (run_dir / "texts.json").write_text(json.dumps(self.texts))
+            self._save_interactive(run_dir / "figures")
+        from .html import build_html_report, write_results
+
+        build_html_report(run_dir)
+        # metrics.json goes last: its presence marks a complete run folder (the sweep relies on it)
+        write_results(run_dir, self.headline())
+
+    def _save_interactive(self, fig_dir: Path, *, max_points: int = 25_000) -> None:
+        if len(self.texts) > max_points:
+            logger.info("interactive UMAP views skipped: %d texts > %d", len(self.texts), max_points)
+            return
+        from .html import interactive_umap
+
+        try:
+            for model, xy in self.projections.items():
+                interactive_umap(
+                    xy, self.labels_true, self.texts, fig_dir / f"{slug(model)}.html",
+                    title=f"{model}: UMAP of {self.corpus_name}, coloured by {self.level}",
+                )
+        except ImportError as exc:
+            logger.warning("interactive UMAP views skipped: %s", exc)
+
+    def headline(self) -> dict[str, Any]:
+        """Flat, JSON-ready numbers: per model, the main level's scores and the geometry metrics."""
+        out: dict[str, Any] = {"corpus": self.corpus_name, "level": self.level, "n_texts": len(self.labels_true)}
+        main = self.table[self.table["level"] == self.level]
+        numeric = [c for c in main.columns if c in (*metric_columns(), *spread_columns())]
+        # several seeds: the mean over seeds (their spread is in results.csv)
+        main = main.groupby(["model", "clusterer", "space"], sort=False)[numeric].mean().reset_index()
+        geo_all = self.model_metrics.drop(columns=["seed"], errors="ignore").groupby("model", sort=False).mean()
+        models: dict[str, Any] = {}
+        for model, rows in main.groupby("model", sort=False):
+            entry = {f"{r.clusterer}/{r.space}": {m: float(getattr(r, m)) for m in numeric} for r in rows.itertuples()}
+            if model in geo_all.index:
+                entry["geometry"] = {
+                    k: (None if pd.isna(v) else float(v)) for k, v in geo_all.loc[model].items()
+                }
+            models[str(model)] = entry
+        out["models"] = models
+        return out
+
+    def _save_figures(self, fig_dir: Path) -> None:
+        from matplotlib.figure import Figure
+
+        from .plots import plot_metric_bars, plot_run
+
+        for model, xy in self.projections.items():
+            panels = {f"label: {self.level}": self.labels_true}
+            for method in self.config.cluster.methods:
+                key = (model, method, "umap" if "umap" in self.config.cluster.spaces else "raw")
+                if key in self.cluster_labels:
+                    panels[f"{method} ({key[2]})"] = self.cluster_labels[key]
+            fig = Figure(figsize=(5 * len(panels), 5.2))
+            axes = fig.subplots(1, len(panels), squeeze=False)[0]
+            plot_run(xy, panels, axes=axes)
+            fig.suptitle(f"{model}: UMAP 2-D of {self.corpus_name}")
+            fig.tight_layout()
+            fig.savefig(fig_dir / f"{slug(model)}.png", dpi=90)
+        main = self.table[self.table["level"] == self.level]
+        if main.empty:
+            return
+        fig = Figure(figsize=(max(6, 2 * main["model"].nunique() + 2), 4.5))
+        plot_metric_bars(main, ax=fig.subplots(), title=f"V-measure vs {self.level}")
+        fig.tight_layout()
+        fig.savefig(fig_dir / "v_measure.png", dpi=90)

@@ -1,0 +1,77 @@
+"""The printed tables of a comparison: the summary (mean per model x clusterer/space), its spread,
+and paired differences against a baseline over seeds.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..evaluation.statistics import mean_ci
+
+__all__ = ["format_summary", "paired_differences", "spread_table", "summary_table"]
+
+
+def summary_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
+    """Models as rows, ``clusterer/space`` as columns, ``metric`` (mean over seeds) as values."""
+    t = table if level is None else table[table["level"] == level]
+    return t.assign(setting=t["clusterer"] + "/" + t["space"]).pivot_table(
+        index="model", columns="setting", values=metric, aggfunc="mean", sort=False
+    )
+
+
+def spread_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame | None:
+    """The ± of :func:`summary_table`, a 95% confidence half-width: of the mean over seeds (Student t)
+    when there are several seeds, else half the bootstrap percentile interval over resampled texts
+    (``<metric>_lo``/``_hi``), else None."""
+    t = table if level is None else table[table["level"] == level]
+    t = t.assign(setting=t["clusterer"] + "/" + t["space"])
+    if "seed" in t.columns and t["seed"].nunique() > 1:
+        return t.pivot_table(
+            index="model", columns="setting", values=metric, aggfunc=lambda v: mean_ci(v)[1], sort=False
+        )
+    if f"{metric}_lo" in t.columns:
+        t = t.assign(half=(t[f"{metric}_hi"] - t[f"{metric}_lo"]) / 2)
+        return t.pivot_table(index="model", columns="setting", values="half", aggfunc="mean", sort=False)
+    return None
+
+
+def format_summary(mean: pd.DataFrame, spread: pd.DataFrame | None, *, digits: int = 3) -> pd.DataFrame:
+    """``mean ± spread`` strings, for printing."""
+    if spread is None:
+        return mean.map(lambda v: f"{v:.{digits}f}")
+    return mean.combine(spread, lambda m, s: m.map(lambda v: f"{v:.{digits}f}") + " ± " + s.map(
+        lambda v: f"{v:.{digits}f}"))
+
+
+def paired_differences(
+    table: pd.DataFrame, *, baseline: str, metric: str = "v_measure", confidence: float = 0.95
+) -> pd.DataFrame:
+    """Every model against ``baseline`` on the same texts, clusterer, space and level, over seeds.
+
+    One row per model x level x clusterer/space: the mean of ``metric`` over seeds with its
+    ``confidence`` t-interval (``lo``, ``hi``), and the *paired* difference to ``baseline`` (each
+    seed's score minus the baseline's score of the same seed) with its t-interval (``diff_lo``,
+    ``diff_hi``; NaN with one seed). A difference whose interval lies above 0 is a gain beyond the
+    seed-to-seed spread.
+
+    >>> t = pd.DataFrame({"model": ["a", "b"] * 3, "clusterer": "kmeans", "space": "raw", "level": "L",
+    ...                   "seed": [1, 1, 2, 2, 3, 3], "v_measure": [0.30, 0.35, 0.31, 0.37, 0.29, 0.36]})
+    >>> d = paired_differences(t, baseline="a").set_index("model")
+    >>> round(float(d.loc["b", "diff"]), 3), bool(d.loc["b", "diff_lo"] > 0), int(d.loc["b", "n_seeds"])
+    (0.06, True, 3)
+    """
+    t = table if "seed" in table.columns else table.assign(seed=0)
+    t = t.assign(setting=t["clusterer"] + "/" + t["space"])
+    base = t[t["model"] == baseline].set_index(["level", "setting", "seed"])[metric].sort_index()
+    if base.empty:
+        raise ValueError(f"baseline model {baseline!r} is not in the table (models: {sorted(set(t['model']))})")
+    rows = []
+    for (model, level, setting), g in t.groupby(["model", "level", "setting"], sort=False):
+        values = g.set_index("seed")[metric]
+        diffs = values - base.loc[(level, setting)].reindex(values.index)
+        mean, half = mean_ci(values.to_numpy(), confidence=confidence)
+        dmean, dhalf = mean_ci(diffs.to_numpy(), confidence=confidence)
+        rows.append({"model": model, "level": level, "setting": setting, "mean": mean, "lo": mean - half,
+                     "hi": mean + half, "diff": dmean, "diff_lo": dmean - dhalf, "diff_hi": dmean + dhalf,
+                     "n_seeds": len(values)})
+    return pd.DataFrame(rows)

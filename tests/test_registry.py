@@ -1,0 +1,126 @@
+"""A new method, clusterer or score is one registered thing: the schema, the table's columns, the
+bootstrap and the scaling report pick it up from the registry, with nothing else to edit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from simcse_lab.core.registry import CLUSTERERS, METHODS, SCORES, Registry
+
+TOY_PLUGIN = '''
+"""A plugin as a user would write one: imports at the top are only the light registry pieces."""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simcse_lab.core.fields import setting
+from simcse_lab.core.registry import CLUSTERERS, METHODS, SCORES
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """toy(base): the base model as it is, with a setting to prove the section reaches the method."""
+
+    strength: float = setting(1.0, "how strongly nothing is done", gt=0)
+
+
+@METHODS.register("toy", "a method that returns its base model untouched", section="toy", config=ToyConfig)
+def train_toy(base, ctx, *, output_dir=None):
+    from simcse_lab.training.lifecycle import TrainResult
+
+    cfg = ctx.need_config(f"toy({base.spec})")
+    Path(cfg.runs_dir).mkdir(parents=True, exist_ok=True)
+    (Path(cfg.runs_dir) / "toy_strength.txt").write_text(str(cfg.toy.strength))
+    return TrainResult(Path(base.target), {"strength": cfg.toy.strength})
+
+
+@CLUSTERERS.register("halves", "two clusters: above and below the median of the first coordinate")
+@dataclass
+class Halves:
+    def __post_init__(self):
+        self.extra_labels_ = {}
+
+    @classmethod
+    def from_config(cls, cfg, *, n_samples, n_classes, seed=42, backend="cpu"):
+        return cls()
+
+    @classmethod
+    def describe_fit(cls, cfg, n, backend):
+        return f"median split of {n}"
+
+    def fit_predict(self, x):
+        return (np.asarray(x)[:, 0] > np.median(np.asarray(x)[:, 0])).astype(np.int64)
+
+
+@SCORES.register("purity", "share of texts in their cluster's majority class", spread=True)
+def purity(c):
+    total = 0
+    for k in np.unique(c.labels_pred):
+        _, counts = np.unique(c.labels_true[c.labels_pred == k], return_counts=True)
+        total += counts.max()
+    return total / len(c.labels_pred)
+'''
+
+
+def test_registries_list_the_built_in_entries_in_order():
+    assert METHODS.names()[:3] == ("simcse", "sup-simcse", "neighbours")
+    assert {"kmeans", "hdbscan"} <= set(CLUSTERERS.names())
+    assert SCORES.names()[:2] == ("v_measure", "homogeneity")
+    assert SCORES["v_measure"].meta["spread"] is True
+
+
+def test_unknown_names_and_double_registration_are_clear_errors():
+    reg: Registry = Registry("widget", "simcse_lab.evaluation.scores")
+    reg.register("round", "a round widget")(len)
+    with pytest.raises(ValueError, match=r"unknown widget 'rund' \(did you mean 'round'\?\); allowed: round"):
+        reg["rund"]
+    with pytest.raises(ValueError, match="widget 'round' is registered twice"):
+        reg.register("round", "another")(sum)
+
+
+def test_a_toy_method_clusterer_and_score_from_a_plugin_reach_the_comparison_table(tmp_path, tiny_csv,
+                                                                                   tiny_checkpoint):
+    (tmp_path / "toy_plugin.py").write_text(TOY_PLUGIN)
+    config = {
+        "name": "toy", "data_dir": str(tmp_path / "data"), "runs_dir": str(tmp_path / "runs"),
+        "corpus": {"source": str(tiny_csv), "n_samples": None},
+        "models": {"encoders": [str(tiny_checkpoint), f"toy({tiny_checkpoint})"], "simcse_from": []},
+        "toy": {"strength": 2.5},
+        "encode": {"max_seq_length": 16, "show_progress": False, "backend": "torch"},
+        "reduce": {"plot_2d": False},
+        "cluster": {"methods": ["kmeans", "halves"], "spaces": ["raw"]},
+        "metrics": {"n_alignment_texts": 0, "sts_splits": [], "n_bootstrap": 5},
+    }
+    (tmp_path / "toy.yaml").write_text(json.dumps(config))
+    env = {**os.environ, "SIMCSE_LAB_PLUGINS": "toy_plugin",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    code = textwrap.dedent("""
+        import sys
+        from simcse_lab.cli import main
+        sys.exit(main(["config", "--keys"]) or main(["compare", "-q", sys.argv[1]]))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "toy.yaml")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "toy.strength" in proc.stdout  # the method's section is part of the config schema
+    assert (tmp_path / "runs" / "toy_strength.txt").read_text() == "2.5"  # and reaches the method
+    (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    table = pd.read_csv(run_dir / "results.csv")
+    assert {"purity", "purity_std", "purity_lo", "purity_hi"} <= set(table.columns)  # score + its spread
+    assert set(table["clusterer"]) == {"kmeans", "halves"}
+    assert set(table["model"]) == {str(tiny_checkpoint), f"toy({tiny_checkpoint})"}
+    main = table[table["level"] == "Cat1"].set_index(["model", "clusterer"])
+    # the toy method returns its base unchanged: the same vectors, the same scores
+    assert main.loc[(f"toy({tiny_checkpoint})", "halves"), "purity"] == main.loc[(str(tiny_checkpoint), "halves"),
+                                                                                 "purity"]
+    assert main["purity"].between(1 / 3, 1).all()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["scaling"]["halves_fit"] == f"median split of {len(pd.read_csv(tiny_csv))}"
