@@ -1,15 +1,18 @@
 # Two commands on a fresh machine with Python 3.11 and pip:
 #   make demo   install, fetch data and models, run the default comparison, print the table
 #   make test   install, run the test suite
+# and for the documentation:
+#   make docs     regenerate every table from its source, build the site into site/ (offline)
+#   make lessons  execute the seven lessons at their defaults into docs/lessons/ (long)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
-EXTRAS  = models,onnx,plot,notebooks,dev,ray
+EXTRAS  = models,onnx,plot,notebooks,dev,ray,docs
 # torch 2.13.0 is a CPU wheel; with a CUDA GPU present the normal torch build is taken instead
 TORCH  ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo torch || echo torch==2.13.0)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast clean-cache
+.PHONY: install demo test test-fast docs lessons clean-cache
 
 install: $(VENV)/.installed
 
@@ -29,6 +32,13 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+docs: install
+	$(PY) scripts/docs_tables.py
+	$(VENV)/bin/mkdocs build --strict --quiet
+
+lessons: install
+	$(PY) scripts/run_lessons.py $(LESSONS)
 
 clean-cache:
 	rm -rf data/interim

@@ -110,6 +110,7 @@ def _resolve(args: argparse.Namespace) -> ExperimentConfig:
 def cmd_compare(args: argparse.Namespace) -> int:
     from .experiment import run, run_dir_for
     from .reporting.run_folder import check_run_folder, check_writable_folder
+    from .reporting.tables import comparison_markdown
 
     cfg = _resolve(args)
     # a run folder that cannot be written fails now, not after the whole comparison
@@ -119,16 +120,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         check_writable_folder(cfg.runs_dir, "runs_dir")
     result = run(cfg)
     run_dir = result.save(args.run_dir or run_dir_for(cfg, result.corpus_fingerprint))
-    seeds = cfg.metrics.n_seeds
-    spread = (f"95% CI of the mean over {seeds} seeds" if seeds > 1
-              else "95% bootstrap interval over resampled texts, one seed")
-    print(f"\nV-measure against '{result.level}' ({result.corpus_name}, {len(result.labels_true)} texts; ± {spread}):\n")
-    print(result.summary_with_spread().to_markdown())
-    print("\nPer model (alignment/uniformity: lower is better; mean_cosine: anisotropy; sts_*: STS-B Spearman):\n")
-    geometry = result.model_metrics
-    if "seed" in geometry.columns:
-        geometry = geometry.drop(columns="seed").groupby("model", sort=False).mean().reset_index()
-    print(geometry.to_markdown(index=False, floatfmt=".3f"))
+    print("\n" + comparison_markdown(result.table, result.model_metrics, level=result.level,
+                                     corpus_name=result.corpus_name, n_texts=len(result.labels_true)))
     print(f"\nwall time {result.manifest['wall_seconds']:.0f}s; run folder: {run_dir}")
     print(f"report: {run_dir / 'report.html'} (open in a browser; no server needed)")
     return 0

@@ -30,6 +30,19 @@ def test_notebooks_are_thin_and_parameterised():
         assert all("#" in ln for ln in lines if ln.strip()), f"{path.name}: every parameter has a comment"
 
 
+def test_lessons_share_one_set_up_call_and_teach():
+    """One set-up call instead of a copied cell; prose around every step; findings written from the
+    numbers the lesson computed (a cell that builds Markdown from them), not typed once."""
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+        assert "cfg = start_lesson(globals())" in code[0].source, path.name
+        assert not any("from_params" in c.source or "basicConfig" in c.source for c in code), path.name
+        assert any("Markdown(" in c.source and "{" in c.source for c in code), f"{path.name} states no finding"
+        prose = sum(len(c.source) for c in nb.cells if c.cell_type == "markdown")
+        assert prose >= 2000, f"{path.name}: {prose} characters of explanation"
+
+
 def _run(name, tmp_path, **params):
     import papermill as pm
 

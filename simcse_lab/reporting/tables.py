@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..evaluation.statistics import mean_ci
 
-__all__ = ["format_summary", "paired_differences", "spread_table", "summary_table"]
+__all__ = ["comparison_markdown", "format_summary", "paired_differences", "spread_table", "summary_table"]
 
 
 def summary_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
@@ -75,3 +75,23 @@ def paired_differences(
                      "hi": mean + half, "diff": dmean, "diff_lo": dmean - dhalf, "diff_hi": dmean + dhalf,
                      "n_seeds": len(values)})
     return pd.DataFrame(rows)
+
+
+def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, level: str, corpus_name: str,
+                        n_texts: int) -> str:
+    """The two tables ``simcse-lab compare`` prints, as Markdown: V-measure against ``level`` per
+    model and clusterer/space with its 95% half-width, and each model's geometry and STS-B. The
+    docs' generated tables come from the same function, read back from a run folder's CSVs."""
+    seeds = table["seed"].nunique() if "seed" in table.columns else 1
+    spread = (f"95% CI of the mean over {seeds} seeds" if seeds > 1
+              else "95% bootstrap interval over resampled texts, one seed")
+    summary = format_summary(summary_table(table, level=level), spread_table(table, level=level))
+    geometry = model_metrics
+    if "seed" in geometry.columns:
+        geometry = geometry.drop(columns="seed").groupby("model", sort=False).mean().reset_index()
+    return "\n".join([
+        f"V-measure against '{level}' ({corpus_name}, {n_texts} texts; ± {spread}):", "",
+        summary.to_markdown(), "",
+        "Per model (alignment/uniformity: lower is better; mean_cosine: anisotropy; sts_*: STS-B Spearman):", "",
+        geometry.to_markdown(index=False, floatfmt=".3f"),
+    ])

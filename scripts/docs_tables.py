@@ -1,0 +1,146 @@
+"""Every table in README.md and docs/ is written here, from the file that holds its numbers.
+
+A generated block sits between ``<!-- generated: NAME -->`` and ``<!-- /generated -->``; this
+script replaces each block's body with what the source NAME renders today:
+
+====================  ========================================================================
+``demo``              the demo's two tables, from ``docs/data/demo/`` (a copy of the run folder's
+                      ``results.csv``, ``model_metrics.csv`` and ``manifest.json``)
+``demo-machine``      which machine and command produced them, from the same manifest
+``config-keys``       every config key with its default and help, from the schema
+``lessons``           each executed lesson in ``docs/lessons/``: its run time and parameters
+``bench:<file>``      a benchmark table, ``bench/results/<file>.md`` (written with its JSON by the
+                      benchmark script)
+====================  ========================================================================
+
+Usage (``make docs`` runs the first; ``tests/test_docs.py`` runs ``--check``)::
+
+    python scripts/docs_tables.py                   # rewrite every generated block
+    python scripts/docs_tables.py --check           # exit 1 and name the blocks that differ
+    python scripts/docs_tables.py --record-demo runs/default-<hash>-<fp>   # copy a demo run, then rewrite
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "docs" / "data" / "demo"
+DEMO_FILES = ("results.csv", "model_metrics.csv", "manifest.json")
+BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w:.-]+) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.S)
+
+
+def _demo_manifest() -> dict:
+    return json.loads((DEMO / "manifest.json").read_text())
+
+
+def demo() -> str:
+    import pandas as pd
+
+    from simcse_lab.reporting.tables import comparison_markdown
+
+    manifest = _demo_manifest()
+    table = pd.read_csv(DEMO / "results.csv")
+    level = next(iter(manifest["corpus"]["levels"]))
+    return comparison_markdown(table, pd.read_csv(DEMO / "model_metrics.csv"), level=level,
+                               corpus_name=manifest["corpus"]["name"], n_texts=manifest["corpus"]["n_texts"])
+
+
+def demo_machine() -> str:
+    m = _demo_manifest()
+    hw, v = m["hardware"], m["versions"]
+    steps = m["seconds_per_step"]
+    train = sum(s for k, s in steps.items() if k.startswith("train "))
+    return (f"Produced by `make demo` (profile `default`, config hash `{m['config_hash']}`) on {hw.get('cpu', '?')},"
+            f" {hw.get('cores', '?')} cores, {hw.get('gpu') or 'no GPU'}; torch {v.get('torch')},"
+            f" sentence-transformers {v.get('sentence-transformers')}, umap-learn {v.get('umap-learn')}."
+            f" The comparison took {m['wall_seconds']:.0f} s, of which training {train:.0f} s;"
+            f" started {m['started_utc']}.")
+
+
+def config_keys() -> str:
+    from simcse_lab.core.params import describe
+
+    rows = ["| key | default | what it sets |", "|---|---|---|"]
+    for key, default, help_ in describe():
+        value = json.dumps(default) if not isinstance(default, str) else default
+        rows.append(f"| `{key}` | `{value}` | {help_.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+def lessons() -> str:
+    import nbformat
+
+    rows = ["| lesson | run time | parameters set for this run |", "|---|---:|---|"]
+    for path in sorted((ROOT / "docs" / "lessons").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        meta = nb.metadata.get("papermill", {})
+        params = ", ".join(f"`{k}={v}`" for k, v in sorted(meta.get("parameters", {}).items())
+                           if k not in ("data_dir", "runs_dir", "results_dir")) or "the lesson's defaults"
+        title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), path.stem)
+        rows.append(f"| [{title}]({path.stem}.ipynb) | {meta.get('duration', float('nan')) / 60:.1f} min | {params} |")
+    return "\n".join(rows)
+
+
+def bench(name: str) -> str:
+    text = (ROOT / "bench" / "results" / f"{name}.md").read_text().strip()
+    # the benchmark's own title becomes a bold line: the docs page has its own headings
+    return re.sub(r"^# (.*)$", r"**\1**", text, count=1, flags=re.M)
+
+
+def render(name: str) -> str:
+    if name.startswith("bench:"):
+        return bench(name.split(":", 1)[1])
+    sources = {"demo": demo, "demo-machine": demo_machine, "config-keys": config_keys, "lessons": lessons}
+    if name not in sources:
+        raise SystemExit(f"unknown generated block {name!r}; known: {', '.join(sources)}, bench:<file>")
+    return sources[name]()
+
+
+def documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def update(check: bool) -> list[str]:
+    """Rewrite (or, with ``check``, compare) every generated block; the names of those that differ."""
+    stale = []
+    for path in documents():
+        text = path.read_text()
+
+        def fill(m: re.Match) -> str:
+            body = render(m["name"]).strip() + "\n"
+            if body != m["body"]:
+                stale.append(f"{path.relative_to(ROOT)}: {m['name']}")
+            return m.group(1) + body + m.group(4)
+
+        new = BLOCK.sub(fill, text)
+        if new != text and not check:
+            path.write_text(new)
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="compare only; exit 1 if a block differs from its source")
+    p.add_argument("--record-demo", type=Path, metavar="RUN_DIR", help="copy a demo run folder's tables first")
+    args = p.parse_args(argv)
+    if args.record_demo:
+        DEMO.mkdir(parents=True, exist_ok=True)
+        for name in DEMO_FILES:
+            shutil.copyfile(args.record_demo / name, DEMO / name)
+    stale = update(args.check)
+    if args.check and stale:
+        print("generated tables differ from their sources (run `python scripts/docs_tables.py`):\n  "
+              + "\n  ".join(stale), file=sys.stderr)
+        return 1
+    print(f"{len(stale)} generated block(s) {'differ' if args.check else 'rewritten'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The README and the docs: numbers generated from their sources, the README a front door."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "docs_tables.py"
+
+
+def _load_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_tables", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_generated_table_matches_its_source():
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_hand_edited_table_is_caught_and_regenerated(tmp_path, monkeypatch):
+    docs = _load_script()
+    page = tmp_path / "page.md"
+    right = docs.render("config-keys").strip() + "\n"
+    wrong = right.replace("| `seed` | `42` |", "| `seed` | `43` |")
+    assert wrong != right
+    page.write_text(f"intro\n<!-- generated: config-keys -->\n{wrong}<!-- /generated -->\nafter\n")
+    monkeypatch.setattr(docs, "documents", lambda: [page])
+    monkeypatch.setattr(docs, "ROOT", tmp_path)
+    assert docs.update(check=True) == ["page.md: config-keys"]
+    assert wrong in page.read_text()  # --check does not rewrite
+    docs.update(check=False)
+    assert page.read_text() == f"intro\n<!-- generated: config-keys -->\n{right}<!-- /generated -->\nafter\n"
+    assert docs.update(check=True) == []
+
+
+def test_readme_is_the_front_door():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.encode()) < 12 * 1024
+    assert readme.count("make demo") >= 1 and "make test" in readme
+    for section in ("## Two commands", "## From Python", "## From the command line", "## Your own data",
+                    "## Scaling out", "## Documentation"):
+        assert section in readme
+    # every number table in the README is a generated block
+    tables = [m.start() for m in re.finditer(r"^\|.*\|$", readme, re.M)]
+    blocks = [(m.start(), m.end()) for m in re.finditer(r"<!-- generated: .*?<!-- /generated -->", readme, re.S)]
+    assert all(any(a <= t < b for a, b in blocks) for t in tables)
+
+
+def test_links_in_readme_and_docs_point_at_files():
+    for path in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]:
+        for target in re.findall(r"\]\(([^)#:]+?)(?:#[^)]*)?\)", path.read_text()):
+            assert (path.parent / target).exists(), f"{path.relative_to(ROOT)} links to missing {target}"
