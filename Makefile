@@ -35,7 +35,7 @@ test-fast: install
 
 docs: install
 	$(PY) scripts/docs_tables.py
-	$(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 lessons: install
 	$(PY) scripts/run_lessons.py $(LESSONS)

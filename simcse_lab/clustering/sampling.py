@@ -4,6 +4,8 @@ Above ``sample_threshold`` points a step is fitted on a seeded sample of ``fit_s
 and the others are placed in chunks of ``chunk`` (UMAP's ``transform``, HDBSCAN's
 ``approximate_predict``), so memory stays flat as the corpus grows.
 
+Examples
+--------
 >>> plan = SampledFit(fit_sample=4, sample_threshold=5, seed=0)
 >>> plan.sampled(5), plan.sampled(10)
 (False, True)

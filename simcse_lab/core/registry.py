@@ -13,6 +13,8 @@ there is all it takes. Entries from outside the package come from plugin modules
 module names in ``$SIMCSE_LAB_PLUGINS``. These modules must be cheap to import (heavy libraries
 inside the functions), since listing the registry imports them all.
 
+Examples
+--------
 >>> sorted(CLUSTERERS.names())[:2]
 ['hdbscan', 'kmeans']
 >>> SCORES["v_measure"].meta["spread"]

@@ -41,6 +41,8 @@ class Corpus:
     def subset(self, idx, *, report: dict[str, int] | None = None) -> Corpus:
         """The rows ``idx`` (in that order) as a corpus of their own.
 
+        Examples
+        --------
         >>> c = Corpus(["a", "b", "c"], {"L": np.array(["x", "y", "x"])}, "toy", "0")
         >>> c.subset([2, 0]).texts, c.subset([2, 0]).labels["L"].tolist()
         (['c', 'a'], ['x', 'x'])
@@ -65,6 +67,8 @@ class Corpus:
 def describe_corpus(corpus: Corpus) -> dict:
     """Size, classes per label level, the coarse-to-fine hierarchy and text lengths (in words).
 
+    Examples
+    --------
     >>> c = Corpus(["a b", "c", "d e f"], {"L1": np.array(["x", "x", "y"])}, "toy", "0")
     >>> d = describe_corpus(c)
     >>> d["n_texts"], d["levels"]["L1"]["n_classes"], d["words"]["max"]

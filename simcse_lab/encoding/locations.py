@@ -210,6 +210,8 @@ def looks_like_hub_id(spec: str) -> bool:
     ``gpt2``). A bare word such as ``minilmx`` is no hub id: it fails at once, without asking
     the hub (whose retries take most of a minute offline).
 
+    Examples
+    --------
     >>> [looks_like_hub_id(s) for s in ("sentence-transformers/all-MiniLM-L6-v2", "gpt2", "minilmx", "./m")]
     [True, True, False, False]
     """

@@ -17,6 +17,8 @@ encode settings and backend. Specs that need the corpus (``mlm``, trained specs)
 :class:`SpecContext`, which loads it once and remembers every spec it resolved, so a spec named
 in several lists is built once. Training and pretraining are cached on disk by their settings.
 
+Examples
+--------
 >>> sorted(aliases())[:3]
 ['minilm', 'mlm', 'random-init']
 """

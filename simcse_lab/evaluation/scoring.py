@@ -11,6 +11,8 @@ takes a :class:`Clustering` and returns a float. Its metadata says how the compa
 
 The comparison table's score columns, the bootstrap and the spread columns all come from here.
 
+Examples
+--------
 >>> y = np.array([0, 0, 1, 1, 2, 2])
 >>> s = score_clustering(y, (y + 1) % 3)
 >>> round(s["v_measure"], 6), round(s["ari"], 6)

@@ -1,5 +1,7 @@
 """Uncertainty: bootstrap intervals of a clustering's scores, and confidence intervals of means.
 
+Examples
+--------
 >>> y = np.repeat([0, 1], 50)
 >>> b = bootstrap_scores(y, y, n_resamples=20)
 >>> b["v_measure"]["std"], b["v_measure"]["mean"]
@@ -54,6 +56,8 @@ def bootstrap_scores(
 def mean_ci(values, *, confidence: float = 0.95) -> tuple[float, float]:
     """Mean and the half-width of its Student-t confidence interval (NaN half-width for one value).
 
+    Examples
+    --------
     >>> m, h = mean_ci([0.30, 0.32, 0.34])
     >>> round(m, 3), round(h, 3)
     (0.32, 0.05)
