@@ -127,16 +127,3 @@ def _hdbscan_module(backend: str):
     except ImportError:  # pragma: no cover - a declared dependency
         raise ImportError("HDBSCAN needs the hdbscan package: pip install hdbscan") from None
     return hdbscan
-
-
-def _hdbscan_module(backend: str):
-    """The module with HDBSCAN, approximate_predict, membership_vector, all_points_membership_vectors."""
-    if backend == "cuml":
-        from cuml.cluster import hdbscan as cuml_hdbscan
-
-        return cuml_hdbscan
-    try:
-        import hdbscan
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise ImportError("HDBSCAN needs the hdbscan package: pip install hdbscan") from None
-    return hdbscan
