@@ -57,7 +57,7 @@ def demo_machine() -> str:
     steps = m["seconds_per_step"]
     train = sum(s for k, s in steps.items() if k.startswith("train "))
     return (f"Produced by `make demo` (profile `default`, config hash `{m['config_hash']}`) on {hw.get('cpu', '?')},"
-            f" {hw.get('cores', '?')} cores, {hw.get('gpu') or 'no GPU'}; torch {v.get('torch')},"
+            f" {hw.get('cpu_count', '?')} cores, {hw.get('gpu') or 'no GPU'}; torch {v.get('torch')},"
             f" sentence-transformers {v.get('sentence-transformers')}, umap-learn {v.get('umap-learn')}."
             f" The comparison took {m['wall_seconds']:.0f} s, of which training {train:.0f} s;"
             f" started {m['started_utc']}.")

@@ -75,6 +75,7 @@ def configure_threads(n: int | None = None) -> int:
     if "torch" in sys.modules:
         import torch
 
+
         torch.set_num_threads(n)
     if "numba" in sys.modules:
         import numba
@@ -128,6 +129,8 @@ def hardware() -> dict[str, Any]:
     if "torch" in sys.modules:
         import torch
 
+        from .devices import cuda_available
+
         info["torch_threads"] = torch.get_num_threads()
-        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        info["gpu"] = torch.cuda.get_device_name(0) if cuda_available() else None
     return info
