@@ -3,19 +3,21 @@
 The public API, imported lazily so that ``import simcse_lab`` stays light (no torch,
 sentence-transformers, umap-learn or hdbscan until a function needs them):
 
-- :func:`load_config` (:mod:`simcse_lab.core.config`): a profile name or YAML file, plus dotted-key
-  overrides, as one typed :class:`~simcse_lab.core.schema.ExperimentConfig`;
-- :func:`run` (:mod:`simcse_lab.experiment`): one comparison -> a :class:`Result`;
-- :func:`compare`: several configs, each run saved to its run folder, their tables stacked;
-- :func:`resolve` (:mod:`simcse_lab.encoding.resolve`): a model spec (``minilm``,
+- `load_config` (`simcse_lab.core.config`): a profile name or YAML file, plus dotted-key
+  overrides, as one typed `ExperimentConfig`;
+- `run` (`simcse_lab.experiment`): one comparison -> a `Result`;
+- `compare`: several configs, each run saved to its run folder, their tables stacked;
+- `resolve` (`simcse_lab.encoding.resolve`): a model spec (``minilm``,
   ``simcse(minilm)``, a folder, a hub id) -> an encoder with ``encode(texts)``;
-- :class:`Result` (:mod:`simcse_lab.reporting.results`): tables, projections, clusterings and
+- `Result` (`simcse_lab.reporting.results`): tables, projections, clusterings and
   the manifest of a run, with ``save(run_dir)``.
 
 The package is laid out by pipeline stage: ``corpus`` -> ``encoding`` -> ``training`` ->
 ``clustering`` -> ``evaluation`` -> ``reporting``, on a small ``core`` (config schema, registries,
 paths, hashing and atomic files, devices, engines), with ``experiment``, ``sweep`` and ``cli`` on top.
 
+Examples
+--------
 >>> import simcse_lab
 >>> cfg = simcse_lab.load_config("default", {"corpus.n_samples": 300})
 >>> cfg.corpus.n_samples

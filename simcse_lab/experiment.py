@@ -1,12 +1,12 @@
 """The one orchestrator: corpus -> models -> embeddings -> projections -> clusterings -> scores.
 
 ``run(cfg)`` scores every model x every clusterer x every space with the same settings and
-returns a :class:`~simcse_lab.reporting.results.Result`; ``compare(cfgs)`` runs several configs, saves
+returns a `Result`; ``compare(cfgs)`` runs several configs, saves
 each run folder and stacks their tables. The steps it calls each live in their own module:
-models are resolved (and trained, pretrained) by :func:`simcse_lab.encoding.resolve.resolve`, embedded by
-:mod:`simcse_lab.encoding.encode`, described by :mod:`simcse_lab.evaluation.quality`, projected by
-:mod:`simcse_lab.clustering.reduce`, clustered by :mod:`simcse_lab.clustering.clusterers` and scored by
-:mod:`simcse_lab.evaluation.scoring`.
+models are resolved (and trained, pretrained) by `simcse_lab.encoding.resolve.resolve`, embedded by
+`simcse_lab.encoding.encode`, described by `simcse_lab.evaluation.quality`, projected by
+`simcse_lab.clustering.reduce`, clustered by `simcse_lab.clustering.clusterers` and scored by
+`simcse_lab.evaluation.scoring`.
 
 Clusterer names in the table: ``kmeans``; ``hdbscan`` (argmax of the soft membership vectors, as
 in the seed article: every point gets a cluster); ``hdbscan-hard`` (HDBSCAN's own labels, noise
@@ -241,7 +241,7 @@ def scaling_report(cfg: ExperimentConfig, n: int, backend: str) -> dict[str, Any
 
 
 def compare(cfgs: ExperimentConfig | list[ExperimentConfig], *, save: bool = True) -> pd.DataFrame:
-    """Run one or several configs (saving each run folder, see :func:`run_dir_for`) and return
+    """Run one or several configs (saving each run folder, see `run_dir_for`) and return
     their stacked tables, with the columns ``run``, ``config_hash`` and ``run_dir`` added."""
     cfgs = [cfgs] if isinstance(cfgs, ExperimentConfig) else list(cfgs)
     tables = []
@@ -259,7 +259,7 @@ def training_curves(cfg: ExperimentConfig) -> pd.DataFrame:
     """Held-out V-measure over SimCSE training steps for every model in ``models.simcse_from``.
 
     Step 0 is the untouched model. Uses ``train.eval_steps`` (10 if unset) and the same held-out
-    slice and training runs as :func:`run`, so a later ``run(cfg)`` reuses the trained models.
+    slice and training runs as `run`, so a later ``run(cfg)`` reuses the trained models.
     Columns: model, step, v_measure, kept (which model keep-best kept).
     """
     if not cfg.train.eval_steps:

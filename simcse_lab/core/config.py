@@ -1,8 +1,8 @@
 """One typed, frozen configuration tree for every entry point.
 
 The CLI flags (``--set section.key=value``), YAML files and notebook parameter cells are three
-views of :class:`ExperimentConfig`. Every field has a default and a one-line help string, the
-tree round-trips through plain dicts, YAML and flat dotted keys, and :func:`config_hash` gives a
+views of `ExperimentConfig`. Every field has a default and a one-line help string, the
+tree round-trips through plain dicts, YAML and flat dotted keys, and `config_hash` gives a
 stable identity that is saved with every run.
 
 Examples
@@ -184,7 +184,7 @@ def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_flat(flat: dict[str, Any]) -> ExperimentConfig:
-    """Inverse of :func:`to_flat`; missing keys take their defaults."""
+    """Inverse of `to_flat`; missing keys take their defaults."""
     return from_dict(_unflatten(flat))
 
 

@@ -1,15 +1,15 @@
 """Where vectors are made: this process, a pool of local processes, or Ray actors.
 
 An engine turns an encoder and texts into chunks of ``(row indices, embeddings)``;
-:func:`simcse_lab.encoding.encode.encode_texts` writes each chunk into its one output array (and the same
+`simcse_lab.encoding.encode.encode_texts` writes each chunk into its one output array (and the same
 cache entry: the key has no engine in it), so a comparison does not care where the vectors were
 made. Every engine gives the same embeddings as the local one (tested, ``atol`` 1e-5).
 
-- :class:`LocalEngine`: the encoder in this process, chunk after chunk (the default).
-- :class:`MultiProcessEngine`: sentence-transformers' own multi-process pool
+- `LocalEngine`: the encoder in this process, chunk after chunk (the default).
+- `MultiProcessEngine`: sentence-transformers' own multi-process pool
   (``SentenceTransformer.encode(..., device=[...])``), one process per device: enough on one box
   with several GPUs.
-- :class:`RayEngine`: Ray Data. ``ray.data.from_pandas`` of ``(id, text)`` ->
+- `RayEngine`: Ray Data. ``ray.data.from_pandas`` of ``(id, text)`` ->
   ``map_batches`` with a callable class that loads the model once per actor
   (``ActorPoolStrategy(size=n_actors)``, ``num_cpus`` / ``num_gpus`` per actor) -> batches of
   ``(id, embedding)`` streamed back. Ray does not keep row order, so rows carry their id and are
@@ -20,7 +20,7 @@ Every engine also has ``map_ordered(fn, parts)``: ``fn`` applied to each array o
 in the order given. The local and multi-process engines run it here, one part after another (the
 pool is sentence-transformers' and only encodes); the Ray engine runs the parts as Ray tasks, a
 bounded number in flight, ``fn`` shipped once through the object store. Sample-fit UMAP uses it to
-``transform`` the points outside its sample in parallel (:mod:`simcse_lab.clustering.reduce`).
+``transform`` the points outside its sample in parallel (`simcse_lab.clustering.reduce`).
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ class _EmbedActor:
 
 
 def _apply(fn: Callable[[np.ndarray], Any], part: np.ndarray) -> np.ndarray:
-    """One Ray task of :meth:`RayEngine.map_ordered`."""
+    """One Ray task of `RayEngine.map_ordered`."""
     return np.asarray(fn(part), dtype=np.float32)
 
 
@@ -216,7 +216,7 @@ class RayEngine:
 
 
 def make_engine(cfg: Any) -> Any:
-    """The engine an :class:`~simcse_lab.core.schema.ExperimentConfig` asks for (``encode.engine``)."""
+    """The engine an `ExperimentConfig` asks for (``encode.engine``)."""
     engine = cfg.encode.engine
     if engine == "local":
         return LocalEngine()

@@ -2,7 +2,7 @@
 
 Bad input, config, files, a full disk, missing permissions and damaged model files are things a
 user can cause and fix; the CLI (exit status 2), the sweep (``error.txt``) and the notebooks
-(:func:`one_line_errors`) show them as one line. Anything else is a bug in simcse-lab and keeps
+(`one_line_errors`) show them as one line. Anything else is a bug in simcse-lab and keeps
 its traceback.
 """
 
@@ -33,7 +33,7 @@ def error_line(exc: BaseException) -> str:
 
 
 def one_line_errors() -> bool:
-    """In a notebook (IPython kernel), show :data:`EXPECTED_ERRORS` as the one line
+    """In a notebook (IPython kernel), show `EXPECTED_ERRORS` as the one line
     ``simcse-lab: error: ...`` instead of a traceback through the library; other exceptions keep
     theirs. Papermill then reports the failing cell with that line. Returns whether a kernel was
     found (outside IPython this does nothing).

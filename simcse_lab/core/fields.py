@@ -1,9 +1,9 @@
 """How a config field is declared: its default, one-line help and the rules it is checked against.
 
-Every section of the config (in :mod:`simcse_lab.core.schema`, or beside the training method it
-belongs to) declares its fields with :func:`setting` and is nested with :func:`section`. Allowed
+Every section of the config (in `simcse_lab.core.schema`, or beside the training method it
+belongs to) declares its fields with `setting` and is nested with `section`. Allowed
 values sit next to the field they constrain; ``choices`` may be a callable that returns them, so
-that a registry (:mod:`simcse_lab.core.registry`) is their one owner.
+that a registry (`simcse_lab.core.registry`) is their one owner.
 
 This module imports nothing of the package, so a training method's module (which is imported while
 the schema is being assembled) can declare its section with it.

@@ -1,10 +1,10 @@
 """Every content hash of the project, computed one way each.
 
-- :func:`content_hash`: a JSON-able description (a config, a cache key's parts, a training
+- `content_hash`: a JSON-able description (a config, a cache key's parts, a training
   run's settings) -> hex digest; key order does not matter.
-- :func:`texts_fingerprint`: a list of texts (and optionally their labels) -> 16 hex digits.
-- :func:`array_digest`: an array's bytes, read in blocks (no copy of a large array).
-- :func:`sha256_file`: a file's bytes, read in chunks (downloads, model files).
+- `texts_fingerprint`: a list of texts (and optionally their labels) -> 16 hex digits.
+- `array_digest`: an array's bytes, read in blocks (no copy of a large array).
+- `sha256_file`: a file's bytes, read in chunks (downloads, model files).
 
 >>> content_hash({"a": 1, "b": [2, 3]}) == content_hash({"b": [2, 3], "a": 1})
 True

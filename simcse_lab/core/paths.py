@@ -4,8 +4,8 @@
 them); ``<data_dir>/interim/`` holds caches that can be deleted at any time and are rebuilt:
 
 ======================  =====================================================
-``interim/embeddings``  encoded corpora (:mod:`simcse_lab.encoding.encode`)
-``interim/projections`` UMAP projections (:mod:`simcse_lab.clustering.reduce`)
+``interim/embeddings``  encoded corpora (`simcse_lab.encoding.encode`)
+``interim/projections`` UMAP projections (`simcse_lab.clustering.reduce`)
 ``interim/models``      trained, pretrained and unpacked models
 ``interim/onnx``        ONNX / OpenVINO exports and their speed records
 ======================  =====================================================
@@ -31,14 +31,14 @@ def raw_dir(data_dir: str | Path, *parts: str) -> Path:
 
 
 def interim_dir(data_dir: str | Path, cache: str) -> Path:
-    """``<data_dir>/interim/<cache>`` for one of :data:`CACHES`."""
+    """``<data_dir>/interim/<cache>`` for one of `CACHES`."""
     if cache not in CACHES:
         raise ValueError(f"unknown cache {cache!r}; caches: {', '.join(CACHES)}")
     return Path(data_dir).expanduser() / "interim" / cache
 
 
 def cache_dir(data_dir: str | Path, cache: str, *, enabled: bool = True) -> Path | None:
-    """:func:`interim_dir`, or None when caching is off (``encode.cache: false``)."""
+    """`interim_dir`, or None when caching is off (``encode.cache: false``)."""
     return interim_dir(data_dir, cache) if enabled else None
 
 

@@ -71,7 +71,7 @@ def load_plugins() -> None:
 
 
 class Registry(Generic[T]):
-    """Named entries of one kind, filled by :meth:`register` in the modules that define them."""
+    """Named entries of one kind, filled by `register` in the modules that define them."""
 
     def __init__(self, kind: str, package: str) -> None:
         self.kind = kind

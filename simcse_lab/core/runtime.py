@@ -3,9 +3,9 @@ BLAS/OpenMP, ONNX Runtime), the versions and hardware a run records, and a step 
 
 Each library sizes its own pool; left alone, they can stack (torch's intra-op threads plus an
 OpenMP BLAS pool plus numba's workers) or, worse, a library imported late reads no setting at
-all. :func:`configure_threads` sets one number everywhere: environment variables for libraries
+all. `configure_threads` sets one number everywhere: environment variables for libraries
 not imported yet, the libraries' own setters for those already imported. ONNX Runtime sessions
-take it from :func:`simcse_lab.encoding.backends.select_backend` (``threads=``).
+take it from `simcse_lab.encoding.backends.select_backend` (``threads=``).
 
 >>> import os
 >>> n = configure_threads(1)
@@ -65,7 +65,7 @@ def cpu_name() -> str:
 
 
 def configure_threads(n: int | None = None) -> int:
-    """Use ``n`` threads (None: :func:`available_cores`) in every pool; return ``n``."""
+    """Use ``n`` threads (None: `available_cores`) in every pool; return ``n``."""
     cores = available_cores()
     n = cores if n is None else int(n)
     if n < 1:

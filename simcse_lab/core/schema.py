@@ -1,10 +1,10 @@
 """The configuration schema: one frozen dataclass per section, every field with a default, a
-one-line help and, where it has them, its allowed values and bounds (:mod:`simcse_lab.core.fields`).
+one-line help and, where it has them, its allowed values and bounds (`simcse_lab.core.fields`).
 
 A section's rules that tie several fields together live in its ``cross_checks`` method;
-:func:`simcse_lab.core.validation.validate` is the one place that checks them. The training
+`simcse_lab.core.validation.validate` is the one place that checks them. The training
 methods' sections (``neighbours``, ``sccl``, ...) live beside each method and are registered with
-it (:data:`simcse_lab.core.registry.METHODS`): :class:`ExperimentConfig` is assembled from the
+it (`simcse_lab.core.registry.METHODS`): `ExperimentConfig` is assembled from the
 sections below plus the registered ones.
 
 >>> choices_of(ClusterConfig, "spaces")

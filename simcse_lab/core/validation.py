@@ -52,7 +52,7 @@ def _field_problems(section: Any, prefix: str) -> list[str]:
 
 def validate(section: Any) -> None:
     """Check a config, or one of its sections, against the allowed values and bounds declared in
-    :mod:`simcse_lab.core.schema`; raise one ``ValueError`` that lists every problem at once.
+    `simcse_lab.core.schema`; raise one ``ValueError`` that lists every problem at once.
 
     >>> validate(ExperimentConfig())
     >>> validate(TrainConfig(epochs=0, loss="mrnl"))

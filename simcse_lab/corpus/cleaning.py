@@ -1,8 +1,8 @@
-"""The cleaning steps of :func:`~simcse_lab.corpus.load.load_corpus`, one function each.
+"""The cleaning steps of `load_corpus`, one function each.
 
 Each step takes the table and the name of its text or main label column, records in ``report``
 how many rows it removed, and returns what is left. They run in the order
-:func:`~simcse_lab.corpus.load.load_corpus` documents.
+`load_corpus` documents.
 """
 
 from __future__ import annotations

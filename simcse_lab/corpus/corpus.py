@@ -1,4 +1,4 @@
-"""The :class:`Corpus`: texts with label levels (coarse to fine), a name and a content fingerprint."""
+"""The `Corpus`: texts with label levels (coarse to fine), a name and a content fingerprint."""
 
 from __future__ import annotations
 

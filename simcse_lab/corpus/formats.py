@@ -1,7 +1,7 @@
 """Reading a corpus file (CSV, TSV, Parquet, JSONL, TXT) and finding its text and label columns.
 
-The text column is the one named, else the first of :data:`TEXT_CANDIDATES` present; label
-columns are the ones named, else a known hierarchy (:data:`KNOWN_LABELS`: the Kaggle Amazon
+The text column is the one named, else the first of `TEXT_CANDIDATES` present; label
+columns are the ones named, else a known hierarchy (`KNOWN_LABELS`: the Kaggle Amazon
 file's ``Cat1``/``Cat2``/``Cat3``, the clothing reviews' ``Department Name``/``Class Name``).
 """
 

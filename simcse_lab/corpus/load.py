@@ -1,9 +1,9 @@
 """Load a text corpus with optional hierarchical labels, and clean it in explicit, reported steps.
 
-The pieces live beside this module: :mod:`~simcse_lab.corpus.formats` reads a file and finds its
-columns, :mod:`~simcse_lab.corpus.cleaning` holds one function per cleaning step,
-:mod:`~simcse_lab.corpus.bundled` the corpora that ship in registry packages, and
-:mod:`~simcse_lab.corpus.corpus` the :class:`Corpus` they make.
+The pieces live beside this module: `formats` reads a file and finds its
+columns, `cleaning` holds one function per cleaning step,
+`bundled` the corpora that ship in registry packages, and
+`corpus` the `Corpus` they make.
 
 Sources:
 

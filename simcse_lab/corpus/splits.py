@@ -1,10 +1,10 @@
 """Which texts a run scores and which it trains on.
 
-- :func:`load_corpus_for`: the corpus a config scores: its ``corpus`` section (dev/test half,
+- `load_corpus_for`: the corpus a config scores: its ``corpus`` section (dev/test half,
   sample); with ``corpus.heldout``, only the held-out part that no model trains on;
-- :func:`load_training_texts_for`: the texts label-free training uses (the sample, or its
+- `load_training_texts_for`: the texts label-free training uses (the sample, or its
   training part), texts only;
-- :func:`split_heldout`: a stratified held-out slice for SimCSE's in-training evaluator.
+- `split_heldout`: a stratified held-out slice for SimCSE's in-training evaluator.
 
 With ``corpus.half`` the data (the half, the sample and the held-out part) is fixed by
 ``corpus.half_seed``, so runs with different seeds differ only in training, UMAP and clustering
@@ -44,7 +44,7 @@ def _heldout_parts(cfg, corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_corpus_for(cfg) -> Corpus:
-    """The corpus an :class:`~simcse_lab.core.schema.ExperimentConfig` scores: its ``corpus`` section,
+    """The corpus an `ExperimentConfig` scores: its ``corpus`` section,
     sampled with its seed; with ``corpus.heldout``, only the held-out part no model trains on."""
     corpus = _sample_for(cfg)
     if not cfg.corpus.heldout:

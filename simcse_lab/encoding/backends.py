@@ -1,6 +1,6 @@
 """Encode backends on CPU: torch, ONNX Runtime (fp32 or dynamically int8-quantised), OpenVINO.
 
-The export and the ONNX encoder are in :mod:`simcse_lab.encoding.onnx`; this module chooses.
+The export and the ONNX encoder are in `simcse_lab.encoding.onnx`; this module chooses.
 
 An export lives under ``<data_dir>/interim/onnx/<key>/`` (key = the model's identity and the
 torch/onnxruntime versions) with ``export.json``: for each variant, the lowest cosine similarity

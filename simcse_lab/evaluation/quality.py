@@ -6,7 +6,7 @@
   dropout views, so its alignment is NaN;
 - ``sts_<split>``: STS-B Spearman correlation of cosine similarity with the gold scores.
 
-The formulas are in :mod:`simcse_lab.evaluation.geometry`; this module gathers their inputs (dropout views,
+The formulas are in `simcse_lab.evaluation.geometry`; this module gathers their inputs (dropout views,
 STS-B pairs) for one encoder.
 """
 

@@ -1,8 +1,8 @@
 """Scoring a clustering with every registered score, and the table columns the scores make.
 
 A score is one function registered with ``@SCORES.register(name, help, ...)``
-(:data:`simcse_lab.core.registry.SCORES`) in a module of :mod:`simcse_lab.evaluation.scores`; it
-takes a :class:`Clustering` and returns a float. Its metadata says how the comparison uses it:
+(`simcse_lab.core.registry.SCORES`) in a module of `simcse_lab.evaluation.scores`; it
+takes a `Clustering` and returns a float. Its metadata says how the comparison uses it:
 
 - ``needs_labels`` (default True): computed only against labels;
 - ``resample`` (default True): can be bootstrapped over the scored texts;

@@ -23,7 +23,7 @@ def bootstrap_scores(
 ) -> dict[str, dict[str, float]]:
     """Sampling uncertainty of clustering scores: resample (true, predicted) pairs with
     replacement and rescore. Returns mean, std and the 2.5/97.5 percentiles per metric; the
-    metrics are registered scores (:data:`~simcse_lab.core.registry.SCORES`) that can be resampled.
+    metrics are registered scores (`SCORES`) that can be resampled.
     """
     allowed = [e.name for e in SCORES if e.meta.get("resample", True)]
     unknown = [m for m in metrics if m not in allowed]

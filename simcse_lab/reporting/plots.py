@@ -261,7 +261,7 @@ def plot_sweep_lines(table: pd.DataFrame, *, x: str, quantity: str, grid_keys: l
 
 
 def plot_paired_differences(paired: pd.DataFrame, *, ax=None, title: str | None = None):
-    """:func:`simcse_lab.reporting.tables.paired_differences` as bars with their confidence intervals:
+    """`simcse_lab.reporting.tables.paired_differences` as bars with their confidence intervals:
     one group per model, one bar per label level x clusterer/space, and a line at 0."""
     ax = _axes(ax)
     data = paired.assign(series=paired["level"] + ", " + paired["setting"])

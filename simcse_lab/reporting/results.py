@@ -1,11 +1,11 @@
 """What a comparison produced, its tables and its run folder.
 
-:class:`Result` holds a tidy ``table`` (one row per model x clusterer x space x label level),
-``model_metrics`` (one row per model: geometry and STS-B, see :mod:`simcse_lab.evaluation.quality`), the
+`Result` holds a tidy ``table`` (one row per model x clusterer x space x label level),
+``model_metrics`` (one row per model: geometry and STS-B, see `simcse_lab.evaluation.quality`), the
 2-D projections, every clustering and the run manifest. ``Result.save(run_dir)`` writes
 ``config.yaml``, ``manifest.json``, ``results.csv``/``results.md``, ``model_metrics.csv``, arrays,
 figures and the HTML report, then ``metrics.json`` last: its presence marks a complete run folder.
-The printed tables are made in :mod:`simcse_lab.reporting.tables`.
+The printed tables are made in `simcse_lab.reporting.tables`.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Result:
 
     def save(self, run_dir: str | Path) -> Path:
         """Write the run folder. It is built in a temporary sibling and published in one rename
-        (:func:`simcse_lab.core.assets.atomic_folder`): an earlier complete run in ``run_dir`` stays
+        (`simcse_lab.core.assets.atomic_folder`): an earlier complete run in ``run_dir`` stays
         whole until the new one is complete, and a failed save (a full disk, Ctrl-C) leaves it as
         it was. Replacing a complete run of another config or corpus is logged as a warning."""
         from ..core.assets import atomic_folder

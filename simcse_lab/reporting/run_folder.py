@@ -1,7 +1,7 @@
 """The run folder: where it may be written, what replacing one means, and file-safe names.
 
 A run folder is ``<runs_dir>/<name>-<config hash>-<corpus fingerprint>`` (see
-:func:`simcse_lab.experiment.run_dir_for`); :meth:`simcse_lab.reporting.results.Result.save`
+`simcse_lab.experiment.run_dir_for`); `simcse_lab.reporting.results.Result.save`
 writes it whole or not at all.
 """
 

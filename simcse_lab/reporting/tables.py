@@ -20,7 +20,7 @@ def summary_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str 
 
 
 def spread_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame | None:
-    """The ± of :func:`summary_table`, a 95% confidence half-width: of the mean over seeds (Student t)
+    """The ± of `summary_table`, a 95% confidence half-width: of the mean over seeds (Student t)
     when there are several seeds, else half the bootstrap percentile interval over resampled texts
     (``<metric>_lo``/``_hi``), else None."""
     t = table if level is None else table[table["level"] == level]

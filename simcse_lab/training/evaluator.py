@@ -1,6 +1,6 @@
 """Evaluators that run inside training (sentence-transformers' evaluator interface; torch-heavy).
 
-:class:`ClusteringEvaluator`: KMeans (k = number of classes) on the embeddings of a held-out
+`ClusteringEvaluator`: KMeans (k = number of classes) on the embeddings of a held-out
 slice, scored by V-measure; logged as ``eval_<name>_v_measure`` and usable for keep-best.
 The labels are used for scoring only, never for training.
 """

@@ -97,7 +97,7 @@ def checkpoint_problem(ckpt: Path) -> str | None:
 
 def last_checkpoint(ckpt_dir: Path) -> Path | None:
     """The newest ``checkpoint-N`` in ``ckpt_dir`` that can be resumed from (see
-    :func:`checkpoint_problem`), or None; newer damaged ones are skipped with a warning."""
+    `checkpoint_problem`), or None; newer damaged ones are skipped with a warning."""
     for ckpt in _numbered(ckpt_dir):
         problem = checkpoint_problem(ckpt)
         if problem is None:

@@ -10,12 +10,12 @@ false negatives.
 
 Options: ``cached-mnrl`` (CachedMultipleNegativesRankingLoss: the contrastive batch is
 ``batch_size`` while only ``mini_batch_size`` texts go through the model at once), the miCSE
-attention-alignment term (:class:`simcse_lab.training.losses.MiCSELoss`), and a held-out clustering
-evaluator (:class:`simcse_lab.training.evaluator.ClusteringEvaluator`) with keep-best. The objectives
-live in :mod:`simcse_lab.training.losses`, the run folder's lifecycle in :mod:`simcse_lab.training.lifecycle`.
+attention-alignment term (`simcse_lab.training.losses.MiCSELoss`), and a held-out clustering
+evaluator (`simcse_lab.training.evaluator.ClusteringEvaluator`) with keep-best. The objectives
+live in `simcse_lab.training.losses`, the run folder's lifecycle in `simcse_lab.training.lifecycle`.
 
 The model specs ``simcse(base)`` and ``sup-simcse(base)`` call these functions; they are
-registered in :mod:`simcse_lab.training.methods.simcse` and :mod:`~simcse_lab.training.methods.sup_simcse`.
+registered in `simcse_lab.training.methods.simcse` and `sup_simcse`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The shared trainer: every training method ends here, in sentence-transformers' own
-``SentenceTransformerTrainer`` inside a keyed, resumable run folder (:mod:`simcse_lab.training.lifecycle`).
+``SentenceTransformerTrainer`` inside a keyed, resumable run folder (`simcse_lab.training.lifecycle`).
 
-:func:`fit_columns` trains a base model on a table of text columns with a loss (the SimCSE
-objective of :func:`simcse_lab.training.losses.make_loss` unless the method gives its own);
-:func:`prepare_run` picks the run folder from the base model's identity, the texts, the settings
-and the seed, so a finished run is reused and an interrupted one resumes; :func:`fit_model` runs
+`fit_columns` trains a base model on a table of text columns with a loss (the SimCSE
+objective of `simcse_lab.training.losses.make_loss` unless the method gives its own);
+`prepare_run` picks the run folder from the base model's identity, the texts, the settings
+and the seed, so a finished run is reused and an interrupted one resumes; `fit_model` runs
 the trainer, with keep-best on a held-out clustering evaluator when one is given.
 
 Output layout of a run folder::

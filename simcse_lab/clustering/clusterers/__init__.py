@@ -1,7 +1,7 @@
 """Clusterers with the scikit-learn shape (``fit_predict``), one registered class per module.
 
 A clusterer is registered with ``@CLUSTERERS.register(name, help)``
-(:data:`simcse_lab.core.registry.CLUSTERERS`) and has
+(`simcse_lab.core.registry.CLUSTERERS`) and has
 
 - ``from_config(cfg.cluster, *, n_samples, n_classes, seed, backend)``: the instance a run uses;
 - ``describe_fit(cfg.cluster, n, backend)`` (a classmethod): how ``n`` points are clustered, for

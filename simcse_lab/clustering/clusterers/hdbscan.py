@@ -2,7 +2,7 @@
 label is the argmax of ``hdbscan.all_points_membership_vectors`` (so every point gets a cluster);
 HDBSCAN's own labels (noise = -1) from the same fit are reported as ``hdbscan-hard``
 (``extra_labels_``), with their noise fraction. Above the sampling threshold it is fitted on a
-sample and the rest is assigned (:mod:`simcse_lab.clustering.sampling`).
+sample and the rest is assigned (`simcse_lab.clustering.sampling`).
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """Every training objective, one module each (torch-heavy: import lazily).
 
-- :func:`make_loss` builds the SimCSE objective a :class:`~simcse_lab.core.schema.TrainConfig` asks
+- `make_loss` builds the SimCSE objective a `TrainConfig` asks
   for: sentence-transformers' ``MultipleNegativesRankingLoss`` (InfoNCE with cosine similarity
   times ``scale``; unsupervised SimCSE when each text is paired with itself, supervised with a
-  hard-negative third column), its cached variant, or :class:`MiCSELoss`.
-- :class:`MiCSELoss`: SimCSE plus miCSE's attention-alignment term (:func:`attention_alignment`).
-- :func:`masked_only_mlm_loss` and :class:`MaskedOnlyTrainer`: the masked-language-model
+  hard-negative third column), its cached variant, or `MiCSELoss`.
+- `MiCSELoss`: SimCSE plus miCSE's attention-alignment term (`attention_alignment`).
+- `masked_only_mlm_loss` and `MaskedOnlyTrainer`: the masked-language-model
   objective with the vocabulary head applied to masked tokens only.
-- :class:`SCCLLoss`: SCCL's instance-contrastive + DEC clustering objective (``sccl(base)``).
+- `SCCLLoss`: SCCL's instance-contrastive + DEC clustering objective (``sccl(base)``).
 
 The other label-free methods use sentence-transformers' losses as shipped (see
-:mod:`simcse_lab.training.methods`).
+`simcse_lab.training.methods`).
 """
 
 from __future__ import annotations

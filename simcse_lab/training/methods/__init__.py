@@ -2,7 +2,7 @@
 
 A method's module holds its config section (a frozen dataclass, the ``<name>`` section of the
 config) and its training function, registered together with
-``@METHODS.register(name, help, section=..., config=...)`` (:data:`simcse_lab.core.registry.METHODS`).
+``@METHODS.register(name, help, section=..., config=...)`` (`simcse_lab.core.registry.METHODS`).
 The registry imports every module here on first use, and the config schema picks up the
 sections, so a new method is one new file. Modules here are imported while the schema is
 assembled: they import the package's heavier modules inside their functions.

@@ -6,7 +6,7 @@ never on its labels: the one number some take from the labels is the number of c
 level, as MTEB gives its clustering tasks). A test proves it: shuffling the labels leaves every
 trained model bit-identical.
 
-Every round is a keyed, resumable training run (:mod:`simcse_lab.training.lifecycle`) whose key
+Every round is a keyed, resumable training run (`simcse_lab.training.lifecycle`) whose key
 holds the method's settings, so a method run is reused by every later comparison that asks for it.
 This module is imported while the config schema is assembled, so the package's heavier modules are
 imported inside the functions.

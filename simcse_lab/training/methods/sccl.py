@@ -1,6 +1,6 @@
 """``sccl(base)`` (Zhang et al. NAACL 2021), the "virtual augmentation" variant: two dropout views,
 an instance-contrastive loss on a projection head and a DEC clustering loss on KMeans-initialised
-centres (:class:`simcse_lab.training.losses.SCCLLoss`).
+centres (`simcse_lab.training.losses.SCCLLoss`).
 """
 
 from __future__ import annotations

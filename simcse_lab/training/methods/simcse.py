@@ -1,5 +1,5 @@
 """``simcse(base)``: unsupervised SimCSE on the corpus texts, with the train section's settings
-(:func:`simcse_lab.training.simcse.train_simcse`)."""
+(`simcse_lab.training.simcse.train_simcse`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``sup-simcse(base)``: supervised SimCSE on SNLI triplets (premise, entailment, contradiction),
-with the train section's settings (:func:`simcse_lab.training.simcse.train_supervised_simcse`)."""
+with the train section's settings (`simcse_lab.training.simcse.train_supervised_simcse`)."""
 
 from __future__ import annotations
 
