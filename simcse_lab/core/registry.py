@@ -29,6 +29,7 @@ import os
 import pkgutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 __all__ = ["CLUSTERERS", "METHODS", "PLUGIN_ENV", "SCORES", "Entry", "Registry", "load_plugins"]
@@ -49,16 +50,22 @@ class Entry(Generic[T]):
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def load_plugins() -> None:
-    """Import the plugin modules (entry points ``simcse_lab.plugins`` and ``$SIMCSE_LAB_PLUGINS``)
-    not imported yet; each registers what it defines."""
-    names = [n.strip() for n in os.environ.get(PLUGIN_ENV, "").split(",") if n.strip()]
+@lru_cache(maxsize=1)
+def _entry_point_plugins() -> list[str]:
+    # scanning every installed distribution's metadata takes milliseconds: once per process, not on
+    # every registry lookup (scoring looks the registry up for every clustering)
     try:
         from importlib.metadata import entry_points
 
-        names += [ep.value for ep in entry_points(group="simcse_lab.plugins")]
+        return [ep.value for ep in entry_points(group="simcse_lab.plugins")]
     except Exception:  # noqa: BLE001 - broken distribution metadata must not stop the workbench
-        pass
+        return []
+
+
+def load_plugins() -> None:
+    """Import the plugin modules (entry points ``simcse_lab.plugins`` and ``$SIMCSE_LAB_PLUGINS``)
+    not imported yet; each registers what it defines."""
+    names = [n.strip() for n in os.environ.get(PLUGIN_ENV, "").split(",") if n.strip()] + _entry_point_plugins()
     for name in names:
         if name in _PLUGINS_LOADED:
             continue
