@@ -22,6 +22,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install --quiet "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	# EVoC compiles its numba kernels on first import (about 3 min on 2 cores) and caches them: once, here
+	$(PY) -c "import evoc"
 	touch $@
 
 demo: install

@@ -121,7 +121,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = run(cfg)
     run_dir = result.save(args.run_dir or run_dir_for(cfg, result.corpus_fingerprint))
     print("\n" + comparison_markdown(result.table, result.model_metrics, level=result.level,
-                                     corpus_name=result.corpus_name, n_texts=len(result.labels_true)))
+                                     corpus_name=result.corpus_name, n_texts=result.n_texts))
     print(f"\nwall time {result.manifest['wall_seconds']:.0f}s; run folder: {run_dir}")
     print(f"report: {run_dir / 'report.html'} (open in a browser; no server needed)")
     return 0

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from .clustering.backend import resolve_backend
-from .clustering.clusterers import make_clusterer
 from .clustering.reduce import make_reducer
 from .core.config import ExperimentConfig, config_hash, validate, with_overrides
 from .core.engines import make_engine
@@ -36,14 +35,10 @@ from .corpus.load import Corpus
 from .corpus.splits import load_corpus_for
 from .encoding.encode import encode_with_config
 from .encoding.resolve import SpecContext, resolve, resolve_target
+from .evaluation.clusterings import ModelClusterings, cluster_model
+from .evaluation.describe import TermIndex
 from .evaluation.quality import alignment_sample, model_quality
-from .evaluation.scoring import (
-    metric_columns,
-    score_clustering,
-    spread_columns,
-    spread_scores,
-)
-from .evaluation.statistics import bootstrap_scores
+from .evaluation.scoring import metric_columns, spread_columns
 from .reporting.results import ModelRun, Result
 from .reporting.run_folder import check_writable_folder
 
@@ -111,16 +106,8 @@ def _project(x: np.ndarray, fitted: dict[str, np.ndarray], reducer: Any) -> np.n
     return fitted[key]
 
 
-def _score(cfg: ExperimentConfig, corpus: Corpus, labels_pred: np.ndarray) -> list[tuple[str, dict[str, float]]]:
-    out = []
-    for level in corpus.levels:
-        scores = score_clustering(corpus.labels[level], labels_pred)
-        if cfg.metrics.n_bootstrap:
-            spread = bootstrap_scores(corpus.labels[level], labels_pred, n_resamples=cfg.metrics.n_bootstrap,
-                                      seed=cfg.seed, metrics=tuple(spread_scores()))
-            scores.update({f"{m}_{part}": b[part] for m, b in spread.items() for part in ("std", "lo", "hi")})
-        out.append((level, scores))
-    return out
+def _levels(corpus: Corpus) -> dict[str, np.ndarray]:
+    return {level: corpus.labels[level] for level in corpus.levels} if corpus.is_labelled else {}
 
 
 def run(cfg: ExperimentConfig) -> Result:
@@ -155,19 +142,15 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     t_start = time.perf_counter()
     with timer("load corpus"):
         corpus = load_corpus_for(cfg)
+    level = corpus.levels[0] if corpus.is_labelled else ""
+    labels_true = corpus.label_array(level) if corpus.is_labelled else None
+    n_classes = len(np.unique(labels_true)) if labels_true is not None else None
     if not corpus.is_labelled:
-        raise ValueError(
-            f"corpus '{corpus.name}' has no labels, so clusterings cannot be scored; give corpus.label_columns"
-        )
-    level = corpus.levels[0]
-    labels_true = corpus.label_array(level)
-    n_classes = len(np.unique(labels_true))
+        logger.info("corpus '%s' has no labels: the clusterings are scored without them", corpus.name)
 
     runs, geometry = embed_models(cfg, corpus, timer)
 
-    rows: list[dict[str, Any]] = []
     projections: dict[str, np.ndarray] = {}
-    cluster_labels: dict[tuple[str, str, str], np.ndarray] = {}
     r = cfg.reduce
     umap_cache = cache_dir(cfg.data_dir, "projections", enabled=cfg.encode.cache)
     backend = resolve_backend(cfg.cluster.backend)
@@ -176,25 +159,21 @@ def _run_once(cfg: ExperimentConfig) -> Result:
                 for space in cfg.cluster.spaces}
     plot_reducer = make_reducer("umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist,
                                 cache_dir=umap_cache, backend=backend, engine=engine)
+    terms = TermIndex(corpus.texts) if cfg.metrics.describe_clusters else None
+    found = ModelClusterings()
     for mr in runs:
         fitted: dict[str, np.ndarray] = {}
         with timer(f"umap {mr.name}"):
             if r.plot_2d:
                 projections[mr.name] = _project(mr.embeddings, fitted, plot_reducer)
             spaces = {space: _project(mr.embeddings, fitted, red) for space, red in reducers.items()}
-        for space in cfg.cluster.spaces:
-            for method in cfg.cluster.methods:
-                if cfg.cluster.pairs and f"{method}/{space}" not in cfg.cluster.pairs:
-                    continue
-                with timer(f"cluster {method}"):
-                    clusterer = make_clusterer(
-                        method, cfg.cluster, n_samples=len(corpus), n_classes=n_classes, seed=cfg.seed, backend=backend
-                    )
-                    labels_pred = clusterer.fit_predict(spaces[space])
-                for cname, lab in [(method, labels_pred), *clusterer.extra_labels_.items()]:
-                    cluster_labels[(mr.name, cname, space)] = lab
-                    rows += [{"model": mr.name, "clusterer": cname, "space": space, "level": lvl, **scores}
-                             for lvl, scores in _score(cfg, corpus, lab)]
+        got = cluster_model(mr.name, mr.embeddings, spaces, cfg, levels=_levels(corpus), n_classes=n_classes,
+                            backend=backend, texts=corpus.texts, terms=terms, timer=timer)
+        for part in ("rows", "clusters"):
+            getattr(found, part).extend(getattr(got, part))
+        for part in ("labels", "probabilities", "k_choices"):
+            getattr(found, part).update(getattr(got, part))
+    rows, cluster_labels = found.rows, found.labels
     spread = spread_columns() if cfg.metrics.n_bootstrap else []
     table = pd.DataFrame(rows, columns=["model", "clusterer", "space", "level", *metric_columns(), *spread])
     model_metrics = pd.DataFrame([{"model": k, **v} for k, v in geometry.items()])
@@ -209,7 +188,7 @@ def _run_once(cfg: ExperimentConfig) -> Result:
             "source": corpus.source,
             "fingerprint": corpus.fingerprint,
             "n_texts": len(corpus),
-            "levels": {lvl: len(np.unique(v)) for lvl, v in corpus.labels.items()},
+            "levels": {lvl: len(np.unique(v)) for lvl, v in _levels(corpus).items()},
             "cleaning": corpus.report,
         },
         "models": [
@@ -218,13 +197,16 @@ def _run_once(cfg: ExperimentConfig) -> Result:
             for m in runs
         ],
         "scaling": scaling_report(cfg, len(corpus), backend),
+        "k_choice": found.k_choices,
         "versions": versions(),
         "hardware": hardware(),
     }
     return Result(
         config=cfg, corpus_name=corpus.name, level=level, labels_true=labels_true, table=table,
         model_metrics=model_metrics, projections=projections, cluster_labels=cluster_labels, manifest=manifest,
-        texts=list(corpus.texts),
+        texts=list(corpus.texts), text_ids=list(corpus.ids) if getattr(corpus, "ids", None) is not None else None,
+        clusters=pd.concat(found.clusters, ignore_index=True) if found.clusters else None,
+        probabilities=found.probabilities,
     )
 
 

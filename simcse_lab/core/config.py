@@ -97,7 +97,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], key)
+        first: ValueError | None = None
+        for tp_ in inner:  # e.g. int | str (a number or "auto"): the first type that takes the value
+            try:
+                return _coerce(value, tp_, key)
+            except ValueError as exc:
+                first = first or exc
+        raise first
     if origin is tuple:
         if isinstance(value, str):
             value = [value]

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import field
 from typing import Any
 
-__all__ = ["RULES", "allowed_values", "choices_of", "section", "setting"]
+__all__ = ["AUTO", "RULES", "allowed_values", "choices_of", "k_problems", "section", "setting"]
+
+AUTO = "auto"
 
 RULES = ("choices", "ge", "gt", "le", "lt")
 
@@ -45,3 +47,14 @@ def allowed_values(choices: tuple[str, ...] | Callable[[], tuple[str, ...]]) -> 
 def choices_of(cls: type, name: str) -> tuple[str, ...]:
     """The allowed values declared for field ``name`` of section ``cls``."""
     return allowed_values(cls.__dataclass_fields__[name].metadata["choices"])
+
+
+def k_problems(key: str, value: Any) -> list[str]:
+    """A number of clusters must be an integer >= 2, ``auto`` (chosen without labels) or None.
+
+    >>> k_problems("cluster.n_clusters", "atuo")
+    ["cluster.n_clusters must be an integer >= 2, 'auto' or null, got 'atuo'"]
+    """
+    if value is None or value == AUTO or (isinstance(value, int) and not isinstance(value, bool)):
+        return []  # an integer's bound is the field's own rule (ge=2)
+    return [f"{key} must be an integer >= 2, 'auto' or null, got {value!r}"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .engines import RayConfig
-from .fields import choices_of
+from .fields import choices_of, k_problems
 from .fields import section as _section
 from .fields import setting as _f
 from .registry import CLUSTERERS, METHODS
@@ -196,14 +196,24 @@ class ReduceConfig:
 class ClusterConfig:
     """Clusterers and the spaces they run in."""
 
-    methods: tuple[str, ...] = _f(("kmeans", "hdbscan"), "clusterers: kmeans, hdbscan", choices=CLUSTERERS.names)
+    methods: tuple[str, ...] = _f(("kmeans", "hdbscan"), "clusterers: kmeans, hdbscan, evoc", choices=CLUSTERERS.names)
     spaces: tuple[str, ...] = _f(
         ("raw", "umap"), "spaces to cluster in: raw (the embedding), umap", choices=("raw", "umap")
     )
     pairs: tuple[str, ...] = _f(
         (), "only these method/space pairs, e.g. [kmeans/raw, hdbscan/umap] as in the seed (empty: every method x space)"
     )
-    n_clusters: int | None = _f(None, "KMeans k (None: number of classes of the main label level)", ge=2)
+    n_clusters: int | str | None = _f(
+        None, "KMeans k: a number; auto (chosen without labels: the best cluster.k_criterion over"
+        " cluster.k_min..k_max); None: the number of classes of the main label level, auto without labels", ge=2)
+    k_min: int = _f(2, "n_clusters auto: the smallest k tried", ge=2)
+    k_max: int = _f(15, "n_clusters auto: the largest k tried", ge=2)
+    k_criterion: str = _f("silhouette", "n_clusters auto: the label-free score that picks k (silhouette,"
+                          " davies_bouldin, calinski_harabasz)", choices=("silhouette", "davies_bouldin",
+                                                                         "calinski_harabasz"))
+    evoc_n_clusters: int | None = _f(None, "EVoC: about this many clusters (None: EVoC picks them itself)", ge=2)
+    evoc_noise_level: float = _f(0.5, "EVoC noise_level (0: assign more points to clusters, 1: more noise)",
+                                 ge=0, le=1)
     kmeans_n_init: int = _f(10, "KMeans restarts", ge=1)
     min_cluster_size: int | None = _f(
         None, "HDBSCAN min_cluster_size (None: 2.5% of the corpus, the seed's 1000 of 40k)", ge=2
@@ -218,7 +228,9 @@ class ClusterConfig:
                                       " MiniBatchKMeans (None: never)", ge=100)
 
     def cross_checks(self) -> list[str]:
-        problems = []
+        problems = k_problems("cluster.n_clusters", self.n_clusters)
+        if self.k_max < self.k_min:
+            problems.append(f"cluster.k_max ({self.k_max}) must be >= cluster.k_min ({self.k_min})")
         if not self.methods or not self.spaces:
             problems.append("cluster.methods and cluster.spaces must not be empty")
         allowed = [f"{m}/{s}" for m in self.methods for s in self.spaces]
@@ -238,6 +250,8 @@ class MetricsConfig:
         ("dev", "test"), "STS-B splits scored by Spearman correlation (empty: skip)", choices=("train", "dev", "test")
     )
     n_bootstrap: int = _f(200, "bootstrap resamples of the scored texts for the spread of each score (0: skip)", ge=0)
+    describe_clusters: bool = _f(True, "each cluster's size, top c-TF-IDF terms and texts nearest its centre, into"
+                                 " clusters.csv, the report and the maps (false: skip, faster sweeps)")
     n_seeds: int = _f(
         1, "repeat the whole comparison (sampling, training, UMAP, clustering) with seeds seed..seed+n-1", ge=1
     )

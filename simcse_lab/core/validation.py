@@ -43,6 +43,8 @@ def _field_problems(section: Any, prefix: str) -> list[str]:
                 else:
                     problems.append(f"{key} must be one of {list(allowed)}, got {item!r}{hint}")
         bounds = [(_BOUNDS[k], rules[k]) for k in ("ge", "gt", "le", "lt") if k in rules]
+        if bounds and isinstance(value, str):  # a word a numeric field allows ("auto"): its section checks it
+            bounds = []
         if any(not ok(value, b) for (_, ok), b in bounds):
             problems.append(f"{key} must be {' and '.join(f'{op} {b}' for (op, _), b in bounds)}, got {value}")
     if hasattr(section, "cross_checks"):

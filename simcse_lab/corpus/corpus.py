@@ -17,7 +17,8 @@ class Corpus:
     """Texts with label levels (coarse to fine), a name, and a content fingerprint.
 
     ``labels`` maps each level to an array of strings aligned with ``texts``; it is empty for an
-    unlabelled corpus. ``report`` counts what each cleaning step removed.
+    unlabelled corpus. ``report`` counts what each cleaning step removed. ``ids`` are the texts'
+    row numbers in the source (0-based, data rows), so an assignment can be traced back.
     """
 
     texts: list[str]
@@ -26,6 +27,7 @@ class Corpus:
     fingerprint: str
     source: str = ""
     report: dict[str, int] = field(default_factory=dict)
+    ids: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -51,7 +53,7 @@ class Corpus:
         texts = [self.texts[i] for i in idx]
         labels = {k: v[idx] for k, v in self.labels.items()}
         return Corpus(texts, labels, self.name, texts_fingerprint(texts, labels), self.source,
-                      {**self.report, **(report or {})})
+                      {**self.report, **(report or {})}, None if self.ids is None else self.ids[idx])
 
     def label_array(self, level: str | None = None) -> np.ndarray:
         """Labels of ``level`` (None: the first, coarsest level)."""

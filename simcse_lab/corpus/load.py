@@ -95,6 +95,7 @@ def load_corpus(
     label_columns = tuple(label_columns) if label_columns is not None else None
     df, name, provenance, text_column, label_columns = _read_source(source, text_column, label_columns, data_dir)
     where = f"corpus '{name}'"
+    df.index = pd.RangeIndex(len(df))  # the source's row numbers: the texts' ids through every cleaning step
     tcol = pick_text_column(df, text_column, where)
     lcols = pick_label_columns(df, label_columns, where)
     if level is not None and level not in lcols:
@@ -126,4 +127,4 @@ def load_corpus(
             logger.info("%s: %s = %d", name, step, count)
     logger.info("%s: %d texts, label levels %s", name, len(texts), list(labels))
     return Corpus(texts=texts, labels=labels, name=name, fingerprint=texts_fingerprint(texts, labels),
-                  source=provenance, report=report)
+                  source=provenance, report=report, ids=df.index.to_numpy())

@@ -4,10 +4,19 @@ A score is one function registered with ``@SCORES.register(name, help, ...)``
 (`simcse_lab.core.registry.SCORES`) in a module of `simcse_lab.evaluation.scores`; it
 takes a `Clustering` and returns a float. Its metadata says how the comparison uses it:
 
-- ``needs_labels`` (default True): computed only against labels;
+- ``needs_labels`` (default True): computed only against labels (NaN without them);
+- ``needs_space`` (default False): needs the points that were clustered (``Clustering.x``);
+- ``density_only`` (default False): only for density clusterings, whose noise is meaningful (DBCV);
+- ``needs_refit`` (default False): needs ``Clustering.refit`` to cluster resamples again (stability);
+- ``per_point`` (optional): a function returning one value per point whose mean is the score,
+  so the bootstrap resamples those values instead of recomputing (silhouette);
+- ``higher_is_better`` (default True): the direction the label-free verdict reads it in;
 - ``resample`` (default True): can be bootstrapped over the scored texts;
 - ``spread`` (default False): the comparison bootstraps it and adds ``<name>_std``, ``<name>_lo``
   and ``<name>_hi`` columns.
+
+A score that cannot be computed for a clustering (no labels, no space, fewer than two clusters)
+is NaN in the table, never a made-up number.
 
 The comparison table's score columns, the bootstrap and the spread columns all come from here.
 
@@ -25,23 +34,59 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..core.registry import SCORES
 
-__all__ = ["Clustering", "metric_columns", "score_clustering", "spread_columns", "spread_scores"]
+__all__ = ["Clustering", "applicable", "label_free_scores", "metric_columns", "score", "score_clustering",
+           "spread_columns", "spread_scores"]
 
 
 @dataclass(frozen=True)
 class Clustering:
-    """What a score sees: predicted labels, the true ones when there are any, and the label that
-    marks noise (HDBSCAN's -1; None: no noise)."""
+    """What a score sees: predicted labels, the true ones when there are any, the label that
+    marks noise (HDBSCAN's -1; None: no noise), the points that were clustered (``x``: the space
+    the clusterer saw), whether the clusterer is density-based, and ``refit(rows, seed)``, which
+    clusters ``x[rows]`` again with another seed and returns the labels of those rows."""
 
     labels_pred: np.ndarray
     labels_true: np.ndarray | None = None
     noise_label: int | None = -1
+    x: np.ndarray | None = None
+    density: bool = False
+    refit: Callable[[np.ndarray, int], np.ndarray] | None = field(default=None, compare=False)
+    seed: int = 0
+
+    def take(self, idx: np.ndarray) -> Clustering:
+        """The clustering restricted to rows ``idx`` (a bootstrap resample); no refit."""
+        return Clustering(self.labels_pred[idx], None if self.labels_true is None else self.labels_true[idx],
+                          self.noise_label, None if self.x is None else self.x[idx], self.density, None, self.seed)
+
+
+def applicable(entry: Any, c: Clustering) -> bool:
+    """Whether registered score ``entry`` can be computed for ``c`` (else it is NaN)."""
+    meta = entry.meta
+    return not ((meta.get("needs_labels", True) and c.labels_true is None)
+                or (meta.get("needs_space", False) and c.x is None)
+                or (meta.get("density_only", False) and not c.density)
+                or (meta.get("needs_refit", False) and c.refit is None))
+
+
+def label_free_scores() -> list[str]:
+    """The registered scores computed without labels from the clustered space (silhouette, ...)."""
+    return [e.name for e in SCORES if not e.meta.get("needs_labels", True) and
+            (e.meta.get("needs_space") or e.meta.get("needs_refit"))]
+
+
+def score(c: Clustering) -> dict[str, float]:
+    """Every registered score of clustering ``c``; NaN where one does not apply."""
+    if c.labels_pred.ndim != 1 or len(c.labels_pred) == 0:
+        raise ValueError("cannot score an empty clustering")
+    return {e.name: float(e.obj(c)) if applicable(e, c) else float("nan") for e in SCORES}
 
 
 def metric_columns() -> list[str]:
@@ -60,8 +105,9 @@ def spread_columns() -> list[str]:
 
 
 def score_clustering(labels_true, labels_pred, *, noise_label: int | None = -1) -> dict[str, float]:
-    """Every registered score of ``labels_pred`` against ``labels_true`` (V-measure, homogeneity,
-    completeness, ARI, AMI, number of clusters, noise fraction, and any score a plugin adds).
+    """Every registered score of ``labels_pred`` against ``labels_true`` that needs no more than
+    the two labelings (V-measure, homogeneity, completeness, ARI, AMI, number of clusters, noise
+    fraction, and any such score a plugin adds); the scores of the clustered space are `score`'s.
 
     ``noise_fraction`` is the share of ``labels_pred`` equal to ``noise_label`` (HDBSCAN's -1);
     those points are scored as one more cluster, as scikit-learn would.
@@ -75,4 +121,4 @@ def score_clustering(labels_true, labels_pred, *, noise_label: int | None = -1) 
     if len(labels_true) == 0:
         raise ValueError("cannot score an empty clustering")
     c = Clustering(labels_pred, labels_true, noise_label)
-    return {e.name: float(e.obj(c)) for e in SCORES}
+    return {e.name: float(e.obj(c)) for e in SCORES if applicable(e, c)}

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.assets import atomic_write
+from .tables import label_free_table
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _img(path: Path) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}" style="max-width:100%">'
 
 
-REQUIRED_COLUMNS = ("model", "clusterer", "space", "level", "v_measure")
+REQUIRED_COLUMNS = ("model", "clusterer", "space", "level", "v_measure")  # v_measure: NaN without labels
 
 
 def _read_run_folder(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -106,6 +107,7 @@ def _read_run_folder(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{csv} was not written by simcse-lab compare: it lacks the column(s) {missing}")
+    table["level"] = table["level"].fillna("")  # a corpus without labels has level "" (read back as NaN)
     if not pd.api.types.is_numeric_dtype(table["v_measure"]):
         raise ValueError(f"{csv}: column 'v_measure' is not numeric")
     manifest: dict[str, Any] = {}
@@ -142,7 +144,14 @@ def build_html_report(run_dir: str | Path, *, out: str | Path | None = None) -> 
             f"<p>Corpus <b>{html.escape(str(corpus.get('name')))}</b>: {corpus.get('n_texts')} texts; "
             f"{html.escape(str(corpus.get('source', '')))}. Wall time {manifest.get('wall_seconds', '?')} s.</p>"
         )
-    parts += [f"<h2>V-measure against {html.escape(str(level))}</h2>", summary.to_html(float_format="%.3f")]
+    if level:
+        parts += [f"<h2>V-measure against {html.escape(str(level))}</h2>", summary.to_html(float_format="%.3f")]
+    free = label_free_table(table, level=level)
+    if len(free.columns) > 2:
+        parts += ["<h2>Label-free scores (no labels used)</h2>",
+                  "<p>silhouette: cosine, in the clustered space (higher is better); davies_bouldin: lower is "
+                  "better; calinski_harabasz, dbcv (density clusterings), stability (ARI across re-clusterings of "
+                  "80% subsamples): higher is better.</p>", free.to_html(index=False, float_format="%.3f")]
     if (run_dir / "model_metrics.csv").is_file():
         parts += ["<h2>Embedding geometry</h2>",
                   pd.read_csv(run_dir / "model_metrics.csv").to_html(index=False, float_format="%.3f")]

@@ -48,7 +48,7 @@ class Result:
     config: ExperimentConfig
     corpus_name: str
     level: str
-    labels_true: np.ndarray
+    labels_true: np.ndarray | None
     table: pd.DataFrame
     model_metrics: pd.DataFrame
     projections: dict[str, np.ndarray]
@@ -56,19 +56,33 @@ class Result:
     manifest: dict[str, Any]
     texts: list[str] = field(default_factory=list)
     run_dir: Path | None = None
+    text_ids: list[int] | None = None
+    clusters: pd.DataFrame | None = None
+    probabilities: dict[tuple[str, str, str], np.ndarray | None] = field(default_factory=dict)
+
+    @property
+    def n_texts(self) -> int:
+        """How many texts were clustered and scored."""
+        return int((self.manifest.get("corpus") or {}).get("n_texts") or len(self.texts))
+
+    @property
+    def main_metric(self) -> str:
+        """The score the summary shows: V-measure with labels, else the silhouette."""
+        return "v_measure" if self.labels_true is not None else "silhouette"
 
     @property
     def corpus_fingerprint(self) -> str | None:
         """The scored corpus's content fingerprint (texts and labels), as in the manifest."""
         return (self.manifest.get("corpus") or {}).get("fingerprint")
 
-    def summary(self, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
-        """Mean ``metric`` per model (rows) and clusterer/space (columns)."""
-        return summary_table(self.table, metric=metric, level=level or self.level)
+    def summary(self, metric: str | None = None, level: str | None = None) -> pd.DataFrame:
+        """Mean ``metric`` (default `main_metric`) per model (rows) and clusterer/space (columns)."""
+        return summary_table(self.table, metric=metric or self.main_metric, level=level or self.level)
 
-    def summary_with_spread(self, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
+    def summary_with_spread(self, metric: str | None = None, level: str | None = None) -> pd.DataFrame:
         """``mean ± 95% half-width`` strings (over seeds if several, else bootstrap; see spread_table)."""
         level = level or self.level
+        metric = metric or self.main_metric
         return format_summary(
             summary_table(self.table, metric=metric, level=level), spread_table(self.table, metric=metric, level=level)
         )
@@ -100,10 +114,11 @@ class Result:
         self.table.to_csv(run_dir / "results.csv", index=False)
         self.model_metrics.to_csv(run_dir / "model_metrics.csv", index=False)
         md = [
-            f"# {self.config.name}: {self.corpus_name}, {len(self.labels_true)} texts, level {self.level}",
+            f"# {self.config.name}: {self.corpus_name}, {self.n_texts} texts"
+            + (f", level {self.level}" if self.level else ", no labels"),
             "",
-            ("V-measure (main level; ± is a 95% confidence half-width: of the mean over seeds, or from bootstrap"
-             " resamples of the texts for a single seed):"),
+            (f"{self.main_metric} (main level; ± is a 95% confidence half-width: of the mean over seeds, or from"
+             " bootstrap resamples of the texts for a single seed):"),
             "",
             self.summary_with_spread().to_markdown(),
             "",
@@ -117,14 +132,21 @@ class Result:
             "",
         ]
         (run_dir / "results.md").write_text("\n".join(md))
-        classes = sorted(set(self.labels_true.tolist()))
-        codes = np.array([classes.index(v) for v in self.labels_true.tolist()], dtype=np.int64)
-        np.save(run_dir / "arrays" / "labels_true.npy", codes, allow_pickle=False)
-        (run_dir / "arrays" / "labels_true.classes.json").write_text(json.dumps(classes))
+        if self.labels_true is not None:
+            classes = sorted(set(self.labels_true.tolist()))
+            codes = np.array([classes.index(v) for v in self.labels_true.tolist()], dtype=np.int64)
+            np.save(run_dir / "arrays" / "labels_true.npy", codes, allow_pickle=False)
+            (run_dir / "arrays" / "labels_true.classes.json").write_text(json.dumps(classes))
         for model, xy in self.projections.items():
             np.save(run_dir / "arrays" / f"{slug(model)}__umap2d.npy", xy, allow_pickle=False)
         for (model, clusterer, space), labels in self.cluster_labels.items():
             np.save(run_dir / "arrays" / f"{slug(model)}__{clusterer}__{space}.npy", labels, allow_pickle=False)
+        if self.clusters is not None:
+            cols = ["model", "clusterer", "space", "cluster", "size", "share", "top_terms"]
+            self.clusters[cols + [c for c in self.clusters.columns if c not in cols]].to_csv(
+                run_dir / "clusters.csv", index=False)
+        if self.texts:
+            self.assignments().to_csv(run_dir / "assignments.csv", index=False)
         self._save_figures(run_dir / "figures")
         if self.texts:
             (run_dir / "texts.json").write_text(json.dumps(self.texts))
@@ -143,16 +165,46 @@ class Result:
 
         try:
             for model, xy in self.projections.items():
+                colour, by = self._colouring(model)
                 interactive_umap(
-                    xy, self.labels_true, self.texts, fig_dir / f"{slug(model)}.html",
-                    title=f"{model}: UMAP of {self.corpus_name}, coloured by {self.level}",
+                    xy, colour, self.texts, fig_dir / f"{slug(model)}.html",
+                    title=f"{model}: UMAP of {self.corpus_name}, coloured by {by}",
                 )
         except ImportError as exc:
             logger.warning("interactive UMAP views skipped: %s", exc)
 
+    def assignments(self) -> pd.DataFrame:
+        """Which text went to which cluster: one row per text and (model, clusterer, space), with
+        ``text_id`` (its row in the source), the text, the cluster (-1: noise) and the membership
+        probability where the clusterer gives one (HDBSCAN, EVoC; empty for KMeans)."""
+        ids = self.text_ids if self.text_ids is not None else list(range(len(self.texts)))
+        parts = []
+        for (model, clusterer, space), labels in self.cluster_labels.items():
+            prob = self.probabilities.get((model, clusterer, space))
+            parts.append(pd.DataFrame({
+                "text_id": ids, "model": model, "clusterer": clusterer, "space": space, "cluster": labels,
+                "probability": prob if prob is not None else np.nan, "text": self.texts}))
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            columns=["text_id", "model", "clusterer", "space", "cluster", "probability", "text"])
+
+    def cluster_terms(self, model: str, clusterer: str, space: str) -> dict[int, str]:
+        """``{cluster: "term, term, ..."}`` of one clustering (empty without descriptions)."""
+        if self.clusters is None:
+            return {}
+        d = self.clusters[(self.clusters["model"] == model) & (self.clusters["clusterer"] == clusterer)
+                          & (self.clusters["space"] == space)]
+        return dict(zip(d["cluster"].astype(int), d["top_terms"].fillna("").astype(str)))
+
+    def _colouring(self, model: str) -> tuple[np.ndarray, str]:
+        """What a model's map is coloured by: the main label level, else its first clustering."""
+        if self.labels_true is not None:
+            return self.labels_true, self.level
+        (key, labels), *_ = [(k, v) for k, v in self.cluster_labels.items() if k[0] == model]
+        return labels, f"{key[1]} clusters ({key[2]})"
+
     def headline(self) -> dict[str, Any]:
         """Flat, JSON-ready numbers: per model, the main level's scores and the geometry metrics."""
-        out: dict[str, Any] = {"corpus": self.corpus_name, "level": self.level, "n_texts": len(self.labels_true)}
+        out: dict[str, Any] = {"corpus": self.corpus_name, "level": self.level, "n_texts": self.n_texts}
         main = self.table[self.table["level"] == self.level]
         numeric = [c for c in main.columns if c in (*metric_columns(), *spread_columns())]
         # several seeds: the mean over seeds (their spread is in results.csv)
@@ -175,7 +227,7 @@ class Result:
         from .plots import plot_metric_bars, plot_run
 
         for model, xy in self.projections.items():
-            panels = {f"label: {self.level}": self.labels_true}
+            panels = {f"label: {self.level}": self.labels_true} if self.labels_true is not None else {}
             for method in self.config.cluster.methods:
                 key = (model, method, "umap" if "umap" in self.config.cluster.spaces else "raw")
                 if key in self.cluster_labels:
@@ -190,6 +242,8 @@ class Result:
         if main.empty:
             return
         fig = Figure(figsize=(max(6, 2 * main["model"].nunique() + 2), 4.5))
-        plot_metric_bars(main, ax=fig.subplots(), title=f"V-measure vs {self.level}")
+        metric = self.main_metric
+        plot_metric_bars(main, ax=fig.subplots(), metric=metric,
+                         title=f"V-measure vs {self.level}" if self.level else "silhouette (no labels)")
         fig.tight_layout()
-        fig.savefig(fig_dir / "v_measure.png", dpi=90)
+        fig.savefig(fig_dir / f"{metric}.png", dpi=90)

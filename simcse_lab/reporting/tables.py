@@ -8,7 +8,8 @@ import pandas as pd
 
 from ..evaluation.statistics import mean_ci
 
-__all__ = ["comparison_markdown", "format_summary", "paired_differences", "spread_table", "summary_table"]
+__all__ = ["comparison_markdown", "format_summary", "label_free_table", "paired_differences", "spread_table",
+           "summary_table"]
 
 
 def summary_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
@@ -77,21 +78,48 @@ def paired_differences(
     return pd.DataFrame(rows)
 
 
+def label_free_table(table: pd.DataFrame, *, level: str | None = None, digits: int = 3) -> pd.DataFrame:
+    """One row per model and clusterer/space: the label-free scores (mean over seeds), silhouette
+    with its 95% half-width, and the number of clusters. Columns a run did not compute are left out."""
+    from ..evaluation.scoring import label_free_scores
+
+    t = table if level is None else table[table["level"] == level]
+    t = t.assign(setting=t["clusterer"] + "/" + t["space"])
+    cols = [c for c in ("n_clusters", *label_free_scores()) if c in t.columns and t[c].notna().any()]
+    g = t.groupby(["model", "setting"], sort=False)
+    out = g[cols].mean()
+    seeds = "seed" in t.columns and t["seed"].nunique() > 1
+    if "silhouette" in cols and (seeds or "silhouette_lo" in t.columns):
+        half = (g["silhouette"].agg(lambda v: mean_ci(v.to_numpy())[1]) if seeds
+                else g.apply(lambda d: float(((d["silhouette_hi"] - d["silhouette_lo"]) / 2).mean())))
+        out["silhouette"] = [f"{m:.{digits}f} ± {h:.{digits}f}" for m, h in zip(out["silhouette"], half)]
+    return out.reset_index()
+
+
 def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, level: str, corpus_name: str,
                         n_texts: int) -> str:
-    """The two tables ``simcse-lab compare`` prints, as Markdown: V-measure against ``level`` per
-    model and clusterer/space with its 95% half-width, and each model's geometry and STS-B. The
-    docs' generated tables come from the same function, read back from a run folder's CSVs."""
+    """The tables ``simcse-lab compare`` prints, as Markdown: V-measure against ``level`` per
+    model and clusterer/space with its 95% half-width (when the corpus has labels), the label-free
+    scores, and each model's geometry and STS-B. The docs' generated tables come from the same
+    function, read back from a run folder's CSVs."""
     seeds = table["seed"].nunique() if "seed" in table.columns else 1
     spread = (f"95% CI of the mean over {seeds} seeds" if seeds > 1
               else "95% bootstrap interval over resampled texts, one seed")
-    summary = format_summary(summary_table(table, level=level), spread_table(table, level=level))
     geometry = model_metrics
     if "seed" in geometry.columns:
         geometry = geometry.drop(columns="seed").groupby("model", sort=False).mean().reset_index()
+    parts = []
+    if level:
+        summary = format_summary(summary_table(table, level=level), spread_table(table, level=level))
+        parts += [f"V-measure against '{level}' ({corpus_name}, {n_texts} texts; ± {spread}):", "",
+                  summary.to_markdown(), ""]
+    free = label_free_table(table, level=level)
+    if len(free.columns) > 2:
+        parts += [f"Label-free scores ({corpus_name}, {n_texts} texts; no labels used; silhouette ± {spread}; "
+                  "davies_bouldin: lower is better, the others higher):", "",
+                  free.to_markdown(index=False, floatfmt=".3f"), ""]
     return "\n".join([
-        f"V-measure against '{level}' ({corpus_name}, {n_texts} texts; ± {spread}):", "",
-        summary.to_markdown(), "",
+        *parts,
         "Per model (alignment/uniformity: lower is better; mean_cosine: anisotropy; sts_*: STS-B Spearman):", "",
         geometry.to_markdown(index=False, floatfmt=".3f"),
     ])

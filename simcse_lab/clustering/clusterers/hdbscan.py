@@ -28,7 +28,7 @@ def default_min_cluster_size(n: int) -> int:
 
 @CLUSTERERS.register(
     "hdbscan", "HDBSCAN as in the seed: soft labels (argmax of the membership vectors) and hdbscan-hard from one fit",
-    order=20,
+    order=20, density=True,
 )
 @dataclass
 class HDBSCANClusterer:
@@ -48,6 +48,8 @@ class HDBSCANClusterer:
     noise_fraction_: float = field(default=0.0, init=False)
     hard_labels_: np.ndarray | None = field(default=None, init=False, repr=False)
     extra_labels_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+    probabilities_: np.ndarray | None = field(default=None, init=False, repr=False)
+    extra_probabilities_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_config(cls, cfg: Any, *, n_samples: int, n_classes: int | None = None, seed: int = 42,
@@ -87,17 +89,22 @@ class HDBSCANClusterer:
             prediction_data=self.soft or sampled,
         ).fit(np.asarray(x[fit_idx], dtype=dtype))
         fit_hard = np.asarray(model.labels_).astype(np.int64)
+        strength = np.empty(n, dtype=np.float64)
+        strength[fit_idx] = np.asarray(model.probabilities_, dtype=np.float64)
         if sampled:
             hard = np.empty(n, dtype=np.int64)
             hard[fit_idx] = fit_hard
             for idx in chunked(rest, self.chunk):
-                hard[idx] = np.asarray(hdb.approximate_predict(model, np.asarray(x[idx], dtype=dtype))[0])
+                got = hdb.approximate_predict(model, np.asarray(x[idx], dtype=dtype))
+                hard[idx], strength[idx] = np.asarray(got[0]), np.asarray(got[1])
             logger.info("HDBSCAN fitted on %d of %d points, the other %d assigned", n_fit, n, len(rest))
         else:
             hard = fit_hard
         self.hard_labels_ = hard
         # the soft labels are the main result; HDBSCAN's own (noise = -1) come from the same fit
         self.extra_labels_ = {"hdbscan-hard": hard} if self.soft else {}
+        self.extra_probabilities_ = {"hdbscan-hard": strength} if self.soft else {}
+        self.probabilities_ = strength  # HDBSCAN's own membership strength; the soft labels' is set below
         self.n_clusters_ = int(hard.max() + 1) if hard.size else 0
         self.noise_fraction_ = float(np.mean(hard == -1))
         if self.n_clusters_ == 0:
@@ -108,11 +115,14 @@ class HDBSCANClusterer:
         if self.n_clusters_ == 1:
             return np.zeros(n, dtype=np.int64)
         soft = np.empty(n, dtype=np.int64)
-        soft[fit_idx] = np.argmax(np.asarray(hdb.all_points_membership_vectors(model)), axis=1)
+        prob = np.empty(n, dtype=np.float64)
+        vectors = np.asarray(hdb.all_points_membership_vectors(model))
+        soft[fit_idx], prob[fit_idx] = np.argmax(vectors, axis=1), vectors.max(axis=1)
         if sampled:
             for idx in chunked(rest, self.chunk):
-                soft[idx] = np.argmax(np.asarray(hdb.membership_vector(model, np.asarray(x[idx], dtype=dtype))),
-                                      axis=1)
+                vectors = np.asarray(hdb.membership_vector(model, np.asarray(x[idx], dtype=dtype)))
+                soft[idx], prob[idx] = np.argmax(vectors, axis=1), vectors.max(axis=1)
+        self.probabilities_ = prob  # the soft label's membership probability
         return soft
 
 

@@ -18,19 +18,26 @@ from ...core.registry import CLUSTERERS
 __all__ = ["KMeansClusterer"]
 
 
-@CLUSTERERS.register("kmeans", "KMeans, k = cluster.n_clusters (None: the number of classes of the main label level)",
-                     order=10)
+@CLUSTERERS.register("kmeans", "KMeans, k = cluster.n_clusters (None: the number of classes of the main label level;"
+                     " auto: chosen without labels)", order=10)
 @dataclass
 class KMeansClusterer:
     """KMeans; above ``minibatch_threshold`` points MiniBatchKMeans (memory and time grow
-    linearly), with ``backend="cuml"`` cuML's KMeans on the GPU."""
+    linearly), with ``backend="cuml"`` cuML's KMeans on the GPU. ``n_clusters="auto"`` chooses k
+    on the data it is given (`simcse_lab.clustering.choose_k`), keeps the choice in ``k_choice_``
+    and sets ``n_clusters`` to it, so a refit with another seed uses the same k."""
 
-    n_clusters: int = 8
+    n_clusters: int | str = 8
     n_init: int = 10
     random_state: int | None = 42
     minibatch_threshold: int | None = None
     backend: str = "cpu"
+    k_min: int = 2
+    k_max: int = 15
+    k_criterion: str = "silhouette"
     n_clusters_: int = field(default=0, init=False)
+    k_choice_: Any = field(default=None, init=False, repr=False)
+    probabilities_: np.ndarray | None = field(default=None, init=False, repr=False)
     cluster_centers_: np.ndarray | None = field(default=None, init=False, repr=False)
     noise_fraction_: float = field(default=0.0, init=False)
     extra_labels_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
@@ -42,12 +49,10 @@ class KMeansClusterer:
     @classmethod
     def from_config(cls, cfg: Any, *, n_samples: int, n_classes: int | None, seed: int = 42,
                     backend: str = "cpu") -> KMeansClusterer:
-        """From the cluster section; k is ``cfg.n_clusters``, else ``n_classes``."""
-        k = cfg.n_clusters or n_classes
-        if k is None:
-            raise ValueError("KMeans needs cluster.n_clusters when the corpus has no labels")
+        """From the cluster section; k is ``cfg.n_clusters``, else ``n_classes``, else auto."""
+        k = cfg.n_clusters or n_classes or "auto"
         return cls(n_clusters=k, n_init=cfg.kmeans_n_init, random_state=seed, minibatch_threshold=cfg.sample_threshold,
-                   backend=backend)
+                   backend=backend, k_min=cfg.k_min, k_max=cfg.k_max, k_criterion=cfg.k_criterion)
 
     @classmethod
     def describe_fit(cls, cfg: Any, n: int, backend: str) -> str:
@@ -56,6 +61,12 @@ class KMeansClusterer:
             else "KMeans"
 
     def fit_predict(self, x: np.ndarray) -> np.ndarray:
+        if self.n_clusters == "auto":
+            from ..choose_k import choose_k
+
+            self.k_choice_ = choose_k(x, k_min=self.k_min, k_max=self.k_max, criterion=self.k_criterion,
+                                      seed=self.random_state or 0)
+            self.n_clusters = self.k_choice_.k
         if self.n_clusters < 2:
             raise ValueError(f"KMeans n_clusters must be >= 2, got {self.n_clusters}")
         if len(x) < self.n_clusters:

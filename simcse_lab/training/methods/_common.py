@@ -1,9 +1,10 @@
 """What every label-free method shares: its inputs, its embeddings, its k, and one training round.
 
 Every method trains only on the texts of the corpus (its training part, see ``corpus.heldout``),
-never on its labels: the one number some take from the labels is the number of clusters
+never on its labels: the one number some may take from the labels is the number of clusters
 (``sccl.n_clusters``, ``selftrain.n_clusters``: None means the number of classes of the main
-level, as MTEB gives its clustering tasks). A test proves it: shuffling the labels leaves every
+level, as MTEB gives its clustering tasks; ``auto`` chooses k without labels, and so does None on
+a corpus without labels). A test proves it: shuffling the labels leaves every
 trained model bit-identical.
 
 Every round is a keyed, resumable training run (`simcse_lab.training.lifecycle`) whose key
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from ..lifecycle import TrainResult
 
 __all__ = ["MethodInputs", "embed", "method_inputs", "n_clusters_for", "pseudo_labels", "settings_for_training",
-           "train_round"]
+           "train_round", "with_chosen_k"]
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,32 @@ def pseudo_labels(x: np.ndarray, n_clusters: int, *, confidence: float, seed: in
     return labels, np.sort(np.asarray(keep, dtype=np.int64))
 
 
-def n_clusters_for(setting: int | None, ctx: SpecContext, spec: str) -> int:
-    """A method's k: its setting, else the number of classes of the main label level."""
-    if setting is not None:
-        return setting
+def n_clusters_for(setting: int | str | None, ctx: SpecContext, spec: str, x: np.ndarray | None = None
+                   ) -> tuple[int, dict | None]:
+    """A method's k and, when it was chosen without labels, the choice (`choose_k`'s record).
+
+    A number is used as it is; None is the number of classes of the main label level on a
+    labelled corpus; ``auto`` (and None on a corpus without labels) is chosen on ``x``, the start
+    model's embeddings of the training texts, by the config's ``cluster.k_criterion`` over
+    ``cluster.k_min..k_max``, exactly as the comparison's KMeans chooses its k."""
+    if isinstance(setting, int):
+        return setting, None
     corpus = ctx.get_corpus(spec)
-    if not corpus.is_labelled:
-        raise ValueError(f"{spec}: the corpus has no labels to count classes from; set the method's n_clusters")
-    return len(np.unique(corpus.label_array()))
+    if setting is None and corpus.is_labelled:
+        return len(np.unique(corpus.label_array())), None
+    if x is None:
+        raise ValueError(f"{spec}: choosing k without labels needs the start model's embeddings")
+    from ...clustering.choose_k import choose_k
+
+    c = ctx.need_config(spec).cluster
+    choice = choose_k(x, k_min=c.k_min, k_max=c.k_max, criterion=c.k_criterion, seed=ctx.need_config(spec).seed)
+    return choice.k, choice.as_dict()
+
+
+def with_chosen_k(method_cfg: Any, k: int, choice: dict | None) -> Any:
+    """The method's settings with a k chosen without labels written in, so that the trained model's
+    cache key holds the k it was trained with (another k range that picks another k trains anew)."""
+    return dataclasses.replace(method_cfg, n_clusters=k) if choice is not None else method_cfg
 
 
 def settings_for_training(cfg: Any, method_cfg: Any, **changes: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ...core.fields import k_problems
 from ...core.fields import setting as _f
 from ...core.registry import METHODS
 from ._common import (
@@ -16,6 +17,7 @@ from ._common import (
     n_clusters_for,
     settings_for_training,
     train_round,
+    with_chosen_k,
 )
 
 if TYPE_CHECKING:
@@ -34,10 +36,13 @@ class SCCLConfig:
     head_size: int = _f(128, "output size of the projection head of the instance-contrastive loss", ge=1)
     temperature: float = _f(0.5, "temperature of the instance-contrastive loss", gt=0)
     cluster_weight: float = _f(1.0, "weight of the clustering (KL) loss against the instance loss", ge=0)
-    n_clusters: int | None = _f(
-        None, "cluster centres (None: the number of classes of the main label level, as MTEB does; the one"
-        " thing taken from the labels)", ge=2,
+    n_clusters: int | str | None = _f(
+        None, "cluster centres: a number; auto (chosen without labels, as cluster.n_clusters auto); None: the"
+        " number of classes of the main label level, as MTEB does (auto on a corpus without labels)", ge=2,
     )
+
+    def cross_checks(self) -> list[str]:
+        return k_problems("sccl.n_clusters", self.n_clusters)
     alpha: float = _f(1.0, "degrees of freedom of the Student-t soft assignment", gt=0)
     head_lr_scale: float = _f(100.0, "learning rate of the heads and centres, as a multiple of the encoder's", gt=0)
     learning_rate: float | None = _f(None, "encoder peak learning rate (None: train.learning_rate)", gt=0, lt=1)
@@ -53,9 +58,11 @@ def train_sccl(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | Non
 
     run = method_inputs("sccl", "sccl", base, ctx)
     spec, cfg, m, texts = run.spec, run.cfg, run.settings, run.texts
-    k = n_clusters_for(m.n_clusters, ctx, spec)
+    x = embed(base.target, texts, cfg)
+    k, choice = n_clusters_for(m.n_clusters, ctx, spec, x)
+    m = with_chosen_k(m, k, choice)
     km = KMeansClusterer(n_clusters=k, n_init=10, random_state=cfg.seed)
-    km.fit_predict(embed(base.target, texts, cfg))
+    km.fit_predict(x)
     centres = km.cluster_centers_
     train_cfg = settings_for_training(cfg, m)
     return train_round(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...core.fields import k_problems
 from ...core.fields import setting as _f
 from ...core.registry import METHODS
 from ._common import (
@@ -19,6 +20,7 @@ from ._common import (
     pseudo_labels,
     settings_for_training,
     train_round,
+    with_chosen_k,
 )
 
 if TYPE_CHECKING:
@@ -35,8 +37,9 @@ class SelfTrainConfig:
     """selftrain(base): KMeans pseudo-labels of confident texts, trained on, re-clustered (DeepCluster)."""
 
     rounds: int = _f(2, "cluster -> train one epoch -> re-cluster rounds", ge=1)
-    n_clusters: int | None = _f(
-        None, "KMeans k (None: the number of classes of the main label level, as for scoring)", ge=2
+    n_clusters: int | str | None = _f(
+        None, "KMeans k: a number; auto (chosen without labels, as cluster.n_clusters auto); None: the number of"
+        " classes of the main label level, as for scoring (auto on a corpus without labels)", ge=2
     )
     confidence: float = _f(0.5, "fraction of each pseudo-cluster kept for training: the members closest to its centre",
                            gt=0, le=1)
@@ -47,6 +50,9 @@ class SelfTrainConfig:
     scale: float = _f(20.0, "MultipleNegativesRankingLoss scale (mnrl)", gt=0)
     margin: float = _f(5.0, "BatchHardTripletLoss margin (batch-hard-triplet)", gt=0)
     learning_rate: float | None = _f(None, "peak learning rate (None: train.learning_rate)", gt=0, lt=1)
+
+    def cross_checks(self) -> list[str]:
+        return k_problems("selftrain.n_clusters", self.n_clusters)
 
 
 @METHODS.register(
@@ -63,8 +69,9 @@ def train_selftrain(base: Resolved, ctx: SpecContext, *, output_dir: str | Path 
 
     run = method_inputs("selftrain", "selftrain", base, ctx)
     spec, cfg, m, texts = run.spec, run.cfg, run.settings, run.texts
-    k = n_clusters_for(m.n_clusters, ctx, spec)
     target, result = base.target, None
+    k, choice = n_clusters_for(m.n_clusters, ctx, spec, embed(target, texts, cfg))
+    m = with_chosen_k(m, k, choice)
     for r in range(m.rounds):
         labels, keep = pseudo_labels(embed(target, texts, cfg), k, confidence=m.confidence, seed=cfg.seed + r)
         rng = np.random.default_rng(cfg.seed + r)

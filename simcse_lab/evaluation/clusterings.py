@@ -1,0 +1,85 @@
+"""One model's clusterings: every clusterer in every space, each scored (`assess`) and described
+(`describe_clusters`), with the k each KMeans chose without labels.
+
+`simcse_lab.experiment.run` calls `cluster_model` once per model; what it returns goes into the
+comparison table, the run folder's ``clusters.csv`` and ``assignments.csv``, and the manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..clustering.clusterers import make_clusterer
+from ..core.registry import CLUSTERERS
+from .assess import assess
+from .describe import TermIndex, describe_clusters
+
+__all__ = ["ModelClusterings", "cluster_model", "refitter"]
+
+
+@dataclass
+class ModelClusterings:
+    """A model's table rows, labels and membership probabilities by (model, clusterer, space),
+    cluster descriptions, and KMeans' label-free k choices by space."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    labels: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
+    probabilities: dict[tuple[str, str, str], np.ndarray | None] = field(default_factory=dict)
+    clusters: list[pd.DataFrame] = field(default_factory=list)
+    k_choices: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def refitter(clusterer: Any, x: np.ndarray, name: str) -> Any:
+    """``refit(rows, seed)``: the same clusterer and settings, another seed, on ``x[rows]``; the
+    labels reported under ``name`` (for HDBSCAN's hdbscan-hard, its extra labels)."""
+    import copy
+    import dataclasses
+
+    seeded = dataclasses.is_dataclass(clusterer) and "random_state" in {
+        f.name for f in dataclasses.fields(clusterer) if f.init}
+
+    def refit(rows: np.ndarray, seed: int) -> np.ndarray:
+        # a clusterer without a seed is refitted as it is: then only the resample differs
+        again = dataclasses.replace(clusterer, random_state=seed) if seeded else copy.deepcopy(clusterer)
+        labels = again.fit_predict(x[rows])
+        return labels if name not in again.extra_labels_ else again.extra_labels_[name]
+
+    return refit
+
+
+def cluster_model(name: str, embeddings: np.ndarray, spaces: dict[str, np.ndarray], cfg: Any, *,
+                  levels: dict[str, np.ndarray], n_classes: int | None, backend: str, texts: list[str],
+                  terms: TermIndex | None, timer: Any) -> ModelClusterings:
+    """Cluster ``spaces`` (``{space: points}``) of model ``name`` with every configured clusterer."""
+    out = ModelClusterings()
+    for space, points in spaces.items():
+        for method in cfg.cluster.methods:
+            if cfg.cluster.pairs and f"{method}/{space}" not in cfg.cluster.pairs:
+                continue
+            with timer(f"cluster {method}"):
+                clusterer = make_clusterer(method, cfg.cluster, n_samples=len(points), n_classes=n_classes,
+                                           seed=cfg.seed, backend=backend)
+                labels_pred = clusterer.fit_predict(points)
+            choice = getattr(clusterer, "k_choice_", None)
+            if choice is not None:
+                out.k_choices[f"{name} {method}/{space}"] = {**choice.as_dict(), "n_classes": n_classes}
+            density = CLUSTERERS[method].meta.get("density", False)
+            for cname, lab in [(method, labels_pred), *clusterer.extra_labels_.items()]:
+                key = (name, cname, space)
+                out.labels[key] = lab
+                out.probabilities[key] = (getattr(clusterer, "probabilities_", None) if cname == method
+                                          else getattr(clusterer, "extra_probabilities_", {}).get(cname))
+                with timer(f"score {method}"):
+                    scored = assess(lab, levels, x=points, density=density, refit=refitter(clusterer, points, cname),
+                                    n_bootstrap=cfg.metrics.n_bootstrap, seed=cfg.seed)
+                out.rows += [{"model": name, "clusterer": cname, "space": space, "level": lvl, **scores}
+                             for lvl, scores in scored]
+                if terms is not None:
+                    with timer("describe clusters"):
+                        out.clusters.append(describe_clusters(lab, texts, embeddings, terms).assign(
+                            model=name, clusterer=cname, space=space))
+    return out
