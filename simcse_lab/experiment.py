@@ -39,6 +39,7 @@ from .evaluation.clusterings import ModelClusterings, cluster_model
 from .evaluation.describe import TermIndex
 from .evaluation.quality import alignment_sample, model_quality
 from .evaluation.scoring import metric_columns, spread_columns
+from .evaluation.verdict import VERDICT_COLUMNS, label_free_verdicts
 from .reporting.results import ModelRun, Result
 from .reporting.run_folder import check_writable_folder
 
@@ -171,11 +172,16 @@ def _run_once(cfg: ExperimentConfig) -> Result:
                             backend=backend, texts=corpus.texts, terms=terms, timer=timer)
         for part in ("rows", "clusters"):
             getattr(found, part).extend(getattr(got, part))
-        for part in ("labels", "probabilities", "k_choices"):
+        for part in ("labels", "probabilities", "k_choices", "silhouettes"):
             getattr(found, part).update(getattr(got, part))
     rows, cluster_labels = found.rows, found.labels
+    verdicts = label_free_verdicts(found.silhouettes, {m.name: m.trained_from for m in runs},
+                                   n_resamples=max(cfg.metrics.n_bootstrap, 2), seed=cfg.seed)
+    for row in rows:  # the label-free verdict of a trained model against its start model, on every row
+        row.update(verdicts.get((row["model"], row["clusterer"], row["space"]), {}))
     spread = spread_columns() if cfg.metrics.n_bootstrap else []
-    table = pd.DataFrame(rows, columns=["model", "clusterer", "space", "level", *metric_columns(), *spread])
+    table = pd.DataFrame(rows, columns=["model", "clusterer", "space", "level", *metric_columns(), *spread,
+                                        *VERDICT_COLUMNS])
     model_metrics = pd.DataFrame([{"model": k, **v} for k, v in geometry.items()])
     manifest = {
         "config_hash": config_hash(cfg),

@@ -17,6 +17,8 @@ from ..clustering.clusterers import make_clusterer
 from ..core.registry import CLUSTERERS
 from .assess import assess
 from .describe import TermIndex, describe_clusters
+from .scores.internal import silhouette_points
+from .scoring import Clustering
 
 __all__ = ["ModelClusterings", "cluster_model", "refitter"]
 
@@ -24,13 +26,15 @@ __all__ = ["ModelClusterings", "cluster_model", "refitter"]
 @dataclass
 class ModelClusterings:
     """A model's table rows, labels and membership probabilities by (model, clusterer, space),
-    cluster descriptions, and KMeans' label-free k choices by space."""
+    cluster descriptions, KMeans' label-free k choices by space, and each clustering's per-text
+    silhouettes (for the label-free verdict on training, `simcse_lab.evaluation.verdict`)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     labels: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
     probabilities: dict[tuple[str, str, str], np.ndarray | None] = field(default_factory=dict)
     clusters: list[pd.DataFrame] = field(default_factory=list)
     k_choices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    silhouettes: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
 
 
 def refitter(clusterer: Any, x: np.ndarray, name: str) -> Any:
@@ -76,6 +80,7 @@ def cluster_model(name: str, embeddings: np.ndarray, spaces: dict[str, np.ndarra
                 with timer(f"score {method}"):
                     scored = assess(lab, levels, x=points, density=density, refit=refitter(clusterer, points, cname),
                                     n_bootstrap=cfg.metrics.n_bootstrap, seed=cfg.seed)
+                out.silhouettes[key] = silhouette_points(Clustering(lab, None, -1, points, seed=cfg.seed))
                 out.rows += [{"model": name, "clusterer": cname, "space": space, "level": lvl, **scores}
                              for lvl, scores in scored]
                 if terms is not None:

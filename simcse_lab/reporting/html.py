@@ -53,9 +53,11 @@ def write_results(results_dir: str | Path, metrics: dict[str, Any], figures: dic
 
 
 def interactive_umap(
-    xy: np.ndarray, labels, texts: list[str], path: str | Path, *, title: str = "", max_chars: int = 300
+    xy: np.ndarray, labels, texts: list[str], path: str | Path, *, title: str = "", max_chars: int = 300,
+    hover: dict[str, list[str]] | None = None,
 ) -> Path:
-    """A standalone bokeh page: the 2-D projection coloured by label, the text on hover."""
+    """A standalone bokeh page: the 2-D projection coloured by label, the text on hover, and any
+    ``hover`` columns (``{name: one string per point}``: a clustering and its cluster's terms)."""
     try:
         from bokeh.embed import file_html
         from bokeh.models import ColumnDataSource, HoverTool
@@ -73,11 +75,13 @@ def interactive_umap(
     short = [t if len(t) <= max_chars else t[:max_chars] + "…" for t in texts]
     source = ColumnDataSource(
         {"x": xy[:, 0], "y": xy[:, 1], "label": [str(v) for v in labels],
-         "color": [colors[v] for v in labels.tolist()], "text": short}
+         "color": [colors[v] for v in labels.tolist()], "text": short,
+         **{f"h{i}": list(v) for i, v in enumerate((hover or {}).values())}}
     )
     fig = figure(title=title, width=900, height=750, tools="pan,wheel_zoom,box_zoom,reset,save")
     fig.scatter("x", "y", source=source, color="color", legend_field="label", size=5, alpha=0.7)
-    fig.add_tools(HoverTool(tooltips=[("label", "@label"), ("text", "@text")]))
+    fig.add_tools(HoverTool(tooltips=[("label", "@label"), *((name, f"@h{i}") for i, name in enumerate(hover or {})),
+                                      ("text", "@text")]))
     fig.legend.click_policy = "hide"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,6 +125,21 @@ def _read_run_folder(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     return manifest, table
 
 
+def _clusters_section(path: Path, *, max_rows: int = 60) -> list[str]:
+    """What each cluster is about, per clustering: size, top terms, the texts nearest its centre."""
+    clusters = pd.read_csv(path)
+    out = ["<h2>What the clusters are about</h2>",
+           "<p>Per clustering: each cluster's size, its top terms by class-based TF-IDF and the three texts "
+           "nearest its centre (all in <code>clusters.csv</code>; which text went where is in "
+           "<code>assignments.csv</code>).</p>"]
+    for (model, clusterer, space), d in clusters.groupby(["model", "clusterer", "space"], sort=False):
+        shown = d.drop(columns=["model", "clusterer", "space"]).sort_values("size", ascending=False).head(max_rows)
+        out += [f"<details><summary><b>{html.escape(str(model))}</b> {html.escape(str(clusterer))}/"
+                f"{html.escape(str(space))}: {len(d)} clusters</summary>",
+                shown.to_html(index=False, float_format="%.3f"), "</details>"]
+    return out
+
+
 def build_html_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
     """One self-contained HTML page from a run folder written by ``Result.save``."""
     run_dir = Path(run_dir)
@@ -155,6 +174,8 @@ def build_html_report(run_dir: str | Path, *, out: str | Path | None = None) -> 
     if (run_dir / "model_metrics.csv").is_file():
         parts += ["<h2>Embedding geometry</h2>",
                   pd.read_csv(run_dir / "model_metrics.csv").to_html(index=False, float_format="%.3f")]
+    if (run_dir / "clusters.csv").is_file():
+        parts += _clusters_section(run_dir / "clusters.csv")
     figures = sorted((run_dir / "figures").glob("*.png")) if (run_dir / "figures").is_dir() else []
     if figures:
         parts.append("<h2>Figures</h2>")

@@ -166,9 +166,16 @@ class Result:
         try:
             for model, xy in self.projections.items():
                 colour, by = self._colouring(model)
+                hover = {}
+                key = self._map_clustering(model)
+                if key is not None:
+                    terms = self.cluster_terms(*key)
+                    labels = self.cluster_labels[key]
+                    hover = {f"{key[1]}/{key[2]}": [str(v) for v in labels],
+                             "terms": [terms.get(int(v), "") for v in labels]}
                 interactive_umap(
                     xy, colour, self.texts, fig_dir / f"{slug(model)}.html",
-                    title=f"{model}: UMAP of {self.corpus_name}, coloured by {by}",
+                    title=f"{model}: UMAP of {self.corpus_name}, coloured by {by}", hover=hover,
                 )
         except ImportError as exc:
             logger.warning("interactive UMAP views skipped: %s", exc)
@@ -195,12 +202,36 @@ class Result:
                           & (self.clusters["space"] == space)]
         return dict(zip(d["cluster"].astype(int), d["top_terms"].fillna("").astype(str)))
 
+    def _map_clustering(self, model: str) -> tuple[str, str, str] | None:
+        """The clustering a model's labelled map shows: the first clusterer, in UMAP space if clustered there."""
+        spaces = ["umap", "raw"] if "umap" in self.config.cluster.spaces else ["raw"]
+        for space in spaces:
+            for method in self.config.cluster.methods:
+                if (model, method, space) in self.cluster_labels:
+                    return model, method, space
+        return None
+
     def _colouring(self, model: str) -> tuple[np.ndarray, str]:
         """What a model's map is coloured by: the main label level, else its first clustering."""
         if self.labels_true is not None:
             return self.labels_true, self.level
         (key, labels), *_ = [(k, v) for k, v in self.cluster_labels.items() if k[0] == model]
         return labels, f"{key[1]} clusters ({key[2]})"
+
+    def _save_maps(self, fig_dir: Path) -> None:
+        from .maps import labelled_map
+
+        for model, xy in self.projections.items():
+            key = self._map_clustering(model)
+            if key is None:
+                continue
+            try:
+                labelled_map(xy, self.cluster_labels[key], self.cluster_terms(*key), fig_dir / f"{slug(model)}__map.png",
+                             title=f"{model}: {self.corpus_name}", sub_title=f"{key[1]} clusters ({key[2]}), named by"
+                             " their top c-TF-IDF terms")
+            except ImportError as exc:
+                logger.warning("labelled maps skipped: %s", exc)
+                return
 
     def headline(self) -> dict[str, Any]:
         """Flat, JSON-ready numbers: per model, the main level's scores and the geometry metrics."""
@@ -238,6 +269,15 @@ class Result:
             fig.suptitle(f"{model}: UMAP 2-D of {self.corpus_name}")
             fig.tight_layout()
             fig.savefig(fig_dir / f"{slug(model)}.png", dpi=90)
+        if self.manifest.get("k_choice"):
+            from .maps import plot_k_choice
+
+            fig = Figure(figsize=(8, 4.8))
+            plot_k_choice(self.manifest["k_choice"], ax=fig.subplots())
+            fig.tight_layout()
+            fig.savefig(fig_dir / "k_choice.png", dpi=90)
+        if self.clusters is not None and self.config.metrics.describe_clusters:
+            self._save_maps(fig_dir)
         main = self.table[self.table["level"] == self.level]
         if main.empty:
             return

@@ -80,7 +80,9 @@ def paired_differences(
 
 def label_free_table(table: pd.DataFrame, *, level: str | None = None, digits: int = 3) -> pd.DataFrame:
     """One row per model and clusterer/space: the label-free scores (mean over seeds), silhouette
-    with its 95% half-width, and the number of clusters. Columns a run did not compute are left out."""
+    with its 95% half-width, the number of clusters and, for a trained model, the label-free
+    verdict against its start model (silhouette difference, its 95% interval, better/worse/unclear;
+    over several seeds, every seed's verdict). Columns a run did not compute are left out."""
     from ..evaluation.scoring import label_free_scores
 
     t = table if level is None else table[table["level"] == level]
@@ -93,6 +95,13 @@ def label_free_table(table: pd.DataFrame, *, level: str | None = None, digits: i
         half = (g["silhouette"].agg(lambda v: mean_ci(v.to_numpy())[1]) if seeds
                 else g.apply(lambda d: float(((d["silhouette_hi"] - d["silhouette_lo"]) / 2).mean())))
         out["silhouette"] = [f"{m:.{digits}f} ± {h:.{digits}f}" for m, h in zip(out["silhouette"], half)]
+    if "lf_verdict" in t.columns and t["lf_verdict"].notna().any():
+        # the label-free verdict against the start model: silhouette difference [95% interval], verdict
+        v = g.agg(diff=("lf_diff", "mean"), lo=("lf_diff_lo", "mean"), hi=("lf_diff_hi", "mean"),
+                  verdict=("lf_verdict", lambda s: "/".join(sorted(set(s.dropna().astype(str))))))
+        out["vs start model"] = [
+            "" if not verdict else f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}] {verdict}"
+            for d, lo, hi, verdict in zip(v["diff"], v["lo"], v["hi"], v["verdict"])]
     return out.reset_index()
 
 
