@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--run-dir", type=Path, default=None, help="output folder (default: <runs_dir>/<name>-<hash>)")
 
+    p = sub.add_parser("explore", help="your own texts, labels optional: clusters with their terms and texts, k chosen"
+                       " without labels, the start model against self-training, judged without labels")
+    p.add_argument("source", help="a CSV/TSV/Parquet/JSONL/TXT file of texts (labels optional)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the explore profile, e.g. --set corpus.text_column=body")
+    p.add_argument("--run-dir", type=Path, default=None, help="output folder (default: <runs_dir>/explore-<hash>)")
+    _add_flags(p)
+
     p = sub.add_parser("train", help="train a model on the config's corpus texts (unsupervised SimCSE by default)")
     _add_common(p)
     p.add_argument("--model", default=None, help="base model spec (default: first of models.simcse_from)")
@@ -105,6 +113,16 @@ def _resolve(args: argparse.Namespace) -> ExperimentConfig:
     validate(cfg)
     configure_threads(cfg.threads)
     return cfg
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    """``compare`` with the explore profile on ``source``, then where to look."""
+    args.config = "explore"
+    args.overrides = [f"corpus.source={args.source}", *args.overrides]
+    code = cmd_compare(args)
+    print("clusters, their top terms and the texts nearest each centre: clusters.csv; which text went where: "
+          "assignments.csv; labelled maps: figures/*__map.png")
+    return code
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -211,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "quiet", False))
     handler = {
-        "compare": cmd_compare, "train": cmd_train, "encode": cmd_encode, "config": cmd_config,
+        "compare": cmd_compare, "explore": cmd_explore, "train": cmd_train, "encode": cmd_encode, "config": cmd_config,
         "sweep": cmd_sweep, "report": cmd_report,
     }[args.command]
     try:

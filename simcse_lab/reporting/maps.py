@@ -38,7 +38,10 @@ def labelled_map(xy: np.ndarray, labels: np.ndarray, terms: dict[int, str], path
         import datamapplot
     except ImportError:
         raise ImportError("labelled maps need datamapplot: pip install datamapplot") from None
+    import logging
+
     names = cluster_names(labels, terms)
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # "no weight 900 for DejaVu Sans"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Cannot reach Google APIs to download the font": offline, by design
         fig, _ = datamapplot.create_plot(np.asarray(xy, dtype=np.float32), names, title=title, sub_title=sub_title,
