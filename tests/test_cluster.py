@@ -52,8 +52,8 @@ def test_factory_defaults():
     assert hd.min_cluster_size == 1000 == default_min_cluster_size(40_000)  # the seed's setting
     with pytest.raises(ValueError, match="unknown clusterer 'dbscan'"):
         make_clusterer("dbscan", cfg, n_samples=10, n_classes=2)
-    with pytest.raises(ValueError, match="n_clusters"):
-        make_clusterer("kmeans", cfg, n_samples=10, n_classes=None)
+    # without labels and without a k, k is chosen without labels when the data is seen
+    assert make_clusterer("kmeans", cfg, n_samples=10, n_classes=None).n_clusters == "auto"
     with pytest.raises(ValueError, match="at least n_clusters"):
         KMeansClusterer(n_clusters=5).fit_predict(np.zeros((3, 2)))
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.assets import atomic_write
-from .tables import label_free_table
+from .tables import has_label_free, label_free_table
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def build_html_report(run_dir: str | Path, *, out: str | Path | None = None) -> 
     if level:
         parts += [f"<h2>V-measure against {html.escape(str(level))}</h2>", summary.to_html(float_format="%.3f")]
     free = label_free_table(table, level=level)
-    if len(free.columns) > 2:
+    if has_label_free(free):
         parts += ["<h2>Label-free scores (no labels used)</h2>",
                   "<p>silhouette: cosine, in the clustered space (higher is better); davies_bouldin: lower is "
                   "better; calinski_harabasz, dbcv (density clusterings), stability (ARI across re-clusterings of "

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..evaluation.statistics import mean_ci
 
-__all__ = ["comparison_markdown", "format_summary", "label_free_table", "paired_differences", "spread_table",
+__all__ = ["comparison_markdown", "format_summary", "has_label_free", "label_free_table", "paired_differences", "spread_table",
            "summary_table"]
 
 
@@ -105,6 +105,13 @@ def label_free_table(table: pd.DataFrame, *, level: str | None = None, digits: i
     return out.reset_index()
 
 
+def has_label_free(table: pd.DataFrame) -> bool:
+    """Whether a table holds any label-free score (a run folder written before they existed has none)."""
+    from ..evaluation.scoring import label_free_scores
+
+    return any(c in table.columns for c in label_free_scores())
+
+
 def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, level: str, corpus_name: str,
                         n_texts: int) -> str:
     """The tables ``simcse-lab compare`` prints, as Markdown: V-measure against ``level`` per
@@ -123,7 +130,7 @@ def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, lev
         parts += [f"V-measure against '{level}' ({corpus_name}, {n_texts} texts; ± {spread}):", "",
                   summary.to_markdown(), ""]
     free = label_free_table(table, level=level)
-    if len(free.columns) > 2:
+    if has_label_free(free):
         parts += [f"Label-free scores ({corpus_name}, {n_texts} texts; no labels used; silhouette ± {spread}; "
                   "davies_bouldin: lower is better, the others higher):", "",
                   free.to_markdown(index=False, floatfmt=".3f"), ""]

@@ -1,0 +1,151 @@
+"""Texts without labels: label-free scores, k chosen without labels, readable clusters, the
+label-free verdict on training, and `simcse-lab explore`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simcse_lab.core.config import load_config, validate
+from simcse_lab.evaluation.assess import assess
+from simcse_lab.evaluation.scoring import label_free_scores
+
+DATA = Path(__file__).resolve().parents[1] / "data"  # the repository's caches, shared with the other tests
+
+
+def _blobs(n_per=40, k=4, dim=8, spread=0.15, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.eye(dim)[:k] * 2
+    x = np.concatenate([rng.normal(0, spread, (n_per, dim)) + c for c in centres])
+    return x, np.repeat(np.arange(k), n_per)
+
+
+def test_label_free_scores_need_no_labels_and_prefer_the_true_clusters():
+    x, y = _blobs()
+    shuffled = np.random.default_rng(1).permutation(y)
+    from simcse_lab.clustering.clusterers import KMeansClusterer
+
+    def refit(rows, seed):
+        return KMeansClusterer(n_clusters=4, random_state=seed).fit_predict(x[rows])
+
+    (level, good), = assess(y, {}, x=x, refit=refit, n_bootstrap=20)
+    (_, bad), = assess(shuffled, {}, x=x, n_bootstrap=20)
+    assert level == "" and np.isnan(good["v_measure"])
+    assert {"silhouette", "davies_bouldin", "calinski_harabasz", "stability"} <= set(label_free_scores())
+    assert good["silhouette"] > 0.5 > bad["silhouette"]
+    assert good["davies_bouldin"] < bad["davies_bouldin"]
+    assert good["calinski_harabasz"] > bad["calinski_harabasz"]
+    assert good["stability"] == pytest.approx(1.0)
+    assert good["silhouette_lo"] <= good["silhouette"] <= good["silhouette_hi"]
+    assert np.isnan(good["dbcv"])  # only for density clusterings
+    (_, dens), = assess(y, {}, x=x, density=True)
+    assert dens["dbcv"] > 0
+
+
+def test_with_labels_every_level_gets_the_same_label_free_scores():
+    x, y = _blobs()
+    rows = assess(y, {"A": y, "B": y % 2}, x=x)
+    assert [lvl for lvl, _ in rows] == ["A", "B"]
+    assert rows[0][1]["silhouette"] == rows[1][1]["silhouette"]
+    assert rows[0][1]["v_measure"] == pytest.approx(1.0) and rows[1][1]["v_measure"] < 1
+
+
+def test_n_clusters_auto_is_chosen_without_labels_and_a_typo_is_one_clear_error():
+    from simcse_lab.clustering.clusterers import KMeansClusterer
+
+    x, _ = _blobs(k=5)
+    km = KMeansClusterer(n_clusters="auto", random_state=0, k_max=9)
+    labels = km.fit_predict(x)
+    assert km.n_clusters == km.k_choice_.k == 5 == len(np.unique(labels))
+    assert set(km.k_choice_.curve) == set(range(2, 10))
+    validate(load_config("default", {"cluster.n_clusters": "auto", "selftrain.n_clusters": "auto"}))
+    for key in ("cluster.n_clusters", "selftrain.n_clusters", "sccl.n_clusters"):
+        with pytest.raises(ValueError, match=f"{key} must be an integer >= 2, 'auto' or null, got 'atuo'"):
+            validate(load_config("default", {key: "atuo"}))
+
+
+def test_clusters_are_described_by_their_terms_and_nearest_texts():
+    from simcse_lab.evaluation.describe import TermIndex, describe_clusters
+
+    texts = [f"dress {w} fits" for w in "abcdefghij"] + [f"coat {w} warm" for w in "abcdefghij"]
+    x, _ = _blobs(n_per=10, k=2)
+    d = describe_clusters(np.repeat([0, 1], 10), texts, x, TermIndex(texts))
+    assert d["size"].tolist() == [10, 10]
+    assert d["top_terms"].str.split(", ").str[0].isin(["dress", "fits"]).iloc[0]
+    assert d["top_terms"].str.split(", ").str[0].isin(["coat", "warm"]).iloc[1]
+    assert d.loc[0, "text_1"].startswith("dress") and d.loc[1, "text_1"].startswith("coat")
+
+
+def test_the_verdict_says_better_worse_or_unclear_from_its_interval():
+    from simcse_lab.evaluation.verdict import label_free_verdicts
+
+    rng = np.random.default_rng(0)
+    before = rng.normal(0.1, 0.05, 300)
+    sil = {("m", "kmeans", "raw"): before, ("t", "kmeans", "raw"): before + 0.05,
+           ("w", "kmeans", "raw"): before - 0.05, ("u", "kmeans", "raw"): rng.permutation(before)}
+    v = label_free_verdicts(sil, {"m": None, "t": "m", "w": "m", "u": "m"}, n_resamples=100)
+    assert [v[(m, "kmeans", "raw")]["lf_verdict"] for m in "twu"] == ["better", "worse", "unclear"]
+    assert ("m", "kmeans", "raw") not in v
+
+
+def _texts_file(tmp_path, n_per=30):
+    rng = np.random.default_rng(0)
+    topics = {"shipping": ["parcel arrived late", "courier lost the package", "delivery was quick"],
+              "battery": ["battery drains overnight", "charger stopped working", "battery life is great"],
+              "screen": ["screen cracked easily", "display is bright", "touch screen unresponsive"]}
+    lines = [f"{rng.choice(p)} {rng.choice(['really', 'sadly', 'honestly'])} number {i}"
+             for p in topics.values() for i in range(n_per)]
+    path = tmp_path / "my_texts.txt"
+    path.write_text("\n".join(rng.permutation(lines)) + "\n")
+    return path
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "simcse_lab.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_compare_scores_a_corpus_without_labels(tmp_path):
+    path = _texts_file(tmp_path)
+    r = _cli("compare", "default", "--set", f"corpus.source={path}", "--set", "models.encoders=[tfidf-lsa]",
+             "--set", "models.simcse_from=[]", "--set", "metrics.sts_splits=[]", "--set", "cluster.spaces=[raw]",
+             "--set", "cluster.methods=[kmeans,evoc]", "--set", f"data_dir={DATA}", "--set",
+             f"runs_dir={tmp_path / 'runs'}", "--set", "metrics.n_bootstrap=20", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Label-free scores" in r.stdout and "V-measure" not in r.stdout
+    run_dir, = (tmp_path / "runs").iterdir()
+    table = pd.read_csv(run_dir / "results.csv")
+    assert table["v_measure"].isna().all() and table["silhouette"].notna().all()
+    assert set(table["clusterer"]) == {"kmeans", "evoc"}
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    choice, = manifest["k_choice"].values()
+    assert choice["criterion"] == "silhouette" and choice["n_classes"] is None
+    assert (run_dir / "figures" / "k_choice.png").is_file()
+    clusters = pd.read_csv(run_dir / "clusters.csv")
+    assert clusters["top_terms"].notna().all() and (clusters.groupby("clusterer")["size"].sum() == 90).all()
+    assign = pd.read_csv(run_dir / "assignments.csv")
+    assert len(assign) == 90 * 2 and set(assign["text_id"]) == set(range(90))
+    assert assign[assign["clusterer"] == "evoc"]["probability"].notna().all()
+    assert "What the clusters are about" in (run_dir / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_explore_runs_the_walk_through_on_a_small_unlabelled_file(tmp_path):
+    path = _texts_file(tmp_path)
+    r = _cli("explore", str(path), "--set", f"data_dir={DATA}", "--set", f"runs_dir={tmp_path / 'runs'}",
+             "--set", "metrics.n_bootstrap=20", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    run_dir, = (tmp_path / "runs").iterdir()
+    table = pd.read_csv(run_dir / "results.csv")
+    assert set(table["model"]) == {"minilm", "selftrain(minilm)"}
+    trained = table[table["model"] == "selftrain(minilm)"]
+    assert trained["lf_verdict"].isin(["better", "worse", "unclear"]).all()
+    assert "vs start model" in r.stdout and "clusters.csv" in r.stdout
+    for model in ("minilm", "selftrain_minilm"):
+        assert (run_dir / "figures" / f"{model}__map.png").is_file()
+    assert (run_dir / "assignments.csv").is_file() and (run_dir / "clusters.csv").is_file()
