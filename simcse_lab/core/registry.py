@@ -15,8 +15,8 @@ inside the functions), since listing the registry imports them all.
 
 Examples
 --------
->>> sorted(CLUSTERERS.names())[:2]
-['hdbscan', 'kmeans']
+>>> sorted(CLUSTERERS.names())[:3]
+['evoc', 'hdbscan', 'kmeans']
 >>> SCORES["v_measure"].meta["spread"]
 True
 """

@@ -197,23 +197,19 @@ class ClusterConfig:
     """Clusterers and the spaces they run in."""
 
     methods: tuple[str, ...] = _f(("kmeans", "hdbscan"), "clusterers: kmeans, hdbscan, evoc", choices=CLUSTERERS.names)
-    spaces: tuple[str, ...] = _f(
-        ("raw", "umap"), "spaces to cluster in: raw (the embedding), umap", choices=("raw", "umap")
-    )
-    pairs: tuple[str, ...] = _f(
-        (), "only these method/space pairs, e.g. [kmeans/raw, hdbscan/umap] as in the seed (empty: every method x space)"
-    )
+    spaces: tuple[str, ...] = _f(("raw", "umap"), "spaces to cluster in: raw (the embedding), umap",
+                                 choices=("raw", "umap"))
+    pairs: tuple[str, ...] = _f((), "only these method/space pairs, e.g. [kmeans/raw, hdbscan/umap] as in the seed"
+                                " (empty: every method x space)")
     n_clusters: int | str | None = _f(
         None, "KMeans k: a number; auto (chosen without labels: the best cluster.k_criterion over"
         " cluster.k_min..k_max); None: the number of classes of the main label level, auto without labels", ge=2)
-    k_min: int = _f(2, "n_clusters auto: the smallest k tried", ge=2)
+    k_min: int = _f(2, "n_clusters auto: the smallest k tried", ge=2)  # k_max >= k_min: cross_checks
     k_max: int = _f(15, "n_clusters auto: the largest k tried", ge=2)
-    k_criterion: str = _f("silhouette", "n_clusters auto: the label-free score that picks k (silhouette,"
-                          " davies_bouldin, calinski_harabasz)", choices=("silhouette", "davies_bouldin",
-                                                                         "calinski_harabasz"))
+    k_criterion: str = _f("silhouette", "n_clusters auto: the label-free score that picks k",
+                          choices=("silhouette", "davies_bouldin", "calinski_harabasz"))
     evoc_n_clusters: int | None = _f(None, "EVoC: about this many clusters (None: EVoC picks them itself)", ge=2)
-    evoc_noise_level: float = _f(0.5, "EVoC noise_level (0: assign more points to clusters, 1: more noise)",
-                                 ge=0, le=1)
+    evoc_noise_level: float = _f(0.5, "EVoC noise_level (0: fewer noise points, 1: more)", ge=0, le=1)
     kmeans_n_init: int = _f(10, "KMeans restarts", ge=1)
     min_cluster_size: int | None = _f(
         None, "HDBSCAN min_cluster_size (None: 2.5% of the corpus, the seed's 1000 of 40k)", ge=2

@@ -28,7 +28,7 @@ Examples
 (1.0, 1.0)
 >>> metric_columns()[:3]
 ['v_measure', 'homogeneity', 'completeness']
->>> spread_columns()
+>>> spread_columns()[:3]
 ['v_measure_std', 'v_measure_lo', 'v_measure_hi']
 """
 

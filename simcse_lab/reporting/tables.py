@@ -93,7 +93,8 @@ def label_free_table(table: pd.DataFrame, *, level: str | None = None, digits: i
     seeds = "seed" in t.columns and t["seed"].nunique() > 1
     if "silhouette" in cols and (seeds or "silhouette_lo" in t.columns):
         half = (g["silhouette"].agg(lambda v: mean_ci(v.to_numpy())[1]) if seeds
-                else g.apply(lambda d: float(((d["silhouette_hi"] - d["silhouette_lo"]) / 2).mean())))
+                else ((t["silhouette_hi"] - t["silhouette_lo"]) / 2).groupby([t["model"], t["setting"]],
+                                                                              sort=False).mean())
         out["silhouette"] = [f"{m:.{digits}f} ± {h:.{digits}f}" for m, h in zip(out["silhouette"], half)]
     if "lf_verdict" in t.columns and t["lf_verdict"].notna().any():
         # the label-free verdict against the start model: silhouette difference [95% interval], verdict

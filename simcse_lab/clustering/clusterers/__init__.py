@@ -18,10 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.registry import CLUSTERERS
+from .evoc import EVoCClusterer
 from .hdbscan import HDBSCANClusterer, default_min_cluster_size
 from .kmeans import KMeansClusterer
 
-__all__ = ["HDBSCANClusterer", "KMeansClusterer", "default_min_cluster_size", "make_clusterer"]
+__all__ = ["EVoCClusterer", "HDBSCANClusterer", "KMeansClusterer", "default_min_cluster_size", "make_clusterer"]
 
 
 def make_clusterer(method: str, cfg: Any, *, n_samples: int, n_classes: int | None, seed: int = 42,
