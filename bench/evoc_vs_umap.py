@@ -1,7 +1,7 @@
 """Benchmark: EVoC on the vectors against UMAP (5-d) + HDBSCAN, on the same embeddings, in one run.
 
-    python bench/evoc.py                          # reviews (dev half), minilm, 3 seeds
-    python bench/evoc.py --n 3000 --seeds 42 43 44 --half dev --level "Department Name"
+    python bench/evoc_vs_umap.py                          # reviews (dev half), minilm, 3 seeds
+    python bench/evoc_vs_umap.py --n 3000 --seeds 42 43 44 --half dev --level "Department Name"
 
 Both clusterers see the same minilm embeddings (made once, cached). For each seed the two are timed
 in this process, after one untimed warm-up fit of each, so numba's compilation is not counted.
