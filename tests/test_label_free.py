@@ -138,7 +138,7 @@ def test_compare_scores_a_corpus_without_labels(tmp_path):
 def test_explore_runs_the_walk_through_on_a_small_unlabelled_file(tmp_path):
     path = _texts_file(tmp_path)
     r = _cli("explore", str(path), "--set", f"data_dir={DATA}", "--set", f"runs_dir={tmp_path / 'runs'}",
-             "--set", "metrics.n_bootstrap=20", "-q", cwd=tmp_path)
+             "--set", "metrics.n_bootstrap=20", "--set", "train.batch_size=8", "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     run_dir, = (tmp_path / "runs").iterdir()
     table = pd.read_csv(run_dir / "results.csv")
