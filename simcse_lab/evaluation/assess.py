@@ -25,7 +25,7 @@ from ..core.registry import SCORES
 from .scoring import Clustering, applicable, spread_scores
 from .statistics import bootstrap_clustering
 
-__all__ = ["assess"]
+__all__ = ["assess", "assess_clustering"]
 
 
 def assess(labels_pred: np.ndarray, levels: dict[str, np.ndarray], *, x: np.ndarray | None = None,
@@ -33,8 +33,15 @@ def assess(labels_pred: np.ndarray, levels: dict[str, np.ndarray], *, x: np.ndar
            n_bootstrap: int = 0, seed: int = 0, noise_label: int | None = -1) -> list[tuple[str, dict[str, float]]]:
     """``[(level, scores), ...]``: every registered score (and, with ``n_bootstrap``, the spread
     columns) of ``labels_pred`` against each of ``levels`` (``{name: labels}``; empty: one row, level "")."""
-    labels_pred = np.asarray(labels_pred)
-    free = Clustering(labels_pred, None, noise_label, x, density, refit, seed)
+    free = Clustering(np.asarray(labels_pred), None, noise_label, x, density, refit, seed)
+    return assess_clustering(free, levels, n_bootstrap=n_bootstrap)
+
+
+def assess_clustering(free: Clustering, levels: dict[str, np.ndarray], *, n_bootstrap: int = 0
+                      ) -> list[tuple[str, dict[str, float]]]:
+    """`assess` of a clustering without labels (``free``: its space, refit and seed), against each
+    of ``levels``; what its scores compute once stays in ``free.memo`` for the caller."""
+    labels_pred, noise_label, density, seed = free.labels_pred, free.noise_label, free.density, free.seed
     free_scores = {e.name: float(e.obj(free)) for e in SCORES
                    if not e.meta.get("needs_labels", True) and applicable(e, free)}
     spreads = tuple(spread_scores()) if n_bootstrap else ()

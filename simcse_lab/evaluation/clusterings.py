@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..clustering.clusterers import make_clusterer
 from ..core.registry import CLUSTERERS
-from .assess import assess
+from .assess import assess_clustering
 from .describe import TermIndex, describe_clusters
 from .scores.internal import silhouette_points
 from .scoring import Clustering
@@ -77,10 +77,10 @@ def cluster_model(name: str, embeddings: np.ndarray, spaces: dict[str, np.ndarra
                 out.labels[key] = lab
                 out.probabilities[key] = (getattr(clusterer, "probabilities_", None) if cname == method
                                           else getattr(clusterer, "extra_probabilities_", {}).get(cname))
+                free = Clustering(lab, None, -1, points, density, refitter(clusterer, points, cname), cfg.seed)
                 with timer(f"score {method}"):
-                    scored = assess(lab, levels, x=points, density=density, refit=refitter(clusterer, points, cname),
-                                    n_bootstrap=cfg.metrics.n_bootstrap, seed=cfg.seed)
-                out.silhouettes[key] = silhouette_points(Clustering(lab, None, -1, points, seed=cfg.seed))
+                    scored = assess_clustering(free, levels, n_bootstrap=cfg.metrics.n_bootstrap)
+                out.silhouettes[key] = silhouette_points(free)  # computed by the score above, kept in free.memo
                 out.rows += [{"model": name, "clusterer": cname, "space": space, "level": lvl, **scores}
                              for lvl, scores in scored]
                 if terms is not None:

@@ -51,7 +51,9 @@ class Clustering:
     """What a score sees: predicted labels, the true ones when there are any, the label that
     marks noise (HDBSCAN's -1; None: no noise), the points that were clustered (``x``: the space
     the clusterer saw), whether the clusterer is density-based, and ``refit(rows, seed)``, which
-    clusters ``x[rows]`` again with another seed and returns the labels of those rows."""
+    clusters ``x[rows]`` again with another seed and returns the labels of those rows. ``memo``
+    keeps what a score computed once for this clustering (the per-text silhouettes), so the score,
+    its bootstrap and the verdict on training share one computation."""
 
     labels_pred: np.ndarray
     labels_true: np.ndarray | None = None
@@ -60,6 +62,7 @@ class Clustering:
     density: bool = False
     refit: Callable[[np.ndarray, int], np.ndarray] | None = field(default=None, compare=False)
     seed: int = 0
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def take(self, idx: np.ndarray) -> Clustering:
         """The clustering restricted to rows ``idx`` (a bootstrap resample); no refit."""

@@ -51,11 +51,15 @@ def _clustered(c, max_points: int | None = None) -> tuple[np.ndarray, np.ndarray
 
 
 def silhouette_points(c) -> np.ndarray:
-    """Each (non-noise, possibly sampled) point's cosine silhouette; empty below two clusters."""
-    from sklearn.metrics import silhouette_samples
+    """Each (non-noise, possibly sampled) point's cosine silhouette; empty below two clusters.
+    Computed once per clustering (kept in ``c.memo``)."""
+    if "silhouette_points" not in c.memo:
+        from sklearn.metrics import silhouette_samples
 
-    got = _clustered(c, MAX_POINTS)
-    return np.empty(0) if got is None else silhouette_samples(got[0], got[1], metric="cosine")
+        got = _clustered(c, MAX_POINTS)
+        c.memo["silhouette_points"] = (np.empty(0) if got is None
+                                       else silhouette_samples(got[0], got[1], metric="cosine"))
+    return c.memo["silhouette_points"]
 
 
 @SCORES.register("silhouette", "mean cosine silhouette in the clustered space (-1..1, higher is better; no labels)",
