@@ -149,3 +149,50 @@ def test_explore_runs_the_walk_through_on_a_small_unlabelled_file(tmp_path):
     for model in ("minilm", "selftrain_minilm"):
         assert (run_dir / "figures" / f"{model}__map.png").is_file()
     assert (run_dir / "assignments.csv").is_file() and (run_dir / "clusters.csv").is_file()
+
+
+class _BlobModel:
+    """A stand-in for a SentenceTransformer: ``encode`` returns fixed vectors of 3 clear clusters."""
+
+    def __init__(self):
+        self.x, _ = _blobs(n_per=20, k=3)
+
+    def encode(self, texts, **_):
+        return self.x[: len(texts)]
+
+
+def test_the_training_evaluator_scores_without_labels_by_silhouette():
+    from simcse_lab.training.evaluator import ClusteringEvaluator
+
+    texts = [f"t{i}" for i in range(60)]
+    ev = ClusteringEvaluator(texts, None, by="silhouette", seed=0)
+    got = ev(_BlobModel(), steps=0)
+    assert ev.metric_key == "eval_heldout_silhouette" and set(got) == {"heldout_silhouette"}
+    assert ev.k == 3 and ev.k_choice["k"] == 3 and got["heldout_silhouette"] > 0.5
+    # labels given but silhouette asked for: the labels are not read
+    assert ClusteringEvaluator(texts, np.zeros(60), by="silhouette").labels is None
+    with pytest.raises(ValueError, match="keep-best by V-measure needs labels; set train.keep_best_by=silhouette"):
+        ClusteringEvaluator(texts, None)
+    with pytest.raises(ValueError, match="train.keep_best_by must be one of"):
+        validate(load_config("default", {"train.keep_best_by": "dbcv"}))
+
+
+@pytest.mark.slow
+def test_keep_best_by_silhouette_trains_and_judges_without_labels(tmp_path, tiny_checkpoint, tiny_df):
+    import dataclasses
+
+    from simcse_lab.core.config import TrainConfig
+    from simcse_lab.training.simcse import train_simcse
+
+    cfg = TrainConfig(epochs=1, batch_size=8, learning_rate=1e-3, max_seq_length=16, checkpoint_steps=2,
+                      logging_steps=1)
+    cfg = dataclasses.replace(cfg, eval_steps=2, eval_n_texts=30, keep_best=True, keep_best_by="silhouette")
+    texts = tiny_df.Text.tolist()
+    log = train_simcse(str(tiny_checkpoint), texts[::2], cfg, output_dir=tmp_path / "e", seed=0, device="cpu",
+                       show_progress=False, eval_texts=texts[1::2], eval_labels=None).log
+    evals = [e for e in log["log_history"] if "eval_heldout_silhouette" in e]
+    assert len(evals) == 2
+    held = log["heldout_v_measure"]
+    assert held["by"] == "silhouette" and held["k_choice"]["criterion"] == "silhouette"
+    assert held["best"] == max(e["eval_heldout_silhouette"] for e in evals)
+    assert held["kept"] == ("base" if held["best"] < held["before"] else "trained")

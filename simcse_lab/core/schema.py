@@ -64,9 +64,8 @@ class CorpusConfig:
 class EncodeConfig:
     """How every neural model turns texts into vectors (the same for all, for a fair comparison)."""
 
-    batch_size: int = _f(
-        16, "texts per forward pass (16 encoded fastest on 2 CPU cores here; raise it on a GPU)", ge=1
-    )
+    batch_size: int = _f(16, "texts per forward pass (16 encoded fastest on 2 CPU cores here; raise it on a GPU)",
+                         ge=1)
     max_seq_length: int = _f(128, "tokens kept per text; longer texts are truncated", ge=1)
     pooling: str = _f("mean", "pooling for plain transformers checkpoints: mean, cls or max", choices=POOLING_MODES)
     normalize: bool = _f(True, "L2-normalise embeddings")
@@ -117,9 +116,8 @@ class TrainConfig:
     learning_rate: float = _f(3e-5, "peak learning rate (AdamW, linear decay)", gt=0, lt=1)
     warmup_ratio: float = _f(0.1, "fraction of steps with linear warm-up", ge=0, lt=1)
     max_seq_length: int = _f(64, "tokens kept per text during training", ge=1)
-    pooling: str = _f(
-        "mean", "pooling when the base is a plain transformers checkpoint: mean, cls or max", choices=POOLING_MODES
-    )
+    pooling: str = _f("mean", "pooling when the base is a plain transformers checkpoint: mean, cls or max",
+                      choices=POOLING_MODES)
     scale: float = _f(20.0, "similarity scale of the loss (1 / temperature; 20 = temperature 0.05)", gt=0)
     loss: str = _f(
         "mnrl", "mnrl (MultipleNegativesRankingLoss) or cached-mnrl (large batches in small memory)",
@@ -132,6 +130,8 @@ class TrainConfig:
     eval_steps: int = _f(0, "every N steps, V-measure of KMeans on a held-out slice of the corpus (0: off)", ge=0)
     eval_n_texts: int = _f(500, "size of the held-out slice (taken out of the training texts)", ge=2)
     keep_best: bool = _f(True, "with eval_steps: keep the best checkpoint, or the base model if training never helped")
+    keep_best_by: str = _f("v_measure", "what eval_steps scores: v_measure (labels) or silhouette (none)",
+                           choices=("v_measure", "silhouette"))
     nli_n_triplets: int | None = _f(10_000, "supervised SimCSE: SNLI triplets used (None: all 27,195)", ge=2)
     n_texts: int | None = _f(None, "train on at most this many corpus texts (None: all)", ge=2)
     checkpoint_steps: int = _f(100, "save a resumable checkpoint every N steps", ge=1)

@@ -63,9 +63,12 @@ def load_training_texts_for(cfg) -> list[str]:
     return [corpus.texts[i] for i in train]
 
 
-def split_heldout(corpus: Corpus, *, n_eval: int, seed: int) -> tuple[list[str], list[str], np.ndarray]:
+def split_heldout(corpus: Corpus, *, n_eval: int, seed: int, stratify: bool = True
+                  ) -> tuple[list[str], list[str], np.ndarray | None]:
     """Training texts and a stratified held-out slice (texts, main-level labels) of ``n_eval``
-    texts (at most half the corpus) that training never sees, both in corpus order.
+    texts (at most half the corpus) that training never sees, both in corpus order. With
+    ``stratify=False`` (keep-best without labels) the slice is a seeded random one and no labels
+    are read (None).
 
     >>> c = Corpus([f"t{i}" for i in range(8)], {"L": np.array(list("aabbaabb"))}, "toy", "0")
     >>> train, held, y = split_heldout(c, n_eval=4, seed=0)
@@ -74,6 +77,10 @@ def split_heldout(corpus: Corpus, *, n_eval: int, seed: int) -> tuple[list[str],
     """
     from sklearn.model_selection import train_test_split
 
+    if not stratify:
+        train_idx, eval_idx = train_test_split(np.arange(len(corpus)), test_size=min(n_eval, len(corpus) // 2),
+                                               random_state=seed)
+        return [corpus.texts[i] for i in sorted(train_idx)], [corpus.texts[i] for i in sorted(eval_idx)], None
     labels = corpus.label_array()
     n_eval = min(n_eval, len(corpus) // 2)
     if n_eval < len(np.unique(labels)):

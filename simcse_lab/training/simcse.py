@@ -70,7 +70,8 @@ def train_simcse(
     cfg = cfg or TrainConfig()
     validate(cfg)
     texts = _training_texts(list(texts), cfg, seed)
-    extra = {"eval": texts_fingerprint(list(eval_texts))} if (eval_texts and cfg.eval_steps) else None
+    extra = ({"eval": texts_fingerprint(list(eval_texts)), **({"by": cfg.keep_best_by} if cfg.keep_best_by !=
+             "v_measure" else {})} if (eval_texts and cfg.eval_steps) else None)
     model, run, record = prepare_run(
         base_model_spec, texts, cfg, kind="simcse", seed=seed, device=device, data_dir=data_dir,
         output_dir=output_dir, extra=extra,
@@ -81,7 +82,7 @@ def train_simcse(
     if cfg.eval_steps and eval_texts:
         from .evaluator import ClusteringEvaluator
 
-        evaluator = ClusteringEvaluator(list(eval_texts), eval_labels, seed=seed)
+        evaluator = ClusteringEvaluator(list(eval_texts), eval_labels, seed=seed, by=cfg.keep_best_by)
     return fit_model(
         model, {"anchor": texts, "positive": texts}, cfg, run, {**record, "n_texts": len(texts)}, seed=seed,
         device=device, show_progress=show_progress, callbacks=callbacks, evaluator=evaluator,
@@ -125,9 +126,15 @@ def train_supervised_simcse(
 
 def training_texts(cfg: Any, corpus: Any) -> tuple[list[str], list[str] | None, np.ndarray | None]:
     """The corpus texts a label-free method trains on, and the held-out slice (texts, labels)
-    the clustering evaluator scores during training when ``train.eval_steps`` is on."""
-    if not cfg.train.eval_steps or not corpus.is_labelled:
+    the clustering evaluator scores during training when ``train.eval_steps`` is on. With
+    ``train.keep_best_by: silhouette`` the slice needs no labels (its labels are then None)."""
+    if not cfg.train.eval_steps or not (corpus.is_labelled or cfg.train.keep_best_by == "silhouette"):
         return corpus.texts, None, None
+    if cfg.train.keep_best_by == "silhouette":
+        from ..corpus.splits import split_heldout
+
+        train, held, _ = split_heldout(corpus, n_eval=cfg.train.eval_n_texts, seed=cfg.seed, stratify=False)
+        return train, held, None
     from ..corpus.splits import split_heldout
 
     return split_heldout(corpus, n_eval=cfg.train.eval_n_texts, seed=cfg.seed)

@@ -117,7 +117,8 @@ def fit_model(
         evaluator=evaluator if use_eval else None, callbacks=list(callbacks or []),
     )
     resume_from = run.resume_checkpoint(cfg.resume)
-    before = evaluator(model, steps=0)[f"{evaluator.name}_v_measure"] if use_eval and not resume_from else None
+    before = evaluator(model, steps=0)[evaluator.metric_key.removeprefix("eval_")] if use_eval and not resume_from \
+        else None
     digest = weights_digest(model)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
@@ -128,7 +129,8 @@ def fit_model(
     kept = "trained"
     if use_eval and cfg.keep_best and before is not None and best is not None and best < before:
         # training never beat the untouched model on held-out clustering: keep the untouched one
-        logger.warning("held-out V-measure fell from %.3f to at best %.3f; keeping the base model", before, best)
+        logger.warning("held-out %s fell from %.3f to at best %.3f; keeping the base model",
+                       evaluator.by, before, best)
         model, _, _ = load_sentence_transformer(
             record["base_target"], max_seq_length=record["max_seq_length"], pooling=record["pooling"], device=device
         )
@@ -139,7 +141,9 @@ def fit_model(
         "resumed_from": resume_from.name if resume_from else None,
         "train_seconds_this_session": round(seconds, 2),
         "train_loss": float(result.training_loss),
-        "heldout_v_measure": {"before": before, "best": best, "kept": kept} if use_eval else None,
+        # under this key whichever score keep-best read (``by``: v_measure, or silhouette without labels)
+        "heldout_v_measure": {"before": before, "best": best, "kept": kept, "by": evaluator.by,
+                              "k_choice": evaluator.k_choice} if use_eval else None,
         "metrics": {k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))},
         "log_history": trainer.state.log_history,
         "settings": dataclasses.asdict(cfg),
