@@ -17,8 +17,23 @@ TEXT_CANDIDATES = ("Text", "Review Text", "text", "review", "review_text", "sent
 KNOWN_LABELS = (("Cat1", "Cat2", "Cat3"), ("Department Name", "Class Name"))
 
 
+_ORANGE_TYPES = {"d", "discrete", "c", "continuous", "s", "string", "text", "t", "time", ""}
+
+
+def _orange_header(path: Path, suffix: str) -> bool:
+    """Whether a ``.tab`` file has Orange's three header rows (names, types, flags such as
+    ``class``/``meta``): its second row holds only Orange type names."""
+    if suffix != ".tab":
+        return False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        f.readline()
+        second = f.readline().rstrip("\n").split("\t")
+    return any(second) and all(v.strip() in _ORANGE_TYPES for v in second)
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV/TSV/Parquet/JSONL/TXT file into a DataFrame (TXT: one ``text`` per line)."""
+    """Read a CSV/TSV/Parquet/JSONL/TXT file into a DataFrame (TXT: one ``text`` per line; a
+    ``.tab`` file in Orange's format has its type and flag rows skipped)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"corpus file not found: {path}")
@@ -30,7 +45,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             return pd.read_parquet(path)
         if suffixes and suffixes[-1] in {".csv", ".tsv", ".tab"}:
             sep = "," if suffixes[-1] == ".csv" else "\t"
-            return pd.read_csv(path, sep=sep)
+            return pd.read_csv(path, sep=sep, skiprows=[1, 2] if _orange_header(path, suffixes[-1]) else None)
         if suffixes and suffixes[-1] in {".jsonl", ".ndjson", ".json"}:
             return pd.read_json(path, lines=suffixes[-1] != ".json")
         if suffixes and suffixes[-1] == ".txt":

