@@ -3,7 +3,7 @@
 #   make test   install, run the test suite
 # and for the documentation:
 #   make docs     regenerate every table from its source, build the site into site/ (offline)
-#   make lessons  execute the seven lessons at their defaults into docs/lessons/ (long)
+#   make lessons  execute the eight lessons at their defaults into docs/lessons/ (long)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY      = $(VENV)/bin/python

@@ -7,7 +7,7 @@ caches: models trained by one lesson are reused by the next) and writing its run
 ``make docs`` renders it; papermill records each cell's and the whole run's duration in it, and
 ``docs/lessons/index.md`` shows those (``scripts/docs_tables.py``).
 
-    python scripts/run_lessons.py                 # all seven
+    python scripts/run_lessons.py                 # all eight
     python scripts/run_lessons.py 01 02           # some
     python scripts/run_lessons.py 07 -p metrics_n_seeds 2   # with a parameter changed
 """

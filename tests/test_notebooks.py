@@ -12,7 +12,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_notebooks_are_thin_and_parameterised():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07", "08"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -176,3 +176,24 @@ def test_07_methods_that_help(tmp_path, base, tiny_checkpoint):
     base_rows = paired[paired["model"] == ckpt]
     assert (base_rows["diff"] == 0).all()  # the baseline paired with itself
     assert (results / "figures" / "paired_differences.png").is_file()
+
+
+@pytest.mark.slow
+def test_08_without_labels(tmp_path, base, tiny_checkpoint):
+    ckpt = str(tiny_checkpoint)
+    metrics, results = _run(
+        "08_without_labels", tmp_path, corpus_half="test", corpus_n_samples=None, corpus_heldout=0.5,
+        corpus_drop_labels=[], models_encoders=[ckpt, f"selftrain({ckpt})"], models_simcse_from=[],
+        metrics_n_seeds=2, baseline=ckpt, cluster_n_clusters="auto", train_epochs=1.0, train_batch_size=8,
+        train_max_seq_length=16, train_learning_rate=1e-3, train_warmup_ratio=0.0, encode_max_seq_length=16,
+        encode_backend="torch", metrics_sts_splits=[], metrics_n_alignment_texts=10, **base,
+    )
+    import pandas as pd
+
+    agreement = pd.read_csv(results / "agreement.csv")
+    assert set(agreement["model"]) == {f"selftrain({ckpt})"} and (agreement["n_seeds"] == 2).all()
+    assert set(agreement["verdict"]) | set(agreement["lf_verdict"]) <= {"better", "worse", "unclear"}
+    correlations = pd.read_csv(results / "correlations.csv")
+    assert {"silhouette", "stability"} <= set(correlations["score"])
+    manifest = json.loads((results / "manifest.json").read_text())
+    assert manifest["k_choice"] and all(c["criterion"] == "silhouette" for c in manifest["k_choice"].values())

@@ -1,0 +1,97 @@
+"""Checking the label-free answers against labels: does the label-free verdict on training agree
+with the labelled one, and which label-free score tracks V-measure?
+
+`verdict_agreement` puts, for every trained model, level and clusterer/space, the labelled
+verdict (the paired V-measure difference to the start model over seeds, with its 95% t-interval,
+`paired_differences`) next to the label-free one (the silhouette difference of the same pairs, its
+mean over seeds with a t-interval; with one seed, the bootstrap interval of that seed). Each is
+``better``, ``worse`` or ``unclear`` by whether its interval lies above 0, below 0 or holds 0, and
+``agree`` says whether the two verdicts are the same. `agreement_rate` is the share of agreeing
+cases among those whose labelled verdict is not ``unclear``: the issue's 90% target.
+
+`score_correlations` is the Spearman rank correlation of every label-free score with V-measure
+across the (model, clusterer/space) rows of a comparison, per level: a score whose ranking of the
+models and clusterers follows V-measure's can stand in for it where there are no labels.
+Davies-Bouldin is lower-is-better, so it is correlated with its sign flipped, and every
+correlation reads "higher means it tracks V-measure".
+
+Examples
+--------
+>>> t = pd.DataFrame({"model": ["m", "t"] * 3, "clusterer": "kmeans", "space": "raw", "level": "L",
+...                   "seed": [1, 1, 2, 2, 3, 3], "v_measure": [.30, .35, .31, .37, .29, .36],
+...                   "lf_diff": [np.nan, .02, np.nan, .03, np.nan, .025]})
+>>> a = verdict_agreement(t, baseline="m")
+>>> a[["model", "verdict", "lf_verdict", "agree"]].values.tolist()
+[['t', 'better', 'better', True]]
+>>> agreement_rate(a)
+1.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..evaluation.statistics import mean_ci
+from .tables import paired_differences
+
+__all__ = ["agreement_rate", "score_correlations", "verdict_agreement"]
+
+
+def _verdict(lo: float, hi: float) -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "unclear"
+    return "better" if lo > 0 else "worse" if hi < 0 else "unclear"
+
+
+def verdict_agreement(table: pd.DataFrame, *, baseline: str) -> pd.DataFrame:
+    """One row per trained model x level x clusterer/space: the labelled and the label-free verdict."""
+    paired = paired_differences(table, baseline=baseline)
+    paired = paired[paired["model"] != baseline]
+    t = table if "seed" in table.columns else table.assign(seed=0)
+    t = t.assign(setting=t["clusterer"] + "/" + t["space"])
+    rows = []
+    for r in paired.itertuples():
+        g = t[(t["model"] == r.model) & (t["level"] == r.level) & (t["setting"] == r.setting)]
+        diffs = g["lf_diff"].dropna().to_numpy() if "lf_diff" in g else np.empty(0)
+        if len(diffs) > 1:
+            lf, half = mean_ci(diffs)
+            lf_lo, lf_hi = lf - half, lf + half
+        elif len(diffs) == 1:
+            lf, lf_lo, lf_hi = float(diffs[0]), float(g["lf_diff_lo"].iloc[0]), float(g["lf_diff_hi"].iloc[0])
+        else:
+            lf = lf_lo = lf_hi = float("nan")
+        verdict, lf_verdict = _verdict(r.diff_lo, r.diff_hi), _verdict(lf_lo, lf_hi)
+        rows.append({"model": r.model, "level": r.level, "setting": r.setting, "v_diff": r.diff,
+                     "v_lo": r.diff_lo, "v_hi": r.diff_hi, "verdict": verdict, "lf_diff": lf, "lf_lo": lf_lo,
+                     "lf_hi": lf_hi, "lf_verdict": lf_verdict, "agree": verdict == lf_verdict,
+                     "n_seeds": r.n_seeds})
+    return pd.DataFrame(rows, columns=["model", "level", "setting", "v_diff", "v_lo", "v_hi", "verdict", "lf_diff",
+                                       "lf_lo", "lf_hi", "lf_verdict", "agree", "n_seeds"])
+
+
+def agreement_rate(agreement: pd.DataFrame) -> float:
+    """The share of agreeing verdicts among the cases whose labelled verdict is decided (NaN: none)."""
+    decided = agreement[agreement["verdict"] != "unclear"]
+    return float(decided["agree"].mean()) if len(decided) else float("nan")
+
+
+def score_correlations(table: pd.DataFrame) -> pd.DataFrame:
+    """Spearman correlation of each label-free score with V-measure across (model, clusterer/space),
+    per level (means over seeds first); Davies-Bouldin sign-flipped so that higher is better."""
+    from scipy.stats import spearmanr
+
+    from ..core.registry import SCORES
+    from ..evaluation.scoring import label_free_scores
+
+    scores = [s for s in label_free_scores() if s in table.columns]
+    t = table.assign(setting=table["clusterer"] + "/" + table["space"])
+    rows = []
+    for level, g in t.groupby("level", sort=False):
+        means = g.groupby(["model", "setting"], sort=False)[["v_measure", *scores]].mean()
+        for s in scores:
+            ok = means[["v_measure", s]].dropna()
+            sign = 1 if SCORES[s].meta.get("higher_is_better", True) else -1
+            rho = float(spearmanr(ok["v_measure"], sign * ok[s]).statistic) if len(ok) >= 3 else float("nan")
+            rows.append({"level": level, "score": s, "spearman": rho, "n": len(ok)})
+    return pd.DataFrame(rows, columns=["level", "score", "spearman", "n"])
