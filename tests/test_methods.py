@@ -95,3 +95,28 @@ def test_methods_change_the_model_and_are_reused(tmp_path, tiny_csv, tiny_checkp
     assert log["global_step"] == 8 and log["kind"] == "neighbours"
     again = resolve_target(f"neighbours({tiny_checkpoint})", SpecContext.for_config(cfg))
     assert again.target == first.target  # the keyed run folder is found, not retrained
+
+
+@pytest.mark.slow
+def test_the_ceiling_reference_trains_on_the_true_labels_and_needs_them(tmp_path, tiny_csv, tiny_checkpoint, tiny_df):
+    """truelabels is the one method that reads labels: shuffled labels train another model, it never
+    sees the held-out texts, and a corpus without labels is refused in one line."""
+    from simcse_lab.encoding.resolve import SpecContext, resolve_target
+
+    shuffled = tmp_path / "shuffled.csv"
+    tiny_df.assign(Cat1=np.random.default_rng(0).permutation(tiny_df.Cat1.values)).to_csv(shuffled, index=False)
+    weights, logs = [], []
+    for name, source in (("a", tiny_csv), ("b", shuffled)):
+        cfg = _cfg(tmp_path / name, source, tiny_checkpoint, **{"corpus.heldout": 0.5, "truelabels.epochs": 1.0})
+        ctx = SpecContext.for_config(cfg)
+        folder = Path(resolve_target(f"truelabels({tiny_checkpoint})", ctx).target)
+        weights.append([f.read_bytes() for f in sorted(folder.rglob("*.safetensors"))])
+        logs.append(ctx.trained[f"truelabels({tiny_checkpoint})"].log)
+    assert weights[0] != weights[1]
+    n_train = len(tiny_df) - round(0.5 * len(tiny_df))  # the held-out half is never trained on
+    assert logs[0]["kind"] == "truelabels" and logs[0]["global_step"] == -(-n_train // 8)
+    unlabelled = tmp_path / "texts.txt"
+    unlabelled.write_text("\n".join(tiny_df.Text) + "\n")
+    cfg = _cfg(tmp_path / "c", unlabelled, tiny_checkpoint, **{"corpus.drop_labels": []})
+    with pytest.raises(ValueError, match="trains on the true labels, and the corpus has none"):
+        resolve_target(f"truelabels({tiny_checkpoint})", SpecContext.for_config(cfg))

@@ -19,7 +19,7 @@ from .cleaning import stratified_indices
 from .corpus import Corpus
 from .load import load_corpus
 
-__all__ = ["load_corpus_for", "load_training_texts_for", "split_heldout"]
+__all__ = ["load_corpus_for", "load_training_part_for", "load_training_texts_for", "split_heldout"]
 
 
 def _sample_for(cfg) -> Corpus:
@@ -61,6 +61,16 @@ def load_training_texts_for(cfg) -> list[str]:
         return list(corpus.texts)
     train, _ = _heldout_parts(cfg, corpus)
     return [corpus.texts[i] for i in train]
+
+
+def load_training_part_for(cfg) -> Corpus:
+    """The training part with its labels: only for the ceiling reference (``truelabels``), which
+    trains on labels by design; every label-free method reads `load_training_texts_for`."""
+    corpus = _sample_for(cfg)
+    if not cfg.corpus.heldout:
+        return corpus
+    train, _ = _heldout_parts(cfg, corpus)
+    return corpus.subset(train)
 
 
 def split_heldout(corpus: Corpus, *, n_eval: int, seed: int, stratify: bool = True
