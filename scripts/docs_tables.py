@@ -11,6 +11,9 @@ script replaces each block's body with what the source NAME renders today:
 ``lessons``           each executed lesson in ``docs/lessons/``: its run time and parameters
 ``bench:<file>``      a benchmark table, ``bench/results/<file>.md`` (written with its JSON by the
                       benchmark script)
+``run:<name>``        a recorded run's verdicts, from ``docs/data/<name>/`` (copied with
+                      ``--record NAME RUN_DIR``): per trained model and clusterer, the paired
+                      V-measure difference to the start model beside the label-free verdict
 ====================  ========================================================================
 
 Usage (``make docs`` runs the first; ``tests/test_docs.py`` runs ``--check``)::
@@ -18,6 +21,7 @@ Usage (``make docs`` runs the first; ``tests/test_docs.py`` runs ``--check``)::
     python scripts/docs_tables.py                   # rewrite every generated block
     python scripts/docs_tables.py --check           # exit 1 and name the blocks that differ
     python scripts/docs_tables.py --record-demo runs/default-<hash>-<fp>   # copy a demo run, then rewrite
+    python scripts/docs_tables.py --record lf-reviews runs/lf-target-...   # copy any run for run:lf-reviews
 """
 
 from __future__ import annotations
@@ -87,6 +91,37 @@ def lessons() -> str:
     return "\n".join(rows)
 
 
+def run_findings(name: str) -> str:
+    """A recorded run's labelled verdicts beside its label-free ones, and what they agree on."""
+    import pandas as pd
+
+    from simcse_lab.reporting.agreement import agreement_rate, verdict_agreement
+
+    folder = ROOT / "docs" / "data" / name
+    m = json.loads((folder / "manifest.json").read_text())
+    table = pd.read_csv(folder / "results.csv")
+    table["level"] = table["level"].fillna("")
+    baseline = m["models"][0]["name"]
+    a = verdict_agreement(table, baseline=baseline)
+    free = a[~a["model"].str.startswith("truelabels(")]
+    decided = free[free["verdict"] != "unclear"]
+    seeds = m.get("seeds", [m["seed"]])
+    chosen = ", ".join(f"{k.split()[-1]} k={c['k']}" for k, c in (m.get("k_choice") or {}).items()
+                       if k.startswith(baseline + " "))
+    a = a.assign(**{"V-measure diff [95% CI]": [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for d, lo, hi in
+                                                 zip(a["v_diff"], a["v_lo"], a["v_hi"])],
+                    "silhouette diff [95% CI]": [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for d, lo, hi in
+                                                  zip(a["lf_diff"], a["lf_lo"], a["lf_hi"])]})
+    shown = a[["model", "level", "setting", "V-measure diff [95% CI]", "verdict", "silhouette diff [95% CI]",
+               "lf_verdict", "agree"]]
+    head = (f"{m['corpus']['name']}, {m['corpus']['n_texts']} held-out texts, seeds {seeds}, each model paired with"
+            f" `{baseline}`; config hash `{m['config_hash']}`"
+            + (f"; the scored KMeans chose {chosen} for `{baseline}` (seed {seeds[0]})" if chosen else "") + ".")
+    tail = (f"Labelled verdicts decided: {len(decided)} of {len(free)}; the label-free verdict agrees on"
+            f" {int(decided['agree'].sum())} of them" + (f" ({agreement_rate(free):.0%})." if len(decided) else "."))
+    return "\n".join([head, "", shown.to_markdown(index=False), "", tail])
+
+
 def bench(name: str) -> str:
     text = (ROOT / "bench" / "results" / f"{name}.md").read_text().strip()
     # the benchmark's own title becomes a bold line: the docs page has its own headings
@@ -96,6 +131,8 @@ def bench(name: str) -> str:
 def render(name: str) -> str:
     if name.startswith("bench:"):
         return bench(name.split(":", 1)[1])
+    if name.startswith("run:"):
+        return run_findings(name.split(":", 1)[1])
     sources = {"demo": demo, "demo-machine": demo_machine, "config-keys": config_keys, "lessons": lessons}
     if name not in sources:
         raise SystemExit(f"unknown generated block {name!r}; known: {', '.join(sources)}, bench:<file>")
@@ -128,11 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="compare only; exit 1 if a block differs from its source")
     p.add_argument("--record-demo", type=Path, metavar="RUN_DIR", help="copy a demo run folder's tables first")
+    p.add_argument("--record", nargs=2, metavar=("NAME", "RUN_DIR"),
+                   help="copy a run folder's tables to docs/data/NAME first (for run:NAME blocks)")
     args = p.parse_args(argv)
-    if args.record_demo:
-        DEMO.mkdir(parents=True, exist_ok=True)
-        for name in DEMO_FILES:
-            shutil.copyfile(args.record_demo / name, DEMO / name)
+    for name, run_dir in ([("demo", args.record_demo)] if args.record_demo else []) + (
+            [(args.record[0], Path(args.record[1]))] if args.record else []):
+        dest = ROOT / "docs" / "data" / name
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in DEMO_FILES:
+            shutil.copyfile(run_dir / f, dest / f)
     stale = update(args.check)
     if args.check and stale:
         print("generated tables differ from their sources (run `python scripts/docs_tables.py`):\n  "

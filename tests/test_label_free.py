@@ -63,7 +63,10 @@ def test_n_clusters_auto_is_chosen_without_labels_and_a_typo_is_one_clear_error(
     km = KMeansClusterer(n_clusters="auto", random_state=0, k_max=9)
     labels = km.fit_predict(x)
     assert km.n_clusters == km.k_choice_.k == 5 == len(np.unique(labels))
-    assert set(km.k_choice_.curve) == set(range(2, 10))
+    assert set(km.k_choice_.curve) == set(range(2, 10)) and not km.k_choice_.as_dict()["at_largest_k"]
+    from simcse_lab.clustering.choose_k import choose_k
+
+    assert choose_k(x, k_max=4, seed=0).as_dict()["at_largest_k"]  # 5 blobs, at most 4 tried: said so
     validate(load_config("default", {"cluster.n_clusters": "auto", "selftrain.n_clusters": "auto"}))
     for key in ("cluster.n_clusters", "selftrain.n_clusters", "sccl.n_clusters"):
         with pytest.raises(ValueError, match=f"{key} must be an integer >= 2, 'auto' or null, got 'atuo'"):
@@ -131,7 +134,9 @@ def test_compare_scores_a_corpus_without_labels(tmp_path):
     assign = pd.read_csv(run_dir / "assignments.csv")
     assert len(assign) == 90 * 2 and set(assign["text_id"]) == set(range(90))
     assert assign[assign["clusterer"] == "evoc"]["probability"].notna().all()
-    assert "What the clusters are about" in (run_dir / "report.html").read_text()
+    report = (run_dir / "report.html").read_text()
+    assert "What the clusters are about" in report
+    assert f"<h1>simcse-lab run <code>{run_dir.name}</code>" in report and ".partial" not in report
 
 
 @pytest.mark.slow

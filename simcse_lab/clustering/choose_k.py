@@ -18,10 +18,13 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["KChoice", "choose_k"]
 
@@ -38,6 +41,7 @@ class KChoice:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, for the run manifest."""
         return {"k": self.k, "criterion": self.criterion, "higher_is_better": self.higher_is_better,
+                "at_largest_k": self.k == max(self.curve, default=self.k) and len(self.curve) > 1,
                 "curve": {str(k): round(v, 6) for k, v in self.curve.items()}}
 
 
@@ -70,4 +74,7 @@ def choose_k(x: np.ndarray, *, k_min: int = 2, k_max: int = 15, criterion: str =
     if not finite:
         raise ValueError(f"{criterion} is undefined for every k in {k_min}..{k_max}")
     best = max(finite, key=lambda k: (finite[k] if higher else -finite[k], -k))
+    if best == k_max and k_max > k_min:
+        logger.warning("%s is best at the largest k tried (%d): the data may hold more clusters; raise "
+                       "cluster.k_max to look further", criterion, k_max)
     return KChoice(best, criterion, curve, higher)

@@ -140,9 +140,11 @@ def _clusters_section(path: Path, *, max_rows: int = 60) -> list[str]:
     return out
 
 
-def build_html_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
-    """One self-contained HTML page from a run folder written by ``Result.save``."""
+def build_html_report(run_dir: str | Path, *, out: str | Path | None = None, name: str | None = None) -> Path:
+    """One self-contained HTML page from a run folder written by ``Result.save``; ``name`` is the
+    run's name in the title (default: the folder's, which is a temporary one while it is saved)."""
     run_dir = Path(run_dir)
+    name = name or run_dir.name
     manifest, table = _read_run_folder(run_dir)
     level = table["level"].iloc[0] if len(table) else ""
     main = table[table["level"] == level]
@@ -151,11 +153,11 @@ def build_html_report(run_dir: str | Path, *, out: str | Path | None = None) -> 
     )
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>simcse-lab run {html.escape(run_dir.name)}</title>",
+        f"<title>simcse-lab run {html.escape(name)}</title>",
         "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
         "pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head><body>",
-        f"<h1>simcse-lab run <code>{html.escape(run_dir.name)}</code></h1>",
+        f"<h1>simcse-lab run <code>{html.escape(name)}</code></h1>",
     ]
     corpus = manifest.get("corpus", {})
     if corpus:

@@ -99,14 +99,14 @@ class Result:
         notice_replacement(run_dir, self.manifest)
         try:
             with atomic_folder(run_dir) as tmp:
-                self._write(tmp)
+                self._write(tmp, name=run_dir.name)
         except OSError as exc:  # name the run folder, not the temporary one the error happened in
             raise OSError(exc.errno, f"{exc.strerror or exc} while writing the run folder (an earlier run there is "
                           "unchanged)", str(run_dir)) from None
         self.run_dir = run_dir
         return run_dir
 
-    def _write(self, run_dir: Path) -> None:
+    def _write(self, run_dir: Path, *, name: str) -> None:
         (run_dir / "arrays").mkdir(parents=True, exist_ok=True)
         (run_dir / "figures").mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(to_yaml(self.config))
@@ -153,7 +153,7 @@ class Result:
             self._save_interactive(run_dir / "figures")
         from .html import build_html_report, write_results
 
-        build_html_report(run_dir)
+        build_html_report(run_dir, name=name)  # run_dir is the temporary folder: the title has the real name
         # metrics.json goes last: its presence marks a complete run folder (the sweep relies on it)
         write_results(run_dir, self.headline())
 
