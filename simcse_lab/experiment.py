@@ -168,12 +168,8 @@ def _run_once(cfg: ExperimentConfig) -> Result:
             if r.plot_2d:
                 projections[mr.name] = _project(mr.embeddings, fitted, plot_reducer)
             spaces = {space: _project(mr.embeddings, fitted, red) for space, red in reducers.items()}
-        got = cluster_model(mr.name, mr.embeddings, spaces, cfg, levels=_levels(corpus), n_classes=n_classes,
-                            backend=backend, texts=corpus.texts, terms=terms, timer=timer)
-        for part in ("rows", "clusters"):
-            getattr(found, part).extend(getattr(got, part))
-        for part in ("labels", "probabilities", "k_choices", "silhouettes"):
-            getattr(found, part).update(getattr(got, part))
+        cluster_model(mr.name, mr.embeddings, spaces, cfg, levels=_levels(corpus), n_classes=n_classes,
+                      backend=backend, texts=corpus.texts, terms=terms, timer=timer, out=found)
     rows, cluster_labels = found.rows, found.labels
     verdicts = label_free_verdicts(found.silhouettes, {m.name: m.trained_from for m in runs},
                                    n_resamples=max(cfg.metrics.n_bootstrap, 2), seed=cfg.seed)
@@ -210,7 +206,7 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     return Result(
         config=cfg, corpus_name=corpus.name, level=level, labels_true=labels_true, table=table,
         model_metrics=model_metrics, projections=projections, cluster_labels=cluster_labels, manifest=manifest,
-        texts=list(corpus.texts), text_ids=list(corpus.ids) if getattr(corpus, "ids", None) is not None else None,
+        texts=list(corpus.texts), text_ids=corpus.ids.tolist() if corpus.ids is not None else None,
         clusters=pd.concat(found.clusters, ignore_index=True) if found.clusters else None,
         probabilities=found.probabilities,
     )

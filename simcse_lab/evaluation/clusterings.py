@@ -57,9 +57,10 @@ def refitter(clusterer: Any, x: np.ndarray, name: str) -> Any:
 
 def cluster_model(name: str, embeddings: np.ndarray, spaces: dict[str, np.ndarray], cfg: Any, *,
                   levels: dict[str, np.ndarray], n_classes: int | None, backend: str, texts: list[str],
-                  terms: TermIndex | None, timer: Any) -> ModelClusterings:
-    """Cluster ``spaces`` (``{space: points}``) of model ``name`` with every configured clusterer."""
-    out = ModelClusterings()
+                  terms: TermIndex | None, timer: Any, out: ModelClusterings | None = None) -> ModelClusterings:
+    """Cluster ``spaces`` (``{space: points}``) of model ``name`` with every configured clusterer;
+    the results are added to ``out`` (a comparison's collection of every model's), or a new one."""
+    out = out if out is not None else ModelClusterings()
     for space, points in spaces.items():
         for method in cfg.cluster.methods:
             if cfg.cluster.pairs and f"{method}/{space}" not in cfg.cluster.pairs:
