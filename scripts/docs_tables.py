@@ -106,8 +106,7 @@ def run_findings(name: str) -> str:
     free = a[~a["model"].str.startswith("truelabels(")]
     decided = free[free["verdict"] != "unclear"]
     seeds = m.get("seeds", [m["seed"]])
-    chosen = ", ".join(f"{k.split()[-1]} k={c['k']}" for k, c in (m.get("k_choice") or {}).items()
-                       if k.startswith(baseline + " "))
+    chosen = "; ".join(f"{k}: k={c['k']}" for k, c in (m.get("k_choice") or {}).items())
     a = a.assign(**{"V-measure diff [95% CI]": [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for d, lo, hi in
                                                  zip(a["v_diff"], a["v_lo"], a["v_hi"])],
                     "silhouette diff [95% CI]": [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for d, lo, hi in
@@ -116,7 +115,7 @@ def run_findings(name: str) -> str:
                "lf_verdict", "agree"]]
     head = (f"{m['corpus']['name']}, {m['corpus']['n_texts']} held-out texts, seeds {seeds}, each model paired with"
             f" `{baseline}`; config hash `{m['config_hash']}`"
-            + (f"; the scored KMeans chose {chosen} for `{baseline}` (seed {seeds[0]})" if chosen else "") + ".")
+            + (f". k chosen without labels (seed {seeds[0]}): {chosen}" if chosen else "") + ".")
     tail = (f"Labelled verdicts decided: {len(decided)} of {len(free)}; the label-free verdict agrees on"
             f" {int(decided['agree'].sum())} of them" + (f" ({agreement_rate(free):.0%})." if len(decided) else "."))
     return "\n".join([head, "", shown.to_markdown(index=False), "", tail])

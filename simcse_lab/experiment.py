@@ -149,7 +149,8 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     if not corpus.is_labelled:
         logger.info("corpus '%s' has no labels: the clusterings are scored without them", corpus.name)
 
-    runs, geometry = embed_models(cfg, corpus, timer)
+    ctx = SpecContext.for_config(cfg, corpus=corpus, timer=timer)
+    runs, geometry = embed_models(cfg, corpus, timer, ctx)
 
     projections: dict[str, np.ndarray] = {}
     r = cfg.reduce
@@ -199,7 +200,8 @@ def _run_once(cfg: ExperimentConfig) -> Result:
             for m in runs
         ],
         "scaling": scaling_report(cfg, len(corpus), backend),
-        "k_choice": found.k_choices,
+        "k_choice": {**{f"{spec} training": {**c, "n_classes": n_classes} for spec, c in ctx.k_choices.items()},
+                     **found.k_choices},
         "versions": versions(),
         "hardware": hardware(),
     }

@@ -96,6 +96,7 @@ class SpecContext:
     train_texts: list[str] | None = None  # what label-free methods train on, loaded on first need
     resolved: dict[str, Resolved] = field(default_factory=dict)
     trained: dict[str, Any] = field(default_factory=dict)  # trained spec -> TrainResult
+    k_choices: dict[str, dict] = field(default_factory=dict)  # trained spec -> its k chosen without labels
 
     @classmethod
     def for_config(cls, cfg: Any, *, corpus: Any = None, timer: Any = None) -> SpecContext:

@@ -94,6 +94,7 @@ def n_clusters_for(setting: int | str | None, ctx: SpecContext, spec: str, x: np
 
     c = ctx.need_config(spec).cluster
     choice = choose_k(x, k_min=c.k_min, k_max=c.k_max, criterion=c.k_criterion, seed=ctx.need_config(spec).seed)
+    ctx.k_choices[spec] = choice.as_dict()  # the run's manifest shows it beside the scored KMeans' choices
     return choice.k, choice.as_dict()
 
 
