@@ -264,7 +264,7 @@ def test_full_disk_during_save_keeps_the_earlier_run(earlier, capsys, monkeypatc
 
     real = Result._write
 
-    def fill_up(self, run_dir):
+    def fill_up(self, run_dir, **_):
         (run_dir / "config.yaml").write_text("partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -296,7 +296,7 @@ def test_real_full_disk_keeps_the_earlier_run(tmp_path, tiny_csv, capsys):
 def test_interrupt_during_save_keeps_the_earlier_run(earlier, capsys, monkeypatch):
     from simcse_lab.reporting.results import Result
 
-    def interrupted(self, run_dir):
+    def interrupted(self, run_dir, **_):
         (run_dir / "results.csv").write_text("half")
         raise KeyboardInterrupt
 
