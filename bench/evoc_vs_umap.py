@@ -2,6 +2,7 @@
 
     python bench/evoc_vs_umap.py                          # reviews (dev half), minilm, 3 seeds
     python bench/evoc_vs_umap.py --n 3000 --seeds 42 43 44 --half dev --level "Department Name"
+    python bench/evoc_vs_umap.py --source 20newsgroups-train --level Top
 
 Both clusterers see the same minilm embeddings (made once, cached). For each seed the two are timed
 in this process, after one untimed warm-up fit of each, so numba's compilation is not counted.
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", default="ecommerce-reviews", help="bundled corpus or file")
     ap.add_argument("--n", type=int, default=3000)
     ap.add_argument("--half", default="dev")
     ap.add_argument("--level", default="Department Name")
@@ -44,8 +46,9 @@ def main() -> None:
     from simcse_lab.evaluation.assess import assess
     from simcse_lab.evaluation.clusterings import refitter
 
-    cfg = with_overrides(load_config("default"), {"corpus.half": args.half, "corpus.n_samples": args.n,
-                                                  "corpus.level": args.level, "encode.backend": "torch"})
+    cfg = with_overrides(load_config("default"), {
+        "corpus.source": args.source, "corpus.half": args.half, "corpus.n_samples": args.n, "corpus.level": args.level,
+        "encode.backend": "torch", **({} if args.source == "ecommerce-reviews" else {"corpus.drop_labels": []})})
     corpus = load_corpus_for(cfg)
     y = corpus.label_array(args.level)
     k = len(np.unique(y))
