@@ -72,7 +72,9 @@ def test_every_model_clusterer_space_and_level_is_scored(tmp_path, tiny_csv, tin
     assert any(k.startswith("train simcse") for k in manifest["seconds_per_step"])
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics["models"]) == set(models)
-    assert len(list((run_dir / "figures").glob("*.png"))) == 4
+    figures = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
+    maps = [f for f in figures if f.endswith("__map.png")]  # one labelled map per model
+    assert len(maps) == 3 and len(figures) == 3 + 4  # plus a panel figure per model and v_measure.png
     xy = np.load(run_dir / "arrays" / "tfidf-lsa__umap2d.npy", allow_pickle=False)
     assert xy.shape == (60, 2)
 
@@ -128,17 +130,23 @@ def test_seed_profile_code_path_with_local_stand_ins(tmp_path, tiny_csv, tiny_ch
     assert run_dir == run_dir_for(cfg, fingerprint) and (run_dir / "results.md").is_file()
 
 
-def test_unlabelled_corpus_cannot_be_scored(tmp_path, tiny_checkpoint):
+def test_an_unlabelled_corpus_is_scored_without_labels(tmp_path):
     txt = tmp_path / "t.txt"
-    txt.write_text("\n".join(f"line {i}" for i in range(20)))
-    cfg = with_overrides(ExperimentConfig(), {"corpus.source": str(txt), "data_dir": str(tmp_path)})
-    with pytest.raises(ValueError, match="no labels"):
-        run(cfg)
+    txt.write_text("\n".join(f"{w} line {i}" for i in range(20) for w in ("red wine", "green tea")))
+    cfg = with_overrides(ExperimentConfig(), {
+        "corpus.source": str(txt), "data_dir": str(tmp_path), "models.encoders": ["tfidf-lsa"],
+        "models.simcse_from": [], "metrics.sts_splits": [], "cluster.spaces": ["raw"],
+        "cluster.methods": ["kmeans"], "reduce.n_neighbors": 5})
+    result = run(cfg)
+    assert result.labels_true is None and result.level == "" and result.main_metric == "silhouette"
+    row, = result.table.to_dict("records")
+    assert row["level"] == "" and np.isnan(row["v_measure"]) and row["silhouette"] > 0.5
+    assert result.manifest["k_choice"]["tfidf-lsa kmeans/raw"]["n_classes"] is None
 
 
 def test_config_problems_are_caught_before_work(tmp_path):
     cfg = with_overrides(ExperimentConfig(), {"cluster.methods": ["kmeans", "spectral"], "data_dir": str(tmp_path)})
-    with pytest.raises(ValueError, match=r"cluster.methods: unknown value 'spectral' \(allowed: kmeans, hdbscan\)"):
+    with pytest.raises(ValueError, match=r"cluster.methods: unknown value 'spectral' \(allowed: kmeans, hdbscan, evoc\)"):
         run(cfg)
     assert not (tmp_path / "raw").exists()
 
