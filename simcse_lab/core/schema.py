@@ -1,14 +1,12 @@
 """The configuration schema: one frozen dataclass per section, every field with a default, a
-one-line help and, where it has them, its allowed values and bounds (`simcse_lab.core.fields`).
+one-line help and, where it has them, its allowed values and bounds (`simcse_lab.core.fields`),
+e.g. ``choices_of(ClusterConfig, "spaces")`` is ``('raw', 'umap')``.
 
 A section's rules that tie several fields together live in its ``cross_checks`` method;
 `simcse_lab.core.validation.validate` is the one place that checks them. The training
 methods' sections (``neighbours``, ``sccl``, ...) live beside each method and are registered with
 it (`simcse_lab.core.registry.METHODS`): `ExperimentConfig` is assembled from the
 sections below plus the registered ones.
-
->>> choices_of(ClusterConfig, "spaces")
-('raw', 'umap')
 """
 
 from __future__ import annotations
@@ -48,6 +46,8 @@ class CorpusConfig:
     n_samples: int | None = _f(3000, "stratified subsample size (None: all rows)", ge=2)
     dedupe: bool = _f(True, "drop exact duplicate texts (they would be false negatives in a SimCSE batch)")
     drop_labels: tuple[str, ...] = _f((), "classes of the main level to drop before sampling")
+    majority_share: float | None = _f(None, "fraction of the sample drawn from the main level's largest class, the"
+                                      " rest stratified over the others: an imbalanced corpus (None: as is)", gt=0, lt=1)
     min_class_size: int = _f(2, "drop classes of the main level with fewer rows than this", ge=1)
     half: str | None = _f(
         None, "dev or test: keep one half of the cleaned corpus (stratified, seeded by half_seed, before"

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "drop_classes", "drop_duplicates", "drop_empty_texts", "drop_rare_classes", "drop_unlabelled", "label_levels",
-    "stratified_indices", "subsample", "take_half",
+    "skew_to_majority", "stratified_indices", "subsample", "take_half",
 ]
 
 
@@ -108,6 +108,42 @@ def subsample(df: pd.DataFrame, main: str | None, n_samples: int, seed: int, rep
         raise ValueError(f"n_samples={n_samples} is smaller than the {len(set(y))} classes of {main!r}")
     idx = stratified_indices(y, len(df), n_samples, seed)
     report["dropped_subsample"] = len(df) - len(idx)
+    return df.iloc[idx]
+
+
+def skew_to_majority(df: pd.DataFrame, main: str | None, share: float, n_samples: int | None, seed: int,
+                     report: dict[str, int], *, where: str) -> pd.DataFrame:
+    """A seeded sample in which the main level's largest class holds ``share`` of the rows and the
+    other classes share the rest as they are (stratified): an imbalanced version of the corpus.
+    Without ``n_samples``, the largest sample the classes allow."""
+    if main is None:
+        raise ValueError(f"{where} has no labels; corpus.majority_share needs a main label level to skew")
+    y = df[main].astype(str).to_numpy()
+    names, counts = np.unique(y, return_counts=True)
+    major = names[np.argmax(counts)]  # np.unique sorts names: ties go to the first name
+    is_major = y == major
+    n_major_avail, n_rest_avail = int(is_major.sum()), int((~is_major).sum())
+    n = n_samples if n_samples is not None else int(min(n_major_avail / share, n_rest_avail / (1 - share)))
+    n_major = int(round(share * n))
+    n_rest = n - n_major
+    if n_major > n_major_avail or n_rest > n_rest_avail:
+        raise ValueError(
+            f"{where}: corpus.majority_share={share} of {n} texts needs {n_major} of class {major!r} (it has"
+            f" {n_major_avail}) and {n_rest} of the others (they have {n_rest_avail}); lower corpus.n_samples"
+        )
+    n_other_classes = len(names) - 1
+    if n_rest < n_other_classes:
+        raise ValueError(f"{where}: corpus.majority_share={share} leaves {n_rest} texts for the other"
+                         f" {n_other_classes} classes; raise corpus.n_samples or lower the share")
+    rng = np.random.default_rng(seed)
+    major_idx = rng.choice(np.flatnonzero(is_major), size=n_major, replace=False)
+    rest = np.flatnonzero(~is_major)
+    if n_rest < len(rest):
+        rest = rest[stratified_indices(y[rest], len(rest), n_rest, seed)]
+    idx = np.sort(np.concatenate([major_idx, rest]))
+    report["dropped_subsample"] = len(df) - len(idx)
+    logger.info("%s: %d of %d texts from the largest class %r (majority_share=%s)", where, n_major, len(idx),
+                major, share)
     return df.iloc[idx]
 
 

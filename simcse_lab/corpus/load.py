@@ -72,6 +72,7 @@ def load_corpus(
     n_samples: int | None = None,
     dedupe: bool = False,
     drop_labels: tuple[str, ...] | list[str] = (),
+    majority_share: float | None = None,
     min_class_size: int = 1,
     seed: int = 0,
     half: str | None = None,
@@ -85,7 +86,8 @@ def load_corpus(
     (``dedupe``); drop the classes in ``drop_labels``; drop classes smaller than
     ``min_class_size``; with ``half`` (``dev`` or ``test``), keep one half of what is left
     (stratified, seeded by ``half_seed``, so dev and test never share a text, whatever ``seed``);
-    take a stratified subsample of ``n_samples`` rows with ``seed``.
+    take a stratified subsample of ``n_samples`` rows with ``seed`` (with ``majority_share``, one
+    in which the largest class holds that fraction of the rows, the others sampled stratified).
 
     Raises
     ------
@@ -121,7 +123,9 @@ def load_corpus(
         raise ValueError(f"{where} is empty after cleaning ({report})")
     if half is not None:
         df = cleaning.take_half(df, main, half, half_seed, report)
-    if n_samples is not None:
+    if majority_share is not None:
+        df = cleaning.skew_to_majority(df, main, majority_share, n_samples, seed, report, where=where)
+    elif n_samples is not None:
         df = cleaning.subsample(df, main, n_samples, seed, report, where=where)
     texts = df[tcol].astype(str).tolist()
     labels = cleaning.label_levels(df, lcols, main, report, where=where)

@@ -29,7 +29,8 @@ def _sample_for(cfg) -> Corpus:
     seed = c.half_seed if c.half is not None else cfg.seed
     return load_corpus(
         c.source, text_column=c.text_column, label_columns=c.label_columns, level=c.level, n_samples=c.n_samples,
-        dedupe=c.dedupe, drop_labels=c.drop_labels, min_class_size=c.min_class_size, seed=seed, half=c.half,
+        dedupe=c.dedupe, drop_labels=c.drop_labels, majority_share=c.majority_share,
+        min_class_size=c.min_class_size, seed=seed, half=c.half,
         half_seed=c.half_seed, data_dir=cfg.data_dir,
     )
 
