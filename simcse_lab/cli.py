@@ -9,6 +9,7 @@ models are cached).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -126,18 +127,21 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from .core.publish import folder_lock
     from .experiment import run, run_dir_for
     from .reporting.run_folder import check_run_folder, check_writable_folder
     from .reporting.tables import comparison_markdown
 
     cfg = _resolve(args)
-    # a run folder that cannot be written fails now, not after the whole comparison
+    # a run folder that cannot be written, or that another compare is writing, fails now, not
+    # after the whole comparison
     if args.run_dir:
         check_run_folder(args.run_dir)
     else:
         check_writable_folder(cfg.runs_dir, "runs_dir")
-    result = run(cfg)
-    run_dir = result.save(args.run_dir or run_dir_for(cfg, result.corpus_fingerprint))
+    with folder_lock(args.run_dir, "run folder") if args.run_dir else contextlib.nullcontext():
+        result = run(cfg)
+        run_dir = result.save(args.run_dir or run_dir_for(cfg, result.corpus_fingerprint))
     print("\n" + comparison_markdown(result.table, result.model_metrics, level=result.level,
                                      corpus_name=result.corpus_name, n_texts=result.n_texts))
     print(f"\nwall time {result.manifest['wall_seconds']:.0f}s; run folder: {run_dir}")
@@ -209,8 +213,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .core.publish import recover_folder
     from .reporting.html import build_html_report
 
+    recover_folder(args.run_dir)  # a run folder left aside by a killed publish comes back first
     print(f"report: {build_html_report(args.run_dir)}")
     return 0
 
@@ -224,10 +230,23 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sigterm_interrupts() -> None:
+    """A scheduler's SIGTERM ends the run as Ctrl-C does: temporary files are removed, caches kept."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):  # noqa: ARG001 - the signal module's signature
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "quiet", False))
+    _sigterm_interrupts()
     handler = {
         "compare": cmd_compare, "explore": cmd_explore, "train": cmd_train, "encode": cmd_encode, "config": cmd_config,
         "sweep": cmd_sweep, "report": cmd_report,

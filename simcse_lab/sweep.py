@@ -22,7 +22,7 @@ A sweep file (YAML)::
     plot_quantities: [v_measure, mean_cosine]   # with plot_x: one panel each (default: metric)
 
 Each cell runs in its own process (``simcse-lab compare`` or ``papermill``) and writes into
-``<output_dir>/<cell id>/`` (a notebook cell: its parameters and executed notebook there, its run folder in
+``<output_dir>/<cell id>/`` (``<values>-<hash of the resolved request>``; a notebook cell: its parameters and executed notebook there, its run folder in
 ``<cell id>/results/``); a cell whose ``metrics.json`` exists is complete and skipped on a
 rerun. A failing cell is recorded (``error.txt``: the one-line error the process ended with) and
 the sweep goes on. With ``in_process: true`` (``compare`` targets only) the cells run one after
@@ -48,9 +48,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .core.config import load_config, validate
-from .core.params import key_of_param
-from .reporting.sweep_tables import summarize, sweep_rows
+from .core.config import config_hash, load_config, validate
+from .core.hashing import content_hash
+from .core.params import check_param_names, key_of_param
+from .reporting.sweep_tables import save_sweep_plot, summarize, sweep_rows
 
 logger = logging.getLogger(__name__)
 
@@ -131,28 +132,41 @@ def _validate(spec: SweepSpec) -> None:
         raise ValueError("sweep in_process: true needs target: compare (notebooks run in their own kernel)")
     if is_notebook and not Path(spec.target).is_file():
         raise FileNotFoundError(f"sweep target notebook not found: {spec.target}")
-    for name in [*spec.fixed, *spec.grid]:
-        if key_of_param(name) is None and not is_notebook:
-            raise ValueError(f"sweep parameter {name!r} is not a config key; see `simcse-lab config --keys`")
+    if is_notebook:
+        import papermill
+
+        declared = list(papermill.inspect_notebook(spec.target))
+        check_param_names([*spec.fixed, *spec.grid], declared, where=f"sweep of {Path(spec.target).name}")
+    else:
+        check_param_names([*spec.fixed, *spec.grid], [], where="sweep of compare")
     if not is_notebook:
         for cell in _cells(spec):  # fails early on a bad profile name or a bad value in any cell
             validate(load_config(spec.config, _overrides(spec, cell)))
 
 
-def _cell_id(params: dict[str, Any]) -> str:
+def _cell_id(spec: SweepSpec, params: dict[str, Any]) -> str:
+    """A readable slug of the cell's own values, then the hash of what the cell runs: for
+    ``compare`` the resolved config (``fixed`` and the profile included), for a notebook its path,
+    base config and every parameter. A changed ``fixed:`` or two values with one slug
+    (``'a b.csv'``, ``'a_b.csv'``) never share a cell."""
     parts = []
     for k, v in params.items():
         value = "+".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
         parts.append(f"{k}={value}")
-    return re.sub(r"[^A-Za-z0-9=+._-]+", "_", "__".join(parts))[:200]
+    readable = re.sub(r"[^A-Za-z0-9=+._-]+", "_", "__".join(parts))[:160]
+    if spec.target == "compare":
+        digest = config_hash(load_config(spec.config, _overrides(spec, Cell("", params))))
+    else:
+        digest = content_hash({"target": Path(spec.target).name, "config": spec.config, **spec.fixed, **params})
+    return f"{readable}-{digest[:10]}"
 
 
 def _cells(spec: SweepSpec) -> list[Cell]:
     if spec.cells:
-        return [Cell(_cell_id(c), dict(c)) for c in spec.cells]
+        return [Cell(_cell_id(spec, c), dict(c)) for c in spec.cells]
     keys = list(spec.grid)
     return [
-        Cell(_cell_id(dict(zip(keys, combo))), dict(zip(keys, combo)))
+        Cell(_cell_id(spec, dict(zip(keys, combo))), dict(zip(keys, combo)))
         for combo in itertools.product(*(spec.grid[k] for k in keys))
     ]
 
@@ -211,27 +225,20 @@ def _run_cell(spec: SweepSpec, cell: Cell, cell_dir: Path) -> tuple[bool, str]:
     return proc.returncode == 0, proc.stderr or proc.stdout
 
 
-def _save_plot(spec: SweepSpec, table: pd.DataFrame, summary: pd.DataFrame, path: Path) -> None:
-    from matplotlib.figure import Figure
+def _check_metric(spec: SweepSpec, table: pd.DataFrame, out: Path) -> None:
+    """``metric`` and ``plot_quantities`` must be quantities the cells wrote (checked once a cell is
+    complete; every cell's numbers are in ``results.csv`` by then)."""
+    import difflib
 
-    from .reporting.plots import plot_sweep_bars, plot_sweep_lines
-
-    if spec.plot_x:
-        quantities = [q for q in (spec.plot_quantities or [spec.metric]) if not table.empty and q in set(table["quantity"])]
-        if not quantities:
-            return
-        fig = Figure(figsize=(5.5 * len(quantities), 4.2))
-        for ax, quantity in zip(fig.subplots(1, len(quantities), squeeze=False)[0], quantities):
-            plot_sweep_lines(table, x=spec.plot_x, quantity=quantity, grid_keys=list(spec.grid), ax=ax)
-    else:
-        if summary.empty:
-            return
-        keys = [k for k in spec.grid if k != "seed" and k in summary.columns]
-        n_points = len(summary.drop_duplicates(keys)) if keys else 1
-        fig = Figure(figsize=(max(6, 1.5 * n_points + 3), 4.5))
-        plot_sweep_bars(summary, grid_keys=list(spec.grid), metric=spec.metric, ax=fig.subplots())
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    if table.empty:
+        return
+    written = sorted(set(table["quantity"]))
+    for name in [spec.metric, *spec.plot_quantities]:
+        if name not in written:
+            near = difflib.get_close_matches(name, written, n=1)
+            raise ValueError(f"sweep metric {name!r} is not a quantity the cells wrote"
+                             + (f" (did you mean {near[0]!r}?)" if near else f" ({', '.join(written[:12])}, ...)")
+                             + f"; every cell's numbers are kept in {out / 'results.csv'}")
 
 
 def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
@@ -272,8 +279,9 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
         if done.is_file():
             rows.extend(sweep_rows(cell.params, cell.cell_id, json.loads(done.read_text())))
     table = pd.DataFrame(rows)
-    summary = summarize(table, list(spec.grid), spec.metric)
     table.to_csv(out / "results.csv", index=False)
+    _check_metric(spec, table, out)
+    summary = summarize(table, list(spec.grid), spec.metric)
     summary.to_csv(out / "summary.csv", index=False)
     status = pd.DataFrame([{"cell": c.cell_id, "status": c.status, "seconds": c.seconds, "error": c.error} for c in cells])
     status.to_csv(out / "cells.csv", index=False)
@@ -281,5 +289,6 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
     md += [summary.to_markdown(index=False, floatfmt=".3f") if not summary.empty else "(no complete cell)", ""]
     md += ["## cells", "", status.to_markdown(index=False), ""]
     (out / "summary.md").write_text("\n".join(md))
-    _save_plot(spec, table, summary, out / "summary.png")
+    save_sweep_plot(table, summary, out / "summary.png", grid_keys=list(spec.grid), metric=spec.metric,
+                    plot_x=spec.plot_x, plot_quantities=spec.plot_quantities)
     return SweepResult(cells=cells, table=table, summary=summary, output_dir=out)

@@ -509,15 +509,49 @@ def test_truncated_optimizer_state_resumes_from_the_checkpoint_before(earlier, t
 
 
 @pytest.mark.slow
-def test_damaged_cached_model_is_one_line(earlier, tiny_checkpoint, capsys):
+def test_a_cached_model_whose_files_changed_is_trained_again(earlier, tiny_checkpoint, capsys, caplog):
+    """A damaged weights file or a deleted tokenizer.json is caught against the hashes recorded when
+    the model was written, and the model is trained again (the same request gives the same model),
+    never loaded half (a 5-token tokenizer: every word [UNK], V-measure 0)."""
     args = ["train", "--model", tiny_checkpoint, *earlier.args, *TINY_TRAIN]
     assert run_cli(capsys, *args)[0] == 0
-    (weights,) = list((earlier.data / "interim" / "models").glob("simcse-*/model/model.safetensors"))
-    weights.write_bytes(weights.read_bytes()[:1000])
-    code, _, err = run_cli(capsys, "encode", "--model", f"simcse({tiny_checkpoint})", "--out",
-                           earlier.tmp / "e.npy", *earlier.args, *TINY_TRAIN)
-    one_line(code, err, "is damaged or incomplete")
-    assert "interim/models/simcse-" in err[0]
+    (model,) = list((earlier.data / "interim" / "models").glob("simcse-*/model"))
+    def weights_and_tokenizer():  # the model card (README.md) records the session's training log
+        return {k: v for k, v in snapshot(model).items() if k != "README.md"}
+
+    intact = weights_and_tokenizer()
+    for damage in ("model.safetensors", "tokenizer.json"):
+        target = model / damage
+        target.write_bytes(target.read_bytes()[:1000]) if damage.endswith("safetensors") else target.unlink()
+        caplog.clear()
+        code, _, err = run_cli(capsys, "encode", "--model", f"simcse({tiny_checkpoint})", "--out",
+                               earlier.tmp / "e.npy", *earlier.args, *TINY_TRAIN)
+        assert code == 0, err
+        assert any(f"model/{damage} is missing, new or changed" in ln and "training it again" in ln
+                   for ln in warnings_of(caplog)), damage
+        assert weights_and_tokenizer() == intact
+
+
+@pytest.mark.slow
+def test_train_output_is_reused_only_for_the_same_request(earlier, tiny_checkpoint, tiny_df, capsys):
+    out_dir = earlier.tmp / "my-model"
+    args = ["train", "--model", tiny_checkpoint, *earlier.args, *TINY_TRAIN, "--output", out_dir]
+    assert run_cli(capsys, *args)[0] == 0
+    before = snapshot(out_dir)
+    assert run_cli(capsys, *args)[0] == 0 and snapshot(out_dir) == before  # the same request: reused
+    other = earlier.tmp / "other.csv"
+    tiny_df.iloc[:50].to_csv(other, index=False)
+    for change in (["--set", f"corpus.source={other}"], ["--set", "train.epochs=2"], ["--set", "train.learning_rate=5e-4"]):
+        code, _, err = run_cli(capsys, *args, *change)
+        one_line(code, err, "holds a model that cannot be reused: it was trained for another request")
+        assert snapshot(out_dir) == before
+    a_file = write(earlier.tmp / "a_file", "x")
+    code, _, err = run_cli(capsys, "train", "--model", tiny_checkpoint, *earlier.args, *TINY_TRAIN, "--output", a_file)
+    one_line(code, err, "is a file; give a folder for the trained model")
+    mine = earlier.tmp / "mine"
+    write(mine.mkdir() or mine / "notes.txt", "precious")
+    code, _, err = run_cli(capsys, "train", "--model", tiny_checkpoint, *earlier.args, *TINY_TRAIN, "--output", mine)
+    one_line(code, err, "holds other files and is not a training run folder")
 
 
 # --------------------------------------------------------------------------- sweeps, debug, bugs
@@ -563,3 +597,19 @@ def test_notebook_with_a_bad_parameter_fails_in_one_line(tmp_path, tiny_csv):
     (line,) = info.value.traceback
     assert line.startswith("simcse-lab: error:") and "corpus.n_samples" in line and ">= 2" in line, line
     assert info.value.exec_count == 3  # the config cell, before any data is read
+
+
+def test_papermill_parameter_that_is_no_parameter_fails_in_one_line(tmp_path, tiny_csv):
+    """``papermill ... -p corpus_n_sample 20`` must not run on the default as if it were given."""
+    import papermill as pm
+
+    root = Path(__file__).resolve().parents[1]
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(
+            str(root / "notebooks" / "01_corpus.ipynb"), str(tmp_path / "out.ipynb"), cwd=str(root / "notebooks"),
+            kernel_name="python3", progress_bar=False,
+            parameters={"corpus_source": str(tiny_csv), "corpus_n_sample": 20, "data_dir": str(tmp_path / "d")},
+        )
+    (line,) = info.value.traceback
+    assert "unknown parameter 'corpus_n_sample' (did you mean 'corpus_n_samples'?)" in line, line
+    assert info.value.exec_count == 3

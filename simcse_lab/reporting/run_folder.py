@@ -52,7 +52,10 @@ def check_run_folder(run_dir: str | Path) -> Path:
     folder (which is replaced whole), and its parent is writable. A file, or a folder holding
     other things, is refused with a ``ValueError``: saving replaces the folder, so it must never
     be a folder of the user's own."""
+    from ..core.publish import recover_folder
+
     run_dir = Path(run_dir)
+    recover_folder(run_dir)  # an earlier run left aside by a killed publish comes back first
     if run_dir.exists():
         if not run_dir.is_dir():
             raise ValueError(f"run folder {run_dir} is a file; give a folder path")

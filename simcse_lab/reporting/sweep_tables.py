@@ -1,12 +1,13 @@
-"""A sweep's table: one row per number of every finished cell, and its summary over seeds."""
+"""A sweep's table: one row per number of every finished cell, its summary over seeds, and its plot."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["summarize", "sweep_rows"]
+__all__ = ["save_sweep_plot", "summarize", "sweep_rows"]
 
 
 def _flatten(obj: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], float]:
@@ -44,3 +45,28 @@ def summarize(table: pd.DataFrame, grid_keys: list[str], metric: str) -> pd.Data
     rows = table[table["quantity"] == metric]
     keys = [k for k in grid_keys if k != "seed" and k in rows.columns] + ["model", "setting"]
     return rows.groupby(keys, sort=False, dropna=False)["value"].agg(["mean", "std", "count"]).reset_index()
+
+
+def save_sweep_plot(table: pd.DataFrame, summary: pd.DataFrame, path: Path, *, grid_keys: list[str], metric: str,
+                    plot_x: str | None = None, plot_quantities: list[str] | None = None) -> None:
+    """``summary.png``: lines over ``plot_x`` (one panel per quantity) or bars per grid point."""
+    from matplotlib.figure import Figure
+
+    from .plots import plot_sweep_bars, plot_sweep_lines
+
+    if plot_x:
+        quantities = [q for q in (plot_quantities or [metric]) if not table.empty and q in set(table["quantity"])]
+        if not quantities:
+            return
+        fig = Figure(figsize=(5.5 * len(quantities), 4.2))
+        for ax, quantity in zip(fig.subplots(1, len(quantities), squeeze=False)[0], quantities):
+            plot_sweep_lines(table, x=plot_x, quantity=quantity, grid_keys=grid_keys, ax=ax)
+    else:
+        if summary.empty:
+            return
+        keys = [k for k in grid_keys if k != "seed" and k in summary.columns]
+        n_points = len(summary.drop_duplicates(keys)) if keys else 1
+        fig = Figure(figsize=(max(6, 1.5 * n_points + 3), 4.5))
+        plot_sweep_bars(summary, grid_keys=grid_keys, metric=metric, ax=fig.subplots())
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)

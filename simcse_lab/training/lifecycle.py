@@ -8,7 +8,10 @@ settings, seed), so the same request finds the same folder::
     <run_dir>/<log name>      the trainer's log history and a summary, written last
     <run_dir>/checkpoints/    resumable checkpoints
 
-A run is *finished* when its model folder and log exist; then it is reused. An unfinished run
+A run is *finished* when its model folder and log exist. It is reused only when the log's record
+of the request equals the new request and every file of the model folder still has the sha256
+recorded when it was written (`TrainingRun.reuse_problem`); otherwise it is trained again, with a
+warning that says why. An unfinished run
 resumes from its newest *valid* checkpoint: one whose trainer state, weights and optimizer
 state are all readable. A damaged newer one is skipped with a warning naming it.
 
@@ -20,12 +23,12 @@ state are all readable. A damaged newer one is skipped with a warning naming it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import math
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,8 @@ import yaml
 
 from ..core.assets import atomic_write
 from ..core.devices import cuda_available
-from ..core.hashing import content_hash
+from ..core.hashing import content_hash, sha256_file
+from .checkpoints import checkpoint_problem, last_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -56,56 +60,6 @@ class TrainResult:
         return self.model_dir.parent
 
 
-def _numbered(ckpt_dir: Path) -> list[Path]:
-    found = [p for p in Path(ckpt_dir).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]), reverse=True)
-
-
-def checkpoint_problem(ckpt: Path) -> str | None:
-    """Why a trainer checkpoint cannot be resumed from, or None if it looks whole: its trainer
-    state must parse, its weights file must have a readable safetensors header (or be a whole
-    zip for ``.bin``), and its optimizer state (when present) must be a whole zip archive."""
-    try:
-        json.loads((ckpt / "trainer_state.json").read_text())
-    except (OSError, ValueError) as exc:
-        return f"trainer_state.json unreadable ({type(exc).__name__})"
-    weights = [p for p in ckpt.glob("*.safetensors")] + [p for p in ckpt.glob("*.bin")]
-    if not weights:
-        return "no weights file"
-    for p in weights:
-        try:
-            if p.suffix == ".safetensors":
-                with p.open("rb") as fh:
-                    n = int.from_bytes(fh.read(8), "little")
-                    json.loads(fh.read(n))
-                    if p.stat().st_size < 8 + n:
-                        raise ValueError("truncated")
-            elif zipfile.ZipFile(p).testzip() is not None:
-                raise ValueError("corrupt member")
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            return f"{p.name} unreadable ({type(exc).__name__})"
-    for name in ("optimizer.pt", "scheduler.pt"):
-        p = ckpt / name
-        if p.exists():
-            try:
-                if zipfile.ZipFile(p).testzip() is not None:
-                    raise ValueError("corrupt member")
-            except (OSError, ValueError, zipfile.BadZipFile) as exc:
-                return f"{name} unreadable ({type(exc).__name__})"
-    return None
-
-
-def last_checkpoint(ckpt_dir: Path) -> Path | None:
-    """The newest ``checkpoint-N`` in ``ckpt_dir`` that can be resumed from (see
-    `checkpoint_problem`), or None; newer damaged ones are skipped with a warning."""
-    for ckpt in _numbered(ckpt_dir):
-        problem = checkpoint_problem(ckpt)
-        if problem is None:
-            return ckpt
-        logger.warning("skipping damaged checkpoint %s: %s", ckpt, problem)
-    return None
-
-
 @dataclass(frozen=True)
 class TrainingRun:
     """One keyed training-run folder; see the module docstring for its layout."""
@@ -115,11 +69,16 @@ class TrainingRun:
     log_name: str = "training_log.json"
     marker: str = "modules.json"  # the file whose presence in model/ says the model was saved
     request_name: str = "train_config.yaml"
+    key: dict[str, Any] | None = None  # what determines the result; its hash is recorded in the log
 
     @classmethod
     def keyed(cls, kind: str, key: dict[str, Any], models_dir: str | Path, **kwargs: Any) -> TrainingRun:
         """The folder ``<models_dir>/<kind>-<hash of key>``: same key, same folder."""
-        return cls(Path(models_dir) / f"{kind}-{content_hash(key, length=16)}", kind, **kwargs)
+        return cls(Path(models_dir) / f"{kind}-{content_hash(key, length=16)}", kind, key=key, **kwargs)
+
+    def at(self, folder: str | Path) -> TrainingRun:
+        """The same request in another folder (``train --output``)."""
+        return dataclasses.replace(self, run_dir=Path(folder))
 
     @property
     def model_dir(self) -> Path:
@@ -135,6 +94,54 @@ class TrainingRun:
 
     def finished(self) -> bool:
         return (self.model_dir / self.marker).is_file() and self.log_path.is_file()
+
+    def reuse_problem(self) -> str | None:
+        """Why the finished run here must not be reused for this request, or None: its log is
+        unreadable, it was made for another request, or a file of its model folder is missing,
+        new or changed since it was written."""
+        try:
+            log = json.loads(self.log_path.read_text())
+        except (OSError, ValueError) as exc:
+            return f"its log {self.log_path.name} is unreadable ({type(exc).__name__})"
+        if self.key is not None and log.get("request") != content_hash(self.key):
+            return ("it was trained for another request (base, texts, settings or seed)" if log.get("request")
+                    else "it records no request to check against (written by an older version)")
+        recorded = log.get("files")
+        if not isinstance(recorded, dict):
+            return "it records no file hashes to verify (written by an older version)"
+        now = _file_hashes(self.model_dir)
+        changed = sorted(set(recorded) ^ set(now)) or sorted(f for f in recorded if recorded[f] != now[f])
+        if changed:
+            return f"model/{changed[0]} is missing, new or changed since it was written"
+        return None
+
+    def check_output_folder(self) -> None:
+        """Refuse, before any work, an ``--output`` that is a file or a folder of other things."""
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise ValueError(f"output {self.run_dir} is a file; give a folder for the trained model")
+        if self.run_dir.is_dir() and any(self.run_dir.iterdir()) and not (self.run_dir / self.request_name).is_file():
+            raise ValueError(f"output {self.run_dir} holds other files and is not a training run folder; give a new"
+                             " or empty folder")
+
+    def reusable(self, *, own_folder: bool = False) -> bool:
+        """Whether a finished run here answers this request (see `reuse_problem`). One that does
+        not is trained again, with a warning saying why; in a folder the user named
+        (``own_folder``), a run made for another request is refused instead of replaced."""
+        if not self.finished():
+            return False
+        problem = self.reuse_problem()
+        if problem is None:
+            return True
+        if own_folder and "changed since it was written" not in problem:
+            raise ValueError(f"{self.run_dir} holds a model that cannot be reused: {problem}; give another output"
+                             " folder, or delete this one to train there again")
+        logger.warning("not reusing the %s model in %s: %s; training it again", self.kind, self.run_dir, problem)
+        self.log_path.unlink(missing_ok=True)  # unfinished again until the new model is saved
+        if "another request" in problem or "older version" in problem:
+            import shutil
+
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)  # its checkpoints are not this request's
+        return False
 
     def result(self) -> TrainResult:
         """The finished run's model folder and log."""
@@ -158,9 +165,16 @@ class TrainingRun:
         if is_main_process():
             if save is not None:
                 save()
+            log["request"] = content_hash(self.key) if self.key is not None else None
+            log["files"] = _file_hashes(self.model_dir)
             atomic_write(self.log_path, json.dumps(log, indent=2, default=str).encode())
         barrier()
         return TrainResult(self.model_dir, log)
+
+
+def _file_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (relative path -> digest)."""
+    return {p.relative_to(folder).as_posix(): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def trainer_arguments(

@@ -141,8 +141,9 @@ def pretrain_mlm(
     base_id = _identity(base) if base else f"scratch+tokenizer:{_identity(tokenizer_src)}"
     run = pretrain_run(texts, cfg, seed, models_dir(data_dir), base_id)
     if output_dir:
-        run = TrainingRun(Path(output_dir), run.kind, run.log_name, run.marker, run.request_name)
-    if run.finished():
+        run = run.at(output_dir)
+        run.check_output_folder()
+    if run.reusable(own_folder=bool(output_dir)):
         logger.info("MLM-pretrained encoder found at %s; reusing it", run.model_dir)
         return run.result()
 

@@ -159,13 +159,14 @@ def prepare_run(
                  seed=seed)
     run = simcse_run(loc.identity, texts, cfg, seed, models_dir(data_dir), kind=kind, extra=extra)
     if output_dir:
-        run = TrainingRun(Path(output_dir), run.kind)
+        run = run.at(output_dir)
+        run.check_output_folder()
     record = {
         "kind": kind, "base_model": base_model_spec, "base_target": loc.target, "base_identity": loc.identity,
         "base_provenance": loc.provenance, "texts_fingerprint": texts_fingerprint(texts),
         "max_seq_length": cfg.max_seq_length, "pooling": cfg.pooling,
     }
-    if run.finished():
+    if run.reusable(own_folder=bool(output_dir)):
         logger.info("%s model already trained at %s; reusing it", kind, run.model_dir)
         return None, run, record
     return load_located(loc, device=device), run, record
