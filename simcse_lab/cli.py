@@ -49,6 +49,11 @@ def _add_flags(p: argparse.ArgumentParser) -> None:
                    help="show the full traceback of an error instead of one line")
 
 
+def _user_path(text: str) -> Path:
+    """A path argument as a shell user means it: ``~`` is the home folder."""
+    return Path(text).expanduser()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simcse-lab", description="SimCSE sentence embeddings, judged by how well they cluster real text."
@@ -58,33 +63,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="encode, train, cluster and score every model; write a run folder")
     _add_common(p)
-    p.add_argument("--run-dir", type=Path, default=None, help="output folder (default: <runs_dir>/<name>-<hash>)")
+    p.add_argument("--run-dir", type=_user_path, default=None, help="output folder (default: <runs_dir>/<name>-<hash>)")
 
     p = sub.add_parser("explore", help="your own texts, labels optional: clusters with their terms and texts, k chosen"
                        " without labels, the start model against self-training, judged without labels")
     p.add_argument("source", help="a CSV/TSV/Parquet/JSONL/TXT file of texts (labels optional)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the explore profile, e.g. --set corpus.text_column=body")
-    p.add_argument("--run-dir", type=Path, default=None, help="output folder (default: <runs_dir>/explore-<hash>)")
+    p.add_argument("--run-dir", type=_user_path, default=None, help="output folder (default: <runs_dir>/explore-<hash>)")
     _add_flags(p)
 
     p = sub.add_parser("train", help="train a model on the config's corpus texts (unsupervised SimCSE by default)")
     _add_common(p)
     p.add_argument("--model", default=None, help="base model spec (default: first of models.simcse_from)")
     p.add_argument("--method", default="simcse", help="training method, e.g. simcse or sup-simcse (default: simcse)")
-    p.add_argument("--output", type=Path, default=None, help="run folder (default: a cache folder keyed by settings)")
+    p.add_argument("--output", type=_user_path, default=None, help="run folder (default: a cache folder keyed by settings)")
 
     p = sub.add_parser("encode", help="embed the config's corpus with one model into a .npy file")
     _add_common(p)
     p.add_argument("--model", required=True, help="model spec: alias, folder, hub id or trained spec, e.g. simcse(minilm)")
-    p.add_argument("--out", type=Path, required=True, help="output .npy file")
+    p.add_argument("--out", type=_user_path, required=True, help="output .npy file")
 
     p = sub.add_parser("sweep", help="run compare or a notebook over a grid of parameters; aggregate")
-    p.add_argument("sweep_file", type=Path, help="sweep YAML (see simcse_lab/sweep.py)")
+    p.add_argument("sweep_file", type=_user_path, help="sweep YAML (see simcse_lab/sweep.py)")
     _add_flags(p)
 
     p = sub.add_parser("report", help="write a self-contained HTML report of a run folder")
-    p.add_argument("run_dir", type=Path, help="a run folder written by compare")
+    p.add_argument("run_dir", type=_user_path, help="a run folder written by compare")
     _add_flags(p)
 
     p = sub.add_parser("config", help="print the resolved config, or every key with its help")

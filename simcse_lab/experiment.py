@@ -53,7 +53,7 @@ def run_dir_for(cfg: ExperimentConfig, corpus_fingerprint: str | None = None) ->
     input file gets a folder of its own instead of replacing the earlier run. Without a
     fingerprint (before the corpus is read), the folder name has the config hash only."""
     name = f"{cfg.name}-{config_hash(cfg)}"
-    return Path(cfg.runs_dir) / (f"{name}-{corpus_fingerprint[:8]}" if corpus_fingerprint else name)
+    return Path(cfg.runs_dir).expanduser() / (f"{name}-{corpus_fingerprint[:8]}" if corpus_fingerprint else name)
 
 
 def model_specs(cfg: ExperimentConfig) -> list[str]:

@@ -48,9 +48,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .core.config import config_hash, load_config, validate
+from .core.config import config_hash, load_config, read_yaml, validate
 from .core.hashing import content_hash
 from .core.params import check_param_names, key_of_param
+from .reporting.run_folder import check_writable_folder
 from .reporting.sweep_tables import save_sweep_plot, summarize, sweep_rows
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if not path.is_file():
         raise FileNotFoundError(f"sweep file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = read_yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ValueError(f"sweep file {path}: invalid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(data, dict):
@@ -247,8 +248,7 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
         spec = load_sweep(spec)
     else:
         _validate(spec)
-    out = Path(spec.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable_folder(spec.output_dir, "sweep output_dir")
     record = {k: v for k, v in spec.__dict__.items() if not (k == "grid" and spec.cells)}
     (out / "sweep.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
     cells = _cells(spec)

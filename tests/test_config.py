@@ -107,3 +107,11 @@ def test_from_params_accepts_flat_dotted_and_sections():
     )
     assert cfg.corpus.n_samples == 10 and cfg.train.epochs == 2.0 and cfg.cluster.methods == ("kmeans",)
     assert cfg.encode.pooling == "mean" and cfg.train.batch_size == 20  # None and absent keep the base
+
+
+def test_yes_no_on_off_are_read_as_written():
+    """YAML 1.1 reads an unquoted No (a class, Norway's code) as false; configs read YAML 1.2's booleans."""
+    from simcse_lab.core.config import load_config, parse_overrides
+
+    cfg = load_config("default", parse_overrides(["corpus.drop_labels=[No, off, Yes]", "corpus.dedupe=false"]))
+    assert cfg.corpus.drop_labels == ("No", "off", "Yes") and cfg.corpus.dedupe is False

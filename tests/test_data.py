@@ -148,3 +148,45 @@ def test_heldout_part_is_scored_and_never_trained_on(tiny_csv):
     # without heldout, models train on the texts they are scored on (the seed article's design)
     plain = with_overrides(cfg, {"corpus.heldout": 0.0})
     assert load_training_texts_for(plain) == load_corpus_for(plain).texts
+
+
+def test_labels_are_read_as_written(tmp_path):
+    """'NA' (North America) is a class, not a missing value; '01', '1' and '001' are three classes."""
+    rows = [("NA", "01"), ("EU", "1"), ("APAC", "001")] * 4
+    path = tmp_path / "regions.csv"
+    path.write_text("text,region,code\n" + "\n".join(f"sale number {i},{r},{c}" for i, (r, c) in enumerate(rows)) + "\n")
+    c = load_corpus(path, label_columns=["region", "code"])
+    assert len(c) == 12 and sorted(set(c.labels["region"])) == ["APAC", "EU", "NA"]
+    assert sorted(set(c.labels["code"])) == ["001", "01", "1"]
+    tsv = tmp_path / "regions.tsv"
+    tsv.write_text(path.read_text().replace(",", "\t"))
+    assert sorted(set(load_corpus(tsv, label_columns=["region", "code"]).labels["code"])) == ["001", "01", "1"]
+    jsonl = tmp_path / "regions.jsonl"
+    jsonl.write_text("\n".join(f'{{"text": "sale {i}", "region": "{r}", "code": "{c}"}}' for i, (r, c) in
+                               enumerate(rows)) + "\n")
+    c = load_corpus(jsonl, label_columns=["region", "code"])
+    assert sorted(set(c.labels["region"])) == ["APAC", "EU", "NA"] and sorted(set(c.labels["code"])) == ["001", "01", "1"]
+
+
+@pytest.mark.parametrize("value, kind", [('["a", "b"]', "list"), ('{"a": 1}', "dict"), ("42", "int")])
+def test_a_text_that_is_not_a_string_is_refused_with_its_row(tmp_path, value, kind):
+    path = tmp_path / "texts.jsonl"
+    path.write_text('{"text": "fine"}\n{"text": "also fine"}\n' + f'{{"text": {value}}}\n')
+    with pytest.raises(ValueError, match=f"the text in data row 2 is a {kind}, not a string"):
+        load_corpus(path)
+
+
+def test_a_list_valued_label_is_refused_with_its_row(tmp_path):
+    path = tmp_path / "texts.jsonl"
+    path.write_text('{"text": "one", "tag": "x"}\n{"text": "two", "tag": ["x", "0"]}\n')
+    with pytest.raises(ValueError, match="the label 'tag' in data row 1 is a list"):
+        load_corpus(path, label_columns=["tag"])
+
+
+def test_home_and_urls_in_a_corpus_source(tmp_path, tiny_df, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    tiny_df.to_csv(tmp_path / "mine.csv", index=False)
+    assert len(load_corpus("~/mine.csv")) == len(tiny_df)
+    for url in ("https://example.org/reviews.csv", "https://example.org/reviews"):
+        with pytest.raises(ValueError, match="is a URL; download the file first"):
+            load_corpus(url)

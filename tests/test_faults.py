@@ -170,6 +170,8 @@ def test_bad_corpus_files(earlier, tiny_df, capsys):
     (["--set", "cluster.methods=[dbscan]"], "dbscan"),
     (["--set", "corpus.n_samples"], "must look like section.key=value"),
     (["--set", "models.encoders=[a"], "not valid YAML"),
+    (["--set", "name=../../x"], "name must be a plain folder name"),
+    (["--set", "corpus.source=https://example.org/reviews.csv"], "is a URL; download the file first"),
 ])
 def test_bad_config_values(earlier, capsys, extra, msg):
     code, _, err = run_cli(capsys, "compare", *earlier.args, *extra)
@@ -562,6 +564,11 @@ def test_bad_sweep_files(earlier, capsys):
     for path, msg in [(tmp / "none.yaml", "none.yaml"), (write(tmp / "s.yaml", "grid: [unclosed\n"), "s.yaml")]:
         code, _, err = run_cli(capsys, "sweep", path)
         one_line(code, err, msg)
+    a_file = write(tmp / "taken", "x")
+    sweep = write(tmp / "f.yaml", f"output_dir: {a_file}\ngrid:\n  seed: [1]\n")
+    code, _, err = run_cli(capsys, "sweep", sweep)
+    one_line(code, err, "sweep output_dir")
+    assert "is a file" in err[0]
 
 
 def test_debug_shows_the_traceback(earlier, capsys):

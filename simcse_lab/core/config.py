@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from importlib import resources
@@ -209,6 +210,28 @@ def with_overrides(cfg: ExperimentConfig, overrides: dict[str, Any]) -> Experime
     return from_flat(flat)
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's booleans: only true/false. YAML 1.1 also reads an
+    unquoted yes/no/on/off (a class named ``No``, a country code ``NO``) as a boolean."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def read_yaml(text: str) -> Any:
+    """YAML as a config means it (YAML 1.2 booleans).
+
+    >>> read_yaml("[No, yes, true, off]")
+    ['No', 'yes', True, 'off']
+    """
+    return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """Parse ``["a.b=1", "c.d=[x, y]"]``; values are read as YAML scalars or lists."""
     out: dict[str, Any] = {}
@@ -217,7 +240,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
             raise ValueError(f"override {item!r} must look like section.key=value")
         key, raw = item.split("=", 1)
         try:
-            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+            out[key.strip()] = read_yaml(raw) if raw.strip() else None
         except yaml.YAMLError as exc:
             raise ValueError(f"override {item!r}: value is not valid YAML ({exc})") from None
     return out
@@ -255,7 +278,7 @@ def load_config(
         else:
             raise ValueError(f"unknown profile {str(source)!r}; profiles: {list_profiles()}, or give a YAML path")
         try:
-            data = yaml.safe_load(text) or {}
+            data = read_yaml(text) or {}
         except yaml.YAMLError as exc:
             raise ValueError(f"config {source}: invalid YAML ({exc})") from None
         if not isinstance(data, dict):

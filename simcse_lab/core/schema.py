@@ -26,7 +26,6 @@ __all__ = [
     "PretrainConfig", "RayConfig", "ReduceConfig", "SECTION_NAMES", "TrainConfig", "choices_of", "method_sections",
 ]
 
-
 POOLING_MODES = ("mean", "cls", "max")
 
 
@@ -259,7 +258,8 @@ class MetricsConfig:
 
 
 _TOP = [
-    ("name", str, _f("default", "run name; the run folder is <runs_dir>/<name>-<config hash>-<corpus fingerprint>")),
+    ("name", str, _f("default", "run name; the run folder is <runs_dir>/<name>-<config hash>-<corpus fingerprint>",
+                     pattern=(r"[A-Za-z0-9][A-Za-z0-9._-]*", "a plain folder name (letters, digits, '.', '_', '-')"))),
     ("seed", int, _f(42, "seed for sampling, training, UMAP and clustering")),
     ("data_dir", str, _f("data", "folder for raw downloads (raw/) and caches (interim/)")),
     ("runs_dir", str, _f("runs", "folder for run outputs")),

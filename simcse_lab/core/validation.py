@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import typing
 from typing import Any
 
@@ -42,6 +43,8 @@ def _field_problems(section: Any, prefix: str) -> list[str]:
                     problems.append(f"{key}: unknown value {item!r} (allowed: {', '.join(allowed)}){hint}")
                 else:
                     problems.append(f"{key} must be one of {list(allowed)}, got {item!r}{hint}")
+        if "pattern" in rules and isinstance(value, str) and not re.fullmatch(rules["pattern"][0], value):
+            problems.append(f"{key} must be {rules['pattern'][1]}, got {value!r}")
         bounds = [(_BOUNDS[k], rules[k]) for k in ("ge", "gt", "le", "lt") if k in rules]
         if bounds and isinstance(value, str):  # a word a numeric field allows ("auto"): its section checks it
             bounds = []

@@ -8,6 +8,7 @@ how many rows it removed, and returns what is left. They run in the order
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "drop_classes", "drop_duplicates", "drop_empty_texts", "drop_rare_classes", "drop_unlabelled", "label_levels",
+    "check_cell_types", "drop_classes", "drop_duplicates", "drop_empty_texts", "drop_rare_classes", "drop_unlabelled", "label_levels",
     "skew_to_majority", "stratified_indices", "subsample", "take_half",
 ]
 
@@ -29,6 +30,31 @@ def stratified_indices(y: np.ndarray | None, n: int, n_samples: int, seed: int) 
 
     idx, _ = train_test_split(np.arange(n), train_size=n_samples, stratify=y, random_state=seed)
     return np.sort(idx)
+
+
+def check_cell_types(df: pd.DataFrame, tcol: str, lcols: tuple[str, ...], where: str) -> None:
+    """Refuse, naming the first offending row, a text that is not a string (a JSON list, object or
+    number would otherwise be embedded as its Python repr) and a label that is a list or an object
+    (it would become a class named like ``"['x' '0']"``). Numbers as labels are fine: ``1`` is
+    read as ``"1"``."""
+    def bad(values: pd.Series, ok) -> tuple[int, Any] | None:
+        for row, v in values.items():
+            if not ok(v):
+                return row, v
+        return None
+
+    def missing(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and np.isnan(v))
+
+    hit = bad(df[tcol], lambda v: isinstance(v, str) or missing(v))
+    if hit:
+        raise ValueError(f"{where}: the text in data row {hit[0]} is a {type(hit[1]).__name__}, not a string"
+                         f" ({str(hit[1])[:60]!r}); texts must be strings")
+    for col in lcols:
+        hit = bad(df[col], lambda v: isinstance(v, (str, int, float, np.integer, np.floating, bool)) or missing(v))
+        if hit:
+            raise ValueError(f"{where}: the label {col!r} in data row {hit[0]} is a {type(hit[1]).__name__}"
+                             f" ({str(hit[1])[:60]!r}); a label must be one value (a string or a number)")
 
 
 def drop_empty_texts(df: pd.DataFrame, tcol: str, report: dict[str, int]) -> pd.DataFrame:

@@ -33,8 +33,11 @@ def _orange_header(path: Path, suffix: str) -> bool:
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV/TSV/Parquet/JSONL/TXT file into a DataFrame (TXT: one ``text`` per line; a
-    ``.tab`` file in Orange's format has its type and flag rows skipped)."""
-    path = Path(path)
+    ``.tab`` file in Orange's format has its type and flag rows skipped). Delimited files are read
+    as strings, exactly as written; only an empty cell is missing."""
+    if "://" in str(path):
+        raise ValueError(f"corpus source {path} is a URL; download the file first and give its path")
+    path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"corpus file not found: {path}")
     if path.is_dir():
@@ -45,9 +48,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
             return pd.read_parquet(path)
         if suffixes and suffixes[-1] in {".csv", ".tsv", ".tab"}:
             sep = "," if suffixes[-1] == ".csv" else "\t"
-            return pd.read_csv(path, sep=sep, skiprows=[1, 2] if _orange_header(path, suffixes[-1]) else None)
+            # every cell as written: "NA" (North America) is a label, "01" is not "1"; only an
+            # empty cell is missing
+            return pd.read_csv(path, sep=sep, skiprows=[1, 2] if _orange_header(path, suffixes[-1]) else None,
+                               dtype=str, keep_default_na=False, na_values=[""])
         if suffixes and suffixes[-1] in {".jsonl", ".ndjson", ".json"}:
-            return pd.read_json(path, lines=suffixes[-1] != ".json")
+            # JSON's own types: no guessing of numbers or dates from strings
+            return pd.read_json(path, lines=suffixes[-1] != ".json", dtype=False, convert_dates=False,
+                                keep_default_dates=False)
         if suffixes and suffixes[-1] == ".txt":
             lines = path.read_text(encoding="utf-8").splitlines()
             return pd.DataFrame({"text": lines})

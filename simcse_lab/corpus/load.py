@@ -57,7 +57,9 @@ def _read_source(source: str | Path, text_column: str | None, label_columns: tup
             df[new] = df[column].astype(str).str.split(sep, regex=False).str[0]
         return (df, source_str, f"{spec.description}; sha256 {spec.member_sha256[:12]}",
                 text_column or spec.text_column, label_columns if label_columns is not None else spec.label_columns)
-    path = Path(source)
+    if "://" in source_str:
+        raise ValueError(f"corpus source {source_str} is a URL; download the file first and give its path")
+    path = Path(source).expanduser()
     if not path.exists() and not path.suffix:
         raise ValueError(f"unknown corpus {source_str!r}: not a bundled corpus {sorted(BUNDLED)} and not a file")
     return read_table(path), path.name.split(".")[0], str(path), text_column, label_columns
@@ -104,6 +106,7 @@ def load_corpus(
     df.index = pd.RangeIndex(len(df))  # the source's row numbers: the texts' ids through every cleaning step
     tcol = pick_text_column(df, text_column, where)
     lcols = pick_label_columns(df, label_columns, where)
+    cleaning.check_cell_types(df, tcol, lcols, where)
     if level is not None and level not in lcols:
         raise ValueError(f"{where}: level {level!r} is not among the label columns {list(lcols)}")
     main = level or (lcols[0] if lcols else None)

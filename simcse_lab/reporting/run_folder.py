@@ -32,7 +32,7 @@ def check_writable_folder(folder: str | Path, what: str = "folder") -> Path:
     """
     import tempfile
 
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
     for p in (folder, *folder.parents):
         if p.exists():
             if not p.is_dir():

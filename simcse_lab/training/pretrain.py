@@ -130,7 +130,7 @@ def pretrain_mlm(
     validate(cfg)
     texts = [t for t in texts if isinstance(t, str) and t.strip()]
     if cfg.extra_texts:
-        extra = Path(cfg.extra_texts)
+        extra = Path(cfg.extra_texts).expanduser()
         if not extra.is_file():
             raise FileNotFoundError(f"pretrain.extra_texts file not found: {extra}")
         texts += [ln.strip() for ln in extra.read_text(encoding="utf-8").splitlines() if ln.strip()]
