@@ -165,3 +165,14 @@ def test_manifest_says_where_a_sample_fit_transforms_the_rest():
     assert scaling_report(local, 60_000, "cpu")["umap_fit"] == "sample of 20000 of 60000, the rest transformed"
     assert scaling_report(ray, 60_000, "cpu")["umap_fit"].endswith("the rest transformed by Ray tasks")
     assert not scaling_report(ray, 60_000, "cuml")["umap_fit"].endswith("by Ray tasks")  # cuML stays on its GPU
+
+
+@pytest.mark.skipif(_cuda(), reason="checks a machine without CUDA")
+def test_cuda_asked_for_without_cuda_fails_before_any_model_loads(capsys, tiny_csv, tmp_path):
+    from simcse_lab.cli import main
+
+    for extra in (["--set", "encode.device=cuda"], ["--set", "encode.engine=multiprocess", "--set", "encode.devices=[cuda:0]"]):
+        code = main(["compare", "--set", f"corpus.source={tiny_csv}", "--set", f"data_dir={tmp_path}", *extra, "-q"])
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert code == 2 and len(err) == 1 and "torch sees no CUDA GPU on this machine" in err[0], err
+    assert not (tmp_path / "interim").exists()

@@ -196,7 +196,8 @@ def test_bad_config_files(earlier, capsys):
 # --------------------------------------------------------------------------- models
 
 
-def test_bad_models(earlier, tiny_checkpoint, capsys):
+def test_bad_models(earlier, tiny_checkpoint, capsys, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # a hub nobody answers, whatever this machine reaches
     tmp = earlier.tmp
     neither = tmp / "not_a_model"
     neither.mkdir()
@@ -212,6 +213,10 @@ def test_bad_models(earlier, tiny_checkpoint, capsys):
         (["compare", "--set", f"models.encoders=[{damaged}]"], "is damaged or incomplete (SafetensorError"),
         (["train", "--model", "tfidf-lsa"], "'tfidf-lsa' is not a trainable model"),
         (["train", "--model", str(tiny_checkpoint), "--method", "simcsx"], "unknown training method 'simcsx'"),
+        # offline, a hub id not in the local cache: one line at once, not a minute of retries
+        (["compare", "--set", "models.encoders=[sentence-transformers/no-such-model]"],
+         "is not in the local Hugging Face cache and the hub"),
+        (["compare", "--set", "encode.device=gpu"], "encode.device must be cpu, cuda, cuda:N or mps, got 'gpu'"),
     ]
     for argv, msg in cases:
         code, _, err = run_cli(capsys, argv[0], *earlier.args, *argv[1:])  # the case's --set comes last and wins

@@ -15,11 +15,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from .devices import DEVICE_PATTERN, device_problems
 from .engines import RayConfig
-from .fields import choices_of, k_problems
+from .fields import choices_of
 from .fields import section as _section
 from .fields import setting as _f
-from .registry import CLUSTERERS, METHODS
+from .registry import METHODS
+from .schema_clustering import ClusterConfig, ReduceConfig
 
 __all__ = [
     "ClusterConfig", "CorpusConfig", "EncodeConfig", "ExperimentConfig", "MetricsConfig", "ModelsConfig",
@@ -68,7 +70,8 @@ class EncodeConfig:
     max_seq_length: int = _f(128, "tokens kept per text; longer texts are truncated", ge=1)
     pooling: str = _f("mean", "pooling for plain transformers checkpoints: mean, cls or max", choices=POOLING_MODES)
     normalize: bool = _f(True, "L2-normalise embeddings")
-    device: str | None = _f(None, "torch device (None: cuda if available, else cpu)")
+    device: str | None = _f(None, "torch device: cpu, cuda, cuda:N or mps (None: cuda if available, else cpu)",
+                            pattern=DEVICE_PATTERN)
     backend: str = _f(
         "auto",
         "torch, onnx, onnx-int8, openvino, or auto: on CPU the fastest exported variant whose embeddings match"
@@ -83,7 +86,12 @@ class EncodeConfig:
         " encode.devices) or ray (Ray Data actors, see the ray section); every engine gives the same embeddings",
         choices=("local", "multiprocess", "ray"),
     )
-    devices: tuple[str, ...] = _f(("cpu", "cpu"), "devices of the multiprocess engine, one process each (cuda:0, ...)")
+    devices: tuple[str, ...] = _f(("cpu", "cpu"), "devices of the multiprocess engine, one process each (cuda:0, ...)",
+                                  pattern=DEVICE_PATTERN)
+
+    def cross_checks(self) -> list[str]:
+        return device_problems("encode.device", [self.device] if self.device else []) + (
+            device_problems("encode.devices", self.devices) if self.engine == "multiprocess" else [])
 
 
 @dataclass(frozen=True)
@@ -170,70 +178,6 @@ class PretrainConfig:
                 f"pretrain.hidden_size ({self.hidden_size}) must be a multiple of pretrain.num_heads ({self.num_heads})"
             ]
         return []
-
-
-@dataclass(frozen=True)
-class ReduceConfig:
-    """UMAP projections: an n-D space for clustering and a 2-D one for plots."""
-
-    n_components: int = _f(5, "UMAP dimensions of the clustering space (2 reuses the plot projection)", ge=2)
-    n_neighbors: int = _f(15, "UMAP neighbourhood size", ge=2)
-    min_dist: float = _f(0.0, "UMAP min_dist of the clustering space (0 packs clusters tightly)", ge=0)
-    plot_min_dist: float = _f(0.1, "UMAP min_dist of the 2-D plot projection", ge=0)
-    metric: str = _f("cosine", "UMAP input metric")
-    plot_2d: bool = _f(True, "fit a 2-D UMAP for plots and the interactive view (false: no plots, faster sweeps)")
-    fit_sample: int = _f(20_000, "above sample_threshold points, fit UMAP on a seeded sample of this many and"
-                         " transform the rest in chunks", ge=100)
-    sample_threshold: int | None = _f(50_000, "corpus size above which UMAP is fitted on a sample (None: never)",
-                                      ge=100)
-    transform_chunk: int = _f(20_000, "points per UMAP transform chunk (memory stays flat as the corpus grows; with"
-                              " encode.engine ray the chunks run in parallel as Ray tasks)",
-                              ge=100)
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """Clusterers and the spaces they run in."""
-
-    methods: tuple[str, ...] = _f(("kmeans", "hdbscan"), "clusterers: kmeans, hdbscan, evoc", choices=CLUSTERERS.names)
-    spaces: tuple[str, ...] = _f(("raw", "umap"), "spaces to cluster in: raw (the embedding), umap",
-                                 choices=("raw", "umap"))
-    pairs: tuple[str, ...] = _f((), "only these method/space pairs, e.g. [kmeans/raw, hdbscan/umap] as in the seed"
-                                " (empty: every method x space)")
-    n_clusters: int | str | None = _f(
-        None, "KMeans k: a number; auto (chosen without labels: the best cluster.k_criterion over"
-        " cluster.k_min..k_max); None: the number of classes of the main label level, auto without labels", ge=2)
-    k_min: int = _f(2, "n_clusters auto: the smallest k tried", ge=2)  # k_max >= k_min: cross_checks
-    k_max: int = _f(15, "n_clusters auto: the largest k tried", ge=2)
-    k_criterion: str = _f("silhouette", "n_clusters auto: the label-free score that picks k",
-                          choices=("silhouette", "davies_bouldin", "calinski_harabasz"))
-    evoc_n_clusters: int | None = _f(None, "EVoC: about this many clusters (None: EVoC picks them itself)", ge=2)
-    evoc_noise_level: float = _f(0.5, "EVoC noise_level (0: fewer noise points, 1: more)", ge=0, le=1)
-    kmeans_n_init: int = _f(10, "KMeans restarts", ge=1)
-    min_cluster_size: int | None = _f(
-        None, "HDBSCAN min_cluster_size (None: 2.5% of the corpus, the seed's 1000 of 40k)", ge=2
-    )
-    min_samples: int = _f(10, "HDBSCAN min_samples", ge=1)
-    soft: bool = _f(True, "HDBSCAN labels = argmax of all_points_membership_vectors (as in the seed)")
-    backend: str = _f("auto", "cpu (scikit-learn, hdbscan, umap-learn), cuml (RAPIDS on a GPU), or auto: cuml when"
-                      " it imports and a GPU is present, else cpu", choices=("auto", "cpu", "cuml"))
-    fit_sample: int = _f(20_000, "above sample_threshold points, fit HDBSCAN on a seeded sample of this many and"
-                         " assign the rest (approximate_predict / membership_vector)", ge=100)
-    sample_threshold: int | None = _f(50_000, "corpus size above which HDBSCAN is fitted on a sample and KMeans is"
-                                      " MiniBatchKMeans (None: never)", ge=100)
-
-    def cross_checks(self) -> list[str]:
-        problems = k_problems("cluster.n_clusters", self.n_clusters)
-        if self.k_max < self.k_min:
-            problems.append(f"cluster.k_max ({self.k_max}) must be >= cluster.k_min ({self.k_min})")
-        if not self.methods or not self.spaces:
-            problems.append("cluster.methods and cluster.spaces must not be empty")
-        allowed = [f"{m}/{s}" for m in self.methods for s in self.spaces]
-        problems += [
-            f"cluster.pairs: {pair!r} is not a method/space pair of cluster.methods x cluster.spaces ({', '.join(allowed)})"
-            for pair in self.pairs if pair not in allowed
-        ]
-        return problems
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,10 @@ def _field_problems(section: Any, prefix: str) -> list[str]:
                     problems.append(f"{key}: unknown value {item!r} (allowed: {', '.join(allowed)}){hint}")
                 else:
                     problems.append(f"{key} must be one of {list(allowed)}, got {item!r}{hint}")
-        if "pattern" in rules and isinstance(value, str) and not re.fullmatch(rules["pattern"][0], value):
-            problems.append(f"{key} must be {rules['pattern'][1]}, got {value!r}")
+        if "pattern" in rules:
+            for item in value if isinstance(value, tuple) else (value,):
+                if not isinstance(item, str) or not re.fullmatch(rules["pattern"][0], item):
+                    problems.append(f"{key} must be {rules['pattern'][1]}, got {item!r}")
         bounds = [(_BOUNDS[k], rules[k]) for k in ("ge", "gt", "le", "lt") if k in rules]
         if bounds and isinstance(value, str):  # a word a numeric field allows ("auto"): its section checks it
             bounds = []

@@ -133,19 +133,47 @@ def _build_plain(path_or_id: str, *, max_seq_length: int, pooling: str, device: 
     return SentenceTransformer(modules=[word, pool], device=device)
 
 
+def _hub_unreachable(timeout: float = 3.0) -> str | None:
+    """Why the Hugging Face hub cannot be asked now (offline mode, or no connection to its host
+    within ``timeout`` seconds), or None."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return "HF_HUB_OFFLINE is set"
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"the hub ({host}) cannot be reached ({exc.strerror or type(exc).__name__})"
+    return None
+
+
 def _resolve_hub(spec: str) -> tuple[bool, str]:
     """Ask the hub (or the local HF cache) whether ``spec`` is a sentence-transformers repo.
 
     Returns ``(is_sentence_transformers, commit)``.
     """
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
+    def fetch(name: str, offline: bool) -> str:
+        return hf_hub_download(spec, name, local_files_only=offline)
+
+    offline = False
+    try:  # the local HF cache first: no network, no retries
+        fetch("config.json", True)
+        offline = True
+    except (LocalEntryNotFoundError, EntryNotFoundError, OSError, ValueError):
+        problem = _hub_unreachable()
+        if problem:  # offline: one line now, not a minute of retries
+            raise OSError(f"{spec!r} is not in the local Hugging Face cache and {problem}")
     try:
-        path = hf_hub_download(spec, "modules.json")
+        path = fetch("modules.json", offline)
         is_st = True
-    except EntryNotFoundError:
-        path = hf_hub_download(spec, "config.json")
+    except (EntryNotFoundError, LocalEntryNotFoundError):
+        path = fetch("config.json", offline)
         is_st = False
     parts = Path(path).parts
     commit = parts[parts.index("snapshots") + 1] if "snapshots" in parts else "unknown"
