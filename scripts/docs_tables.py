@@ -94,6 +94,7 @@ def lessons() -> str:
 def run_findings(name: str) -> str:
     """A recorded run's labelled verdicts beside its label-free ones, and what they agree on."""
     import pandas as pd
+    import yaml
 
     from simcse_lab.reporting.agreement import agreement_rate, verdict_agreement
 
@@ -113,7 +114,11 @@ def run_findings(name: str) -> str:
                                                   zip(a["lf_diff"], a["lf_lo"], a["lf_hi"])]})
     shown = a[["model", "level", "setting", "V-measure diff [95% CI]", "verdict", "silhouette diff [95% CI]",
                "lf_verdict", "agree"]]
-    head = (f"{m['corpus']['name']}, {m['corpus']['n_texts']} held-out texts, seeds {seeds}, each model paired with"
+    cfg = yaml.safe_load((folder / "config.yaml").read_text()) if (folder / "config.yaml").is_file() else {}
+    share = (cfg.get("corpus") or {}).get("majority_share")
+    head = (f"{m['corpus']['name']}" + (f" skewed so that its largest class holds {share:.0%} of the sample" if share
+                                         else "")
+            + f", {m['corpus']['n_texts']} held-out texts, seeds {seeds}, each model paired with"
             f" `{baseline}`; config hash `{m['config_hash']}`"
             + (f". k chosen without labels (seed {seeds[0]}): {chosen}" if chosen else "") + ".")
     tail = (f"Labelled verdicts decided: {len(decided)} of {len(free)}; the label-free verdict agrees on"
@@ -173,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         dest.mkdir(parents=True, exist_ok=True)
         for f in DEMO_FILES:
             shutil.copyfile(run_dir / f, dest / f)
+        if name != "demo":
+            shutil.copyfile(run_dir / "config.yaml", dest / "config.yaml")
     stale = update(args.check)
     if args.check and stale:
         print("generated tables differ from their sources (run `python scripts/docs_tables.py`):\n  "
