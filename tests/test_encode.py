@@ -41,12 +41,14 @@ def test_cache_key_separates_settings(fake_encoder):
     assert base != embedding_cache_key(fake_encoder.identity, texts_fingerprint(TEXTS[:-1]), normalize=True)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "null record", "list record", "string record"])
 def test_corrupt_cache_is_recomputed(tmp_path, fake_encoder, damage):
     good = encode_texts(fake_encoder, TEXTS, cache_dir=tmp_path, show_progress=False)
     (npy,) = tmp_path.glob("*.npy")
     blob = npy.read_bytes()
-    if damage == "truncate":
+    if damage.endswith("record"):  # valid JSON that is no record: a miss, not an AttributeError on every run
+        npy.with_suffix(".json").write_text({"null record": "null", "list record": "[]", "string record": '"x"'}[damage])
+    elif damage == "truncate":
         npy.write_bytes(blob[: len(blob) // 2])
     elif damage == "flip":
         npy.write_bytes(blob[:-4] + bytes(b ^ 0xFF for b in blob[-4:]))

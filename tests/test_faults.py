@@ -527,15 +527,19 @@ def test_a_cached_model_whose_files_changed_is_trained_again(earlier, tiny_check
         return {k: v for k, v in snapshot(model).items() if k != "README.md"}
 
     intact = weights_and_tokenizer()
-    for damage in ("model.safetensors", "tokenizer.json"):
+    for damage, says in [("model.safetensors", "model/model.safetensors is missing, new or changed"),
+                         ("tokenizer.json", "model/tokenizer.json is missing, new or changed"),
+                         ("../training_log.json", "training_log.json is unreadable (JSONDecodeError")]:
         target = model / damage
-        target.write_bytes(target.read_bytes()[:1000]) if damage.endswith("safetensors") else target.unlink()
+        if damage == "tokenizer.json":
+            target.unlink()
+        else:
+            target.write_bytes(target.read_bytes()[:100])
         caplog.clear()
         code, _, err = run_cli(capsys, "encode", "--model", f"simcse({tiny_checkpoint})", "--out",
                                earlier.tmp / "e.npy", *earlier.args, *TINY_TRAIN)
         assert code == 0, err
-        assert any(f"model/{damage} is missing, new or changed" in ln and "training it again" in ln
-                   for ln in warnings_of(caplog)), damage
+        assert any(says in ln and "training it again" in ln for ln in warnings_of(caplog)), damage
         assert weights_and_tokenizer() == intact
 
 
@@ -625,3 +629,12 @@ def test_papermill_parameter_that_is_no_parameter_fails_in_one_line(tmp_path, ti
     (line,) = info.value.traceback
     assert "unknown parameter 'corpus_n_sample' (did you mean 'corpus_n_samples'?)" in line, line
     assert info.value.exec_count == 3
+
+
+@pytest.mark.slow
+def test_selftrain_with_more_clusters_than_texts_can_pair_names_the_setting(earlier, tiny_checkpoint, capsys):
+    code, _, err = run_cli(capsys, "train", "--model", tiny_checkpoint, "--method", "selftrain", *earlier.args,
+                           *TINY_TRAIN, "--set", "corpus.n_samples=30", "--set", "selftrain.n_clusters=29",
+                           "--set", "selftrain.loss=mnrl")
+    one_line(code, err, "selftrain.n_clusters=29: 30 training texts leave")
+    assert "lower selftrain.n_clusters" in err[0]

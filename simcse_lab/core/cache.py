@@ -61,6 +61,9 @@ class ArrayCache:
         except (OSError, ValueError, EOFError) as exc:
             logger.warning("cache entry %s is unreadable (%s); recomputing", npy.name, exc)
             return None
+        if not isinstance(info, dict):
+            logger.warning("cache record %s holds %s, not a record; recomputing", meta, type(info).__name__)
+            return None
         if (
             x.dtype != np.float32
             or x.ndim != 2
@@ -76,7 +79,8 @@ class ArrayCache:
         """The JSON record of an entry (no verification of the array)."""
         meta = self.paths(key)[1]
         try:
-            return json.loads(meta.read_text())
+            info = json.loads(meta.read_text())
+            return info if isinstance(info, dict) else None
         except (OSError, ValueError):
             return None
 

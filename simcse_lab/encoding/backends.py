@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +73,21 @@ def _probe(texts: list[str], n: int = 96) -> list[str]:
     return [texts[order[i]] for i in picks]
 
 
+def _read_record(path: Path, needs: str = "") -> dict[str, Any] | None:
+    """A JSON record written here (with the key ``needs``), or None when absent; a damaged one is
+    a miss, with a warning."""
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        record = exc
+    if isinstance(record, dict) and (not needs or needs in record):
+        return record
+    logger.warning("%s is not a readable record (%s); doing that step again", path, record)
+    return None
+
+
 def select_backend(
     encoder: Encoder,
     backend: str,
@@ -103,11 +119,10 @@ def select_backend(
     folder = export_dir(encoder, data_dir)
     record_path = folder / "export.json"
     speed_path = _speed_path(encoder, data_dir)
-    if record_path.is_file():
-        record = json.loads(record_path.read_text())
-    else:
-        if not explicit and speed_path is not None and speed_path.is_file():
-            speed = json.loads(speed_path.read_text())
+    record = _read_record(record_path, "variants")
+    if record is None:
+        speed = _read_record(speed_path, "torch") if not explicit and speed_path is not None else None
+        if speed is not None and isinstance(speed.get("torch"), (int, float)):
             if not any(v > speed["torch"] for k, v in speed.items() if k != "torch"):
                 # a model of this shape was timed on this machine: no ONNX variant was faster
                 logger.info("%s: torch backend (ONNX was not faster for this architecture here: %s)",

@@ -74,6 +74,8 @@ def notice_replacement(run_dir: Path, manifest: dict[str, Any]) -> None:
         old = json.loads((run_dir / "manifest.json").read_text())
     except (OSError, ValueError):
         return
+    if not isinstance(old, dict):
+        return
     before = (old.get("config_hash"), (old.get("corpus") or {}).get("fingerprint"))
     after = (manifest.get("config_hash"), (manifest.get("corpus") or {}).get("fingerprint"))
     if before != after:

@@ -102,7 +102,9 @@ class TrainingRun:
         try:
             log = json.loads(self.log_path.read_text())
         except (OSError, ValueError) as exc:
-            return f"its log {self.log_path.name} is unreadable ({type(exc).__name__})"
+            return f"its log {self.log_path} is unreadable ({type(exc).__name__}: {exc})"
+        if not isinstance(log, dict):
+            return f"its log {self.log_path} holds {type(log).__name__}, not a training log"
         if self.key is not None and log.get("request") != content_hash(self.key):
             return ("it was trained for another request (base, texts, settings or seed)" if log.get("request")
                     else "it records no request to check against (written by an older version)")

@@ -74,8 +74,10 @@ def train_selftrain(base: Resolved, ctx: SpecContext, *, output_dir: str | Path 
     m = with_chosen_k(m, k, choice)
     for r in range(m.rounds):
         labels, keep = pseudo_labels(embed(target, texts, cfg), k, confidence=m.confidence, seed=cfg.seed + r)
+        paired = _paired(labels, keep, k=k, n_texts=len(texts), confidence=m.confidence)
         rng = np.random.default_rng(cfg.seed + r)
         if m.loss == "mnrl":
+            keep = paired  # a text alone in its pseudo-cluster has no positive to pair with
             members = {c: keep[labels[keep] == c] for c in np.unique(labels[keep])}
             partner = [rng.choice(members[labels[i]][members[labels[i]] != i]) for i in keep]
             columns = {"anchor": [texts[i] for i in keep], "positive": [texts[j] for j in partner]}
@@ -89,3 +91,17 @@ def train_selftrain(base: Resolved, ctx: SpecContext, *, output_dir: str | Path 
                       output_dir=output_dir if r == m.rounds - 1 else None, **kwargs)
         target = str(result.model_dir)
     return result
+
+
+def _paired(labels: np.ndarray, keep: np.ndarray, *, k: int, n_texts: int, confidence: float) -> np.ndarray:
+    """The kept texts whose pseudo-cluster keeps another text too (a text alone in its cluster has
+    no positive); too few of them is an error naming the setting, not a trainer's error."""
+    counts = np.bincount(labels[keep], minlength=k)
+    paired = keep[counts[labels[keep]] >= 2]
+    if len(paired) < 4:
+        raise ValueError(
+            f"selftrain.n_clusters={k}: {n_texts} training texts leave {len(paired)} confident texts in pseudo-clusters"
+            f" of two or more (selftrain.confidence={confidence}), too few to train on; lower selftrain.n_clusters,"
+            " raise selftrain.confidence or give more texts"
+        )
+    return paired
