@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import sys
 import traceback
 from pathlib import Path
@@ -99,10 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(quiet: bool) -> None:
-    if quiet:  # the Hugging Face libraries' own progress bars ("Loading weights")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when they are imported
-        if "transformers" in sys.modules:  # already imported (main called in-process)
-            sys.modules["transformers"].utils.logging.disable_progress_bar()
+    if quiet:
+        from .core.runtime import set_quiet
+
+        set_quiet()
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

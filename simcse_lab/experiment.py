@@ -137,6 +137,18 @@ def run(cfg: ExperimentConfig) -> Result:
     return first
 
 
+def _progress(items: list, desc: str, cfg: ExperimentConfig):
+    """A progress bar over a long step's models (none with encode.show_progress false or -q)."""
+    from tqdm.auto import tqdm
+
+    from .core.runtime import quiet
+
+    bar = tqdm(items, desc=desc, unit="model", disable=not cfg.encode.show_progress or quiet() or len(items) < 2)
+    for item in bar:
+        bar.set_postfix_str(getattr(item, "name", ""))
+        yield item
+
+
 def _run_once(cfg: ExperimentConfig) -> Result:
     timer = Timer()
     started = datetime.now(timezone.utc)
@@ -148,6 +160,10 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     n_classes = len(np.unique(labels_true)) if labels_true is not None else None
     if not corpus.is_labelled:
         logger.info("corpus '%s' has no labels: the clusterings are scored without them", corpus.name)
+    elif cfg.cluster.n_clusters is None and "kmeans" in cfg.cluster.methods and n_classes > max(100, len(corpus) // 10):
+        logger.warning("KMeans will make one cluster per class of %r: k=%d for %d texts takes minutes per model and"
+                       " space; if %r is not what the texts are about, set cluster.n_clusters (a number, or auto)",
+                       level, n_classes, len(corpus), level)
 
     ctx = SpecContext.for_config(cfg, corpus=corpus, timer=timer)
     runs, geometry = embed_models(cfg, corpus, timer, ctx)
@@ -163,7 +179,7 @@ def _run_once(cfg: ExperimentConfig) -> Result:
                                 cache_dir=umap_cache, backend=backend, engine=engine)
     terms = TermIndex(corpus.texts) if cfg.metrics.describe_clusters else None
     found = ModelClusterings()
-    for mr in runs:
+    for mr in _progress(runs, "project, cluster and score", cfg):
         fitted: dict[str, np.ndarray] = {}
         with timer(f"umap {mr.name}"):
             if r.plot_2d:

@@ -638,3 +638,35 @@ def test_selftrain_with_more_clusters_than_texts_can_pair_names_the_setting(earl
                            "--set", "selftrain.loss=mnrl")
     one_line(code, err, "selftrain.n_clusters=29: 30 training texts leave")
     assert "lower selftrain.n_clusters" in err[0]
+
+
+@pytest.mark.slow
+def test_quiet_means_quiet(earlier, tiny_checkpoint):
+    """-q: no progress bar (ours, the trainer's, the model card's), no trainer log dicts, no library
+    warnings; only the result on stdout."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "simcse_lab.cli", "train", "--model", str(tiny_checkpoint), *earlier.args, *TINY_TRAIN,
+         "--set", "encode.show_progress=true", "-q"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    assert proc.stderr.strip() == "", proc.stderr[-1000:]
+    assert "{'loss'" not in proc.stdout and "train_runtime" not in proc.stdout and "%|" not in proc.stdout
+
+
+def test_headings_say_what_ran(earlier, capsys):
+    """No bootstrap, one seed: the heading says there is no interval, and no ± is printed."""
+    code, out, err = run_cli(capsys, "compare", *earlier.args, "--set", "metrics.n_bootstrap=0")
+    assert code == 0, err
+    heading = next(ln for ln in out.splitlines() if ln.startswith("V-measure against"))
+    assert "one seed, no interval: metrics.n_bootstrap is 0" in heading and "bootstrap interval" not in heading
+    assert "±" not in out.split("Per model")[0]
+
+
+def test_a_label_level_with_very_many_classes_is_warned_about_before_kmeans(earlier, capsys, caplog):
+    many = earlier.tmp / "many.csv"
+    pd.DataFrame({"Text": [f"order {i} of item {i // 2} in colour {i % 7}" for i in range(300)],
+                  "Cat1": [f"sku-{i // 2}" for i in range(300)]}).to_csv(many, index=False)
+    code, _, err = run_cli(capsys, "compare", *earlier.args, "--set", f"corpus.source={many}",
+                           "--set", "metrics.n_bootstrap=0")
+    assert code == 0, err
+    assert any("KMeans will make one cluster per class of 'Cat1': k=150 for 300 texts" in ln
+               for ln in warnings_of(caplog))

@@ -29,9 +29,35 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Timer", "available_cores", "configure_threads", "cpu_name", "hardware", "package_versions", "versions"]
+__all__ = [
+    "Timer", "available_cores", "configure_threads", "cpu_name", "hardware", "package_versions", "quiet", "set_quiet",
+    "versions",
+]
 
 _ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+QUIET_ENV = "SIMCSE_LAB_QUIET"
+
+
+def set_quiet() -> None:
+    """Quiet from now on, in this process and those it starts: no progress bar, no trainer log
+    lines, no library warnings; only this package's warnings and the result (the CLI's ``-q``)."""
+    import warnings
+
+    os.environ[QUIET_ENV] = "1"
+    os.environ["TQDM_DISABLE"] = "1"  # read when tqdm is first imported (model-card and dataset bars)
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")  # worker processes and kernels
+    warnings.filterwarnings("ignore")
+    if "transformers" in sys.modules:  # already imported (main called in-process)
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+
+
+def quiet() -> bool:
+    """Whether `set_quiet` was called (here or in a parent process)."""
+    return os.environ.get(QUIET_ENV) == "1"
 
 
 def available_cores() -> int:

@@ -91,11 +91,13 @@ def encode_texts(
 
     from tqdm.auto import tqdm
 
+    from ..core.runtime import quiet
+
     engine = engine or LocalEngine(chunk_size=chunk_size)
     out: np.ndarray | None = None
     filled = 0
     with tqdm(total=len(texts), desc=f"encode {encoder.name} ({engine.name})", unit="text",
-              disable=not show_progress) as bar:
+              disable=not show_progress or quiet()) as bar:
         for idx, chunk in engine.chunks(encoder, texts, batch_size=batch_size):
             chunk = np.asarray(chunk, dtype=np.float32)
             if out is None:

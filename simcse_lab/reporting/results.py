@@ -22,7 +22,7 @@ import pandas as pd
 from ..core.config import ExperimentConfig, to_yaml
 from ..evaluation.scoring import metric_columns, spread_columns
 from .run_folder import check_run_folder, notice_replacement, slug
-from .tables import format_summary, spread_table, summary_table
+from .tables import format_summary, spread_label, spread_table, summary_table
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +117,7 @@ class Result:
             f"# {self.config.name}: {self.corpus_name}, {self.n_texts} texts"
             + (f", level {self.level}" if self.level else ", no labels"),
             "",
-            (f"{self.main_metric} (main level; ± is a 95% confidence half-width: of the mean over seeds, or from"
-             " bootstrap resamples of the texts for a single seed):"),
+            f"{self.main_metric} (main level; {spread_label(self.table, self.main_metric)}):",
             "",
             self.summary_with_spread().to_markdown(),
             "",

@@ -8,8 +8,8 @@ import pandas as pd
 
 from ..evaluation.statistics import mean_ci
 
-__all__ = ["comparison_markdown", "format_summary", "has_label_free", "label_free_table", "paired_differences", "spread_table",
-           "summary_table"]
+__all__ = ["comparison_markdown", "format_summary", "has_label_free", "label_free_table", "paired_differences", "spread_label",
+           "spread_table", "summary_table"]
 
 
 def summary_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
@@ -30,10 +30,21 @@ def spread_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str |
         return t.pivot_table(
             index="model", columns="setting", values=metric, aggfunc=lambda v: mean_ci(v)[1], sort=False
         )
-    if f"{metric}_lo" in t.columns:
+    if f"{metric}_lo" in t.columns and t[f"{metric}_lo"].notna().any():
         t = t.assign(half=(t[f"{metric}_hi"] - t[f"{metric}_lo"]) / 2)
         return t.pivot_table(index="model", columns="setting", values="half", aggfunc="mean", sort=False)
     return None
+
+
+def spread_label(table: pd.DataFrame, metric: str = "v_measure") -> str:
+    """What the ± of a summary is, as `spread_table` computes it: `` ± 95% CI ...`` or, when
+    neither seeds nor a bootstrap give an interval, that there is none."""
+    seeds = table["seed"].nunique() if "seed" in table.columns else 1
+    if seeds > 1:
+        return f"± 95% CI of the mean over {seeds} seeds"
+    if f"{metric}_lo" in table.columns and table[f"{metric}_lo"].notna().any():
+        return "± 95% bootstrap interval over resampled texts, one seed"
+    return "one seed, no interval: metrics.n_bootstrap is 0"
 
 
 def format_summary(mean: pd.DataFrame, spread: pd.DataFrame | None, *, digits: int = 3) -> pd.DataFrame:
@@ -119,20 +130,18 @@ def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, lev
     model and clusterer/space with its 95% half-width (when the corpus has labels), the label-free
     scores, and each model's geometry and STS-B. The docs' generated tables come from the same
     function, read back from a run folder's CSVs."""
-    seeds = table["seed"].nunique() if "seed" in table.columns else 1
-    spread = (f"95% CI of the mean over {seeds} seeds" if seeds > 1
-              else "95% bootstrap interval over resampled texts, one seed")
+    spread, lf_spread = spread_label(table), spread_label(table, "silhouette")
     geometry = model_metrics
     if "seed" in geometry.columns:
         geometry = geometry.drop(columns="seed").groupby("model", sort=False).mean().reset_index()
     parts = []
     if level:
         summary = format_summary(summary_table(table, level=level), spread_table(table, level=level))
-        parts += [f"V-measure against '{level}' ({corpus_name}, {n_texts} texts; ± {spread}):", "",
+        parts += [f"V-measure against '{level}' ({corpus_name}, {n_texts} texts; {spread}):", "",
                   summary.to_markdown(), ""]
     free = label_free_table(table, level=level)
     if has_label_free(free):
-        parts += [f"Label-free scores ({corpus_name}, {n_texts} texts; no labels used; silhouette ± {spread}; "
+        parts += [f"Label-free scores ({corpus_name}, {n_texts} texts; no labels used; silhouette {lf_spread}; "
                   "davies_bouldin: lower is better, the others higher):", "",
                   free.to_markdown(index=False, floatfmt=".3f"), ""]
     return "\n".join([

@@ -38,13 +38,15 @@ import yaml
 from ..core.assets import atomic_write
 from ..core.devices import cuda_available
 from ..core.hashing import content_hash, sha256_file
+from ..core.runtime import quiet
 from .checkpoints import checkpoint_problem, last_checkpoint
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "TrainResult", "TrainingRun", "barrier", "check_schedule", "check_weights_changed", "checkpoint_problem",
-    "distributed", "gather_across_devices", "is_main_process", "last_checkpoint", "trainer_arguments", "weights_digest",
+    "distributed", "gather_across_devices", "is_main_process", "last_checkpoint", "silence_printer", "trainer_arguments",
+    "weights_digest",
 ]
 
 
@@ -193,11 +195,20 @@ def trainer_arguments(
         "seed": seed,
         "data_seed": seed,
         "report_to": "none",
-        "disable_tqdm": not show_progress,
+        "disable_tqdm": not show_progress or quiet(),
         # under torchrun without CUDA, accelerate starts CPU DDP (gloo) only when told it is on the CPU
         "use_cpu": device == "cpu" or (distributed()[1] > 1 and device is None and not cuda_available()),
         **kwargs,
     }
+
+
+def silence_printer(trainer: Any) -> None:
+    """Without progress bars the Trainer prints every log dict instead (its ``PrinterCallback``);
+    they are in the training log already, so they are not printed."""
+    if trainer.args.disable_tqdm:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
 
 
 def check_schedule(n_steps: int, warmup: float, *, what: str) -> None:

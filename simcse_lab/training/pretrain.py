@@ -31,6 +31,7 @@ from .lifecycle import (
     TrainResult,
     check_schedule,
     check_weights_changed,
+    silence_printer,
     trainer_arguments,
     weights_digest,
 )
@@ -176,6 +177,7 @@ def pretrain_mlm(
         data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability),
         callbacks=list(callbacks or []),
     )
+    silence_printer(trainer)
     resume = run.resume_checkpoint()
     check_schedule(cfg.max_steps, cfg.warmup_ratio, what="MLM pretraining")
     digest = weights_digest(model)

@@ -35,6 +35,7 @@ from .lifecycle import (
     check_schedule,
     check_weights_changed,
     distributed,
+    silence_printer,
     trainer_arguments,
     weights_digest,
 )
@@ -116,6 +117,7 @@ def fit_model(
         model=model, args=args, train_dataset=Dataset.from_dict(columns), loss=loss(model) if loss else make_loss(model, cfg),
         evaluator=evaluator if use_eval else None, callbacks=list(callbacks or []),
     )
+    silence_printer(trainer)
     resume_from = run.resume_checkpoint(cfg.resume)
     before = evaluator(model, steps=0)[evaluator.metric_key.removeprefix("eval_")] if use_eval and not resume_from \
         else None
