@@ -26,6 +26,7 @@ import pandas as pd
 
 from .clustering.backend import resolve_backend
 from .clustering.reduce import make_reducer
+from .core.cache import ArrayCache
 from .core.config import ExperimentConfig, config_hash, validate, with_overrides
 from .core.engines import make_engine
 from .core.paths import cache_dir
@@ -178,6 +179,8 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     plot_reducer = make_reducer("umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist,
                                 cache_dir=umap_cache, backend=backend, engine=engine)
     terms = TermIndex(corpus.texts) if cfg.metrics.describe_clusters else None
+    folder = cache_dir(cfg.data_dir, "clusterings", enabled=cfg.encode.cache)
+    clusterings_cache = ArrayCache(folder) if folder is not None else None
     found = ModelClusterings()
     for mr in _progress(runs, "project, cluster and score", cfg):
         fitted: dict[str, np.ndarray] = {}
@@ -186,7 +189,8 @@ def _run_once(cfg: ExperimentConfig) -> Result:
                 projections[mr.name] = _project(mr.embeddings, fitted, plot_reducer)
             spaces = {space: _project(mr.embeddings, fitted, red) for space, red in reducers.items()}
         cluster_model(mr.name, mr.embeddings, spaces, cfg, levels=_levels(corpus), n_classes=n_classes,
-                      backend=backend, texts=corpus.texts, terms=terms, timer=timer, out=found)
+                      backend=backend, texts=corpus.texts, terms=terms, timer=timer, out=found,
+                      cache=clusterings_cache)
     rows, cluster_labels = found.rows, found.labels
     verdicts = label_free_verdicts(found.silhouettes, {m.name: m.trained_from for m in runs},
                                    n_resamples=max(cfg.metrics.n_bootstrap, 2), seed=cfg.seed)

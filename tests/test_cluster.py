@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from simcse_lab.clustering.clusterers import (
@@ -180,3 +181,38 @@ def test_cuml_backend_agrees_with_cpu_on_blobs():
     proj = UMAPReducer(n_components=5, random_state=0, backend="cuml").fit_transform(x)
     km = KMeansClusterer(n_clusters=5)
     assert abs(_v(y, km.fit_predict(proj)) - _v(y, km.fit_predict(x))) <= 0.05
+
+
+def test_clusterings_and_their_scores_are_cached_and_verified(tmp_path, tiny_csv, monkeypatch, caplog):
+    """A rerun on cached embeddings reads every clustering, its scores and descriptions back
+    instead of fitting again (same table, same clusters); another setting, or a damaged entry,
+    fits again."""
+    from simcse_lab.clustering.clusterers.hdbscan import HDBSCANClusterer
+    from simcse_lab.clustering.clusterers.kmeans import KMeansClusterer
+    from simcse_lab.core.config import ExperimentConfig, with_overrides
+    from simcse_lab.experiment import run
+
+    cfg = with_overrides(ExperimentConfig(), {
+        "corpus.source": str(tiny_csv), "corpus.n_samples": None, "data_dir": str(tmp_path),
+        "models.encoders": ["tfidf-lsa"], "models.simcse_from": [], "metrics.sts_splits": [],
+        "metrics.n_alignment_texts": 0, "metrics.n_bootstrap": 10, "reduce.n_neighbors": 10, "reduce.plot_2d": False,
+        "encode.show_progress": False})
+    first = run(cfg)
+    fits = []
+    for cls in (KMeansClusterer, HDBSCANClusterer):
+        real = cls.fit_predict
+        monkeypatch.setattr(cls, "fit_predict", lambda self, x, _real=real: fits.append(self) or _real(self, x))
+    again = run(cfg)
+    assert fits == []
+    pd.testing.assert_frame_equal(again.table, first.table)
+    pd.testing.assert_frame_equal(again.clusters, first.clusters)
+    assert again.manifest["k_choice"] == first.manifest["k_choice"]
+    run(with_overrides(cfg, {"cluster.kmeans_n_init": 3}))
+    assert {type(f).__name__ for f in fits} == {"KMeansClusterer"}  # only KMeans' key changed
+    fits.clear()
+    for npy in (tmp_path / "interim" / "clusterings").glob("*.npy"):
+        npy.write_bytes(npy.read_bytes()[:-8] + b"\x00" * 8)
+    caplog.clear()
+    damaged = run(cfg)
+    assert len(fits) >= 2 and any("does not match its record" in r.getMessage() for r in caplog.records)
+    pd.testing.assert_frame_equal(damaged.table, first.table)

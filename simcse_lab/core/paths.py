@@ -6,6 +6,7 @@ them); ``<data_dir>/interim/`` holds caches that can be deleted at any time and 
 ======================  =====================================================
 ``interim/embeddings``  encoded corpora (`simcse_lab.encoding.encode`)
 ``interim/projections`` UMAP projections (`simcse_lab.clustering.reduce`)
+``interim/clusterings`` clusterings with their scores (`simcse_lab.evaluation.clustering_cache`)
 ``interim/models``      trained, pretrained and unpacked models
 ``interim/onnx``        ONNX / OpenVINO exports and their speed records
 ======================  =====================================================
@@ -22,7 +23,7 @@ from pathlib import Path
 
 __all__ = ["CACHES", "cache_dir", "interim_dir", "models_dir", "raw_dir"]
 
-CACHES = ("embeddings", "projections", "models", "onnx")
+CACHES = ("embeddings", "projections", "clusterings", "models", "onnx")
 
 
 def raw_dir(data_dir: str | Path, *parts: str) -> Path:

@@ -78,7 +78,8 @@ class EncodeConfig:
         " torch's (cosine >= 0.99 per text) if it beats torch, else torch",
         choices=("auto", "torch", "onnx", "onnx-int8", "openvino"),
     )
-    cache: bool = _f(True, "cache embeddings (interim/embeddings) and UMAP projections (interim/projections) under <data_dir>")
+    cache: bool = _f(True, "cache embeddings, UMAP projections and clusterings with their scores (interim/embeddings,"
+                     " projections, clusterings) under <data_dir>")
     show_progress: bool = _f(True, "show progress bars")
     engine: str = _f(
         "local",

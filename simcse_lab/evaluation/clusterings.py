@@ -14,8 +14,15 @@ import numpy as np
 import pandas as pd
 
 from ..clustering.clusterers import make_clusterer
-from ..core.registry import CLUSTERERS
+from ..core.cache import ArrayCache
+from ..core.registry import CLUSTERERS, SCORES
 from .assess import assess_clustering
+from .clustering_cache import (
+    CachedClustering,
+    clustering_key,
+    load_clustering,
+    save_clustering,
+)
 from .describe import TermIndex, describe_clusters
 from .scores.internal import silhouette_points
 from .scoring import Clustering
@@ -57,35 +64,56 @@ def refitter(clusterer: Any, x: np.ndarray, name: str) -> Any:
 
 def cluster_model(name: str, embeddings: np.ndarray, spaces: dict[str, np.ndarray], cfg: Any, *,
                   levels: dict[str, np.ndarray], n_classes: int | None, backend: str, texts: list[str],
-                  terms: TermIndex | None, timer: Any, out: ModelClusterings | None = None) -> ModelClusterings:
+                  terms: TermIndex | None, timer: Any, out: ModelClusterings | None = None,
+                  cache: ArrayCache | None = None) -> ModelClusterings:
     """Cluster ``spaces`` (``{space: points}``) of model ``name`` with every configured clusterer;
-    the results are added to ``out`` (a comparison's collection of every model's), or a new one."""
+    the results are added to ``out`` (a comparison's collection of every model's), or a new one.
+    Each clusterer's fit of a space, with its scores and descriptions, is read from ``cache``
+    when an entry made from the same points and settings is there (`clustering_cache`)."""
     out = out if out is not None else ModelClusterings()
     for space, points in spaces.items():
         for method in cfg.cluster.methods:
             if cfg.cluster.pairs and f"{method}/{space}" not in cfg.cluster.pairs:
                 continue
-            with timer(f"cluster {method}"):
-                clusterer = make_clusterer(method, cfg.cluster, n_samples=len(points), n_classes=n_classes,
-                                           seed=cfg.seed, backend=backend)
-                labels_pred = clusterer.fit_predict(points)
-            choice = getattr(clusterer, "k_choice_", None)
-            if choice is not None:
-                out.k_choices[f"{name} {method}/{space}"] = {**choice.as_dict(), "n_classes": n_classes}
-            density = CLUSTERERS[method].meta.get("density", False)
-            for cname, lab in [(method, labels_pred), *clusterer.extra_labels_.items()]:
-                key = (name, cname, space)
-                out.labels[key] = lab
-                out.probabilities[key] = (getattr(clusterer, "probabilities_", None) if cname == method
-                                          else getattr(clusterer, "extra_probabilities_", {}).get(cname))
-                free = Clustering(lab, None, -1, points, density, refitter(clusterer, points, cname), cfg.seed)
-                with timer(f"score {method}"):
-                    scored = assess_clustering(free, levels, n_bootstrap=cfg.metrics.n_bootstrap)
-                out.silhouettes[key] = silhouette_points(free)  # computed by the score above, kept in free.memo
+            clusterer = make_clusterer(method, cfg.cluster, n_samples=len(points), n_classes=n_classes,
+                                       seed=cfg.seed, backend=backend)
+            key = clustering_key(points, method, clusterer, levels=levels, n_bootstrap=cfg.metrics.n_bootstrap,
+                                 scores=list(SCORES.names()), described=(texts, embeddings) if terms is not None else None)
+            entry = load_clustering(cache, key, len(points))
+            if entry is None:
+                entry = _fit_and_score(method, clusterer, points, cfg, levels=levels, texts=texts,
+                                       embeddings=embeddings, terms=terms, timer=timer)
+                save_clustering(cache, key, entry)
+            if entry.k_choice is not None:
+                out.k_choices[f"{name} {method}/{space}"] = {**entry.k_choice, "n_classes": n_classes}
+            for cname, lab in entry.labels.items():
+                k = (name, cname, space)
+                out.labels[k], out.probabilities[k] = lab, entry.probabilities.get(cname)
+                out.silhouettes[k] = entry.silhouettes[cname]
                 out.rows += [{"model": name, "clusterer": cname, "space": space, "level": lvl, **scores}
-                             for lvl, scores in scored]
-                if terms is not None:
-                    with timer("describe clusters"):
-                        out.clusters.append(describe_clusters(lab, texts, embeddings, terms).assign(
-                            model=name, clusterer=cname, space=space))
+                             for lvl, scores in entry.scored[cname]]
+                if cname in entry.clusters:
+                    out.clusters.append(entry.clusters[cname].assign(model=name, clusterer=cname, space=space))
     return out
+
+
+def _fit_and_score(method: str, clusterer: Any, points: np.ndarray, cfg: Any, *, levels: dict[str, np.ndarray],
+                   texts: list[str], embeddings: np.ndarray, terms: TermIndex | None, timer: Any) -> CachedClustering:
+    """``clusterer``'s fit of ``points``, every labelling it reports scored (and described)."""
+    with timer(f"cluster {method}"):
+        labels_pred = clusterer.fit_predict(points)
+    choice = getattr(clusterer, "k_choice_", None)
+    entry = CachedClustering(k_choice=choice.as_dict() if choice is not None else None)
+    density = CLUSTERERS[method].meta.get("density", False)
+    for cname, lab in [(method, labels_pred), *clusterer.extra_labels_.items()]:
+        entry.labels[cname] = lab
+        entry.probabilities[cname] = (getattr(clusterer, "probabilities_", None) if cname == method
+                                      else getattr(clusterer, "extra_probabilities_", {}).get(cname))
+        free = Clustering(lab, None, -1, points, density, refitter(clusterer, points, cname), cfg.seed)
+        with timer(f"score {method}"):
+            entry.scored[cname] = assess_clustering(free, levels, n_bootstrap=cfg.metrics.n_bootstrap)
+        entry.silhouettes[cname] = silhouette_points(free)  # computed by the score above, kept in free.memo
+        if terms is not None:
+            with timer("describe clusters"):
+                entry.clusters[cname] = describe_clusters(lab, texts, embeddings, terms)
+    return entry
