@@ -216,3 +216,30 @@ def test_clusterings_and_their_scores_are_cached_and_verified(tmp_path, tiny_csv
     damaged = run(cfg)
     assert len(fits) >= 2 and any("does not match its record" in r.getMessage() for r in caplog.records)
     pd.testing.assert_frame_equal(damaged.table, first.table)
+
+
+def test_figures_are_drawn_again_only_when_what_they_show_changed(tmp_path, tiny_csv, monkeypatch, caplog):
+    import logging
+
+    from simcse_lab.core.config import ExperimentConfig, with_overrides
+    from simcse_lab.experiment import run
+    from simcse_lab.reporting import plots
+
+    cfg = with_overrides(ExperimentConfig(), {
+        "corpus.source": str(tiny_csv), "corpus.n_samples": None, "data_dir": str(tmp_path),
+        "models.encoders": ["tfidf-lsa"], "models.simcse_from": [], "metrics.sts_splits": [],
+        "metrics.n_alignment_texts": 0, "metrics.n_bootstrap": 0, "reduce.n_neighbors": 10,
+        "cluster.methods": ["kmeans"], "encode.show_progress": False})
+    result = run(cfg)
+    out = result.save(tmp_path / "run")
+    figures = {p.name: p.read_bytes() for p in (out / "figures").iterdir()}
+    drawn = []
+    real = plots.plot_run
+    monkeypatch.setattr(plots, "plot_run", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    caplog.set_level(logging.INFO)
+    result.save(out)
+    assert drawn == [] and any("unchanged since the earlier run" in r.getMessage() for r in caplog.records)
+    assert {p.name: p.read_bytes() for p in (out / "figures").iterdir()} == figures
+    result.corpus_name = "renamed"  # every title changes
+    result.save(out)
+    assert drawn == [1]

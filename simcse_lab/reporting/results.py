@@ -99,14 +99,16 @@ class Result:
         notice_replacement(run_dir, self.manifest)
         try:
             with atomic_folder(run_dir) as tmp:
-                self._write(tmp, name=run_dir.name)
+                self._write(tmp, name=run_dir.name, previous=run_dir)
         except OSError as exc:  # name the run folder, not the temporary one the error happened in
             raise OSError(exc.errno, f"{exc.strerror or exc} while writing the run folder (an earlier run there is "
                           "unchanged)", str(run_dir)) from None
         self.run_dir = run_dir
         return run_dir
 
-    def _write(self, run_dir: Path, *, name: str) -> None:
+    def _write(self, run_dir: Path, *, name: str, previous: Path | None = None) -> None:
+        """Write the run folder's files into ``run_dir``; a figure whose inputs are those of the
+        same figure in ``previous`` (the run folder being replaced) is copied, not drawn again."""
         (run_dir / "arrays").mkdir(parents=True, exist_ok=True)
         (run_dir / "figures").mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(to_yaml(self.config))
@@ -146,38 +148,16 @@ class Result:
                 run_dir / "clusters.csv", index=False)
         if self.texts:
             self.assignments().to_csv(run_dir / "assignments.csv", index=False)
-        self._save_figures(run_dir / "figures")
         if self.texts:
             (run_dir / "texts.json").write_text(json.dumps(self.texts))
-            self._save_interactive(run_dir / "figures")
+        from .run_figures import save_figures
+
+        save_figures(self, run_dir / "figures", previous=previous)
         from .html import build_html_report, write_results
 
         build_html_report(run_dir, name=name)  # run_dir is the temporary folder: the title has the real name
         # metrics.json goes last: its presence marks a complete run folder (the sweep relies on it)
         write_results(run_dir, self.headline())
-
-    def _save_interactive(self, fig_dir: Path, *, max_points: int = 25_000) -> None:
-        if len(self.texts) > max_points:
-            logger.info("interactive UMAP views skipped: %d texts > %d", len(self.texts), max_points)
-            return
-        from .html import interactive_umap
-
-        try:
-            for model, xy in self.projections.items():
-                colour, by = self._colouring(model)
-                hover = {}
-                key = self._map_clustering(model)
-                if key is not None:
-                    terms = self.cluster_terms(*key)
-                    labels = self.cluster_labels[key]
-                    hover = {f"{key[1]}/{key[2]}": [str(v) for v in labels],
-                             "terms": [terms.get(int(v), "") for v in labels]}
-                interactive_umap(
-                    xy, colour, self.texts, fig_dir / f"{slug(model)}.html",
-                    title=f"{model}: UMAP of {self.corpus_name}, coloured by {by}", hover=hover,
-                )
-        except ImportError as exc:
-            logger.warning("interactive UMAP views skipped: %s", exc)
 
     def assignments(self) -> pd.DataFrame:
         """Which text went to which cluster: one row per text and (model, clusterer, space), with
@@ -217,21 +197,6 @@ class Result:
         (key, labels), *_ = [(k, v) for k, v in self.cluster_labels.items() if k[0] == model]
         return labels, f"{key[1]} clusters ({key[2]})"
 
-    def _save_maps(self, fig_dir: Path) -> None:
-        from .maps import labelled_map
-
-        for model, xy in self.projections.items():
-            key = self._map_clustering(model)
-            if key is None:
-                continue
-            try:
-                labelled_map(xy, self.cluster_labels[key], self.cluster_terms(*key), fig_dir / f"{slug(model)}__map.png",
-                             title=f"{model}: {self.corpus_name}", sub_title=f"{key[1]} clusters ({key[2]}), named by"
-                             " their top c-TF-IDF terms")
-            except ImportError as exc:
-                logger.warning("labelled maps skipped: %s", exc)
-                return
-
     def headline(self) -> dict[str, Any]:
         """Flat, JSON-ready numbers: per model, the main level's scores and the geometry metrics."""
         out: dict[str, Any] = {"corpus": self.corpus_name, "level": self.level, "n_texts": self.n_texts}
@@ -250,39 +215,3 @@ class Result:
             models[str(model)] = entry
         out["models"] = models
         return out
-
-    def _save_figures(self, fig_dir: Path) -> None:
-        from matplotlib.figure import Figure
-
-        from .plots import plot_metric_bars, plot_run
-
-        for model, xy in self.projections.items():
-            panels = {f"label: {self.level}": self.labels_true} if self.labels_true is not None else {}
-            for method in self.config.cluster.methods:
-                key = (model, method, "umap" if "umap" in self.config.cluster.spaces else "raw")
-                if key in self.cluster_labels:
-                    panels[f"{method} ({key[2]})"] = self.cluster_labels[key]
-            fig = Figure(figsize=(5 * len(panels), 5.2))
-            axes = fig.subplots(1, len(panels), squeeze=False)[0]
-            plot_run(xy, panels, axes=axes)
-            fig.suptitle(f"{model}: UMAP 2-D of {self.corpus_name}")
-            fig.tight_layout()
-            fig.savefig(fig_dir / f"{slug(model)}.png", dpi=90)
-        if self.manifest.get("k_choice"):
-            from .maps import plot_k_choice
-
-            fig = Figure(figsize=(8, 4.8))
-            plot_k_choice(self.manifest["k_choice"], ax=fig.subplots())
-            fig.tight_layout()
-            fig.savefig(fig_dir / "k_choice.png", dpi=90)
-        if self.clusters is not None and self.config.metrics.describe_clusters:
-            self._save_maps(fig_dir)
-        main = self.table[self.table["level"] == self.level]
-        if main.empty:
-            return
-        fig = Figure(figsize=(max(6, 2 * main["model"].nunique() + 2), 4.5))
-        metric = self.main_metric
-        plot_metric_bars(main, ax=fig.subplots(), metric=metric,
-                         title=f"V-measure vs {self.level}" if self.level else "silhouette (no labels)")
-        fig.tight_layout()
-        fig.savefig(fig_dir / f"{metric}.png", dpi=90)

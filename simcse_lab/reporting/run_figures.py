@@ -1,0 +1,187 @@
+"""A run folder's figures: per model the 2-D UMAP panels, the labelled map and the interactive view;
+the k-choice curves and the score bars.
+
+Drawing them is a large part of a rerun that finds everything else cached, so each figure is
+drawn only when what it shows changed: its inputs (the arrays, names and titles it is drawn from,
+and the drawing code) are digested, the digests kept in ``figures/.inputs.json``, and a figure of
+the folder being replaced whose digest is the same is copied instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.hashing import array_digest, content_hash
+from .run_folder import slug
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["FigureReuse", "save_figures"]
+
+DIGESTS = ".inputs.json"
+
+
+def _code_digest() -> str:
+    """The drawing code's own digest: a changed plot function draws every figure again."""
+    here = Path(__file__).parent
+    return content_hash([(p.name, p.read_text()) for p in (here / "run_figures.py", here / "plots.py",
+                                                          here / "maps.py", here / "html.py")])
+
+
+def _digestible(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return array_digest(np.ascontiguousarray(value)) if value.dtype != object else content_hash(value.tolist())
+    if isinstance(value, dict):
+        return {str(k): _digestible(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_digestible(v) for v in value]
+    return value
+
+
+class FigureReuse:
+    """Draw a figure into ``fig_dir``, or copy it from ``previous``'s figures when its inputs are
+    the same; `close` writes the digests for the next run."""
+
+    def __init__(self, fig_dir: Path, previous: Path | None) -> None:
+        self.fig_dir, self.digests = fig_dir, {}
+        self.old_dir = previous / "figures" if previous is not None else None
+        self.old: dict[str, str] = {}
+        if self.old_dir is not None and (self.old_dir / DIGESTS).is_file():
+            try:
+                old = json.loads((self.old_dir / DIGESTS).read_text())
+                self.old = old if isinstance(old, dict) else {}
+            except (OSError, ValueError):
+                self.old = {}
+        self.code = _code_digest()
+        self.reused = 0
+
+    def __call__(self, filename: str, inputs: Any, draw: Callable[[Path], None]) -> None:
+        digest = content_hash({"inputs": _digestible(inputs), "code": self.code})
+        target = self.fig_dir / filename
+        old = self.old_dir / filename if self.old_dir is not None else None
+        if old is not None and self.old.get(filename) == digest and old.is_file():
+            shutil.copy2(old, target)
+            self.reused += 1
+        else:
+            draw(target)
+        if target.is_file():
+            self.digests[filename] = digest
+
+    def close(self) -> None:
+        (self.fig_dir / DIGESTS).write_text(json.dumps(self.digests, indent=1, sort_keys=True))
+        if self.reused:
+            logger.info("%d figure(s) unchanged since the earlier run: copied, not drawn again", self.reused)
+
+
+def save_figures(result: Any, fig_dir: Path, *, previous: Path | None = None) -> None:
+    """Every figure of ``result`` (a `simcse_lab.reporting.results.Result`) into ``fig_dir``."""
+    reuse = FigureReuse(fig_dir, previous)
+    _umap_panels(result, reuse)
+    if result.manifest.get("k_choice"):
+        reuse("k_choice.png", result.manifest["k_choice"], lambda path: _k_choice(result.manifest["k_choice"], path))
+    if result.clusters is not None and result.config.metrics.describe_clusters:
+        _maps(result, reuse)
+    main = result.table[result.table["level"] == result.level]
+    if not main.empty:
+        metric = result.main_metric
+        title = f"V-measure vs {result.level}" if result.level else "silhouette (no labels)"
+        reuse(f"{metric}.png", [main.to_csv(index=False), metric, title],
+              lambda path: _bars(main, metric, title, path))
+    if result.texts:
+        _interactive(result, reuse)
+    reuse.close()
+
+
+def _umap_panels(result: Any, reuse: FigureReuse) -> None:
+    from matplotlib.figure import Figure
+
+    from .plots import plot_run
+
+    for model, xy in result.projections.items():
+        panels = {f"label: {result.level}": result.labels_true} if result.labels_true is not None else {}
+        for method in result.config.cluster.methods:
+            key = (model, method, "umap" if "umap" in result.config.cluster.spaces else "raw")
+            if key in result.cluster_labels:
+                panels[f"{method} ({key[2]})"] = result.cluster_labels[key]
+        title = f"{model}: UMAP 2-D of {result.corpus_name}"
+
+        def draw(path: Path, xy=xy, panels=panels, title=title) -> None:
+            fig = Figure(figsize=(5 * len(panels), 5.2))
+            plot_run(xy, panels, axes=fig.subplots(1, len(panels), squeeze=False)[0])
+            fig.suptitle(title)
+            fig.tight_layout()
+            fig.savefig(path, dpi=90)
+
+        reuse(f"{slug(model)}.png", [xy, panels, title], draw)
+
+
+def _k_choice(choices: dict[str, Any], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from .maps import plot_k_choice
+
+    fig = Figure(figsize=(8, 4.8))
+    plot_k_choice(choices, ax=fig.subplots())
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def _bars(main: Any, metric: str, title: str, path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from .plots import plot_metric_bars
+
+    fig = Figure(figsize=(max(6, 2 * main["model"].nunique() + 2), 4.5))
+    plot_metric_bars(main, ax=fig.subplots(), metric=metric, title=title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def _maps(result: Any, reuse: FigureReuse) -> None:
+    from .maps import labelled_map
+
+    for model, xy in result.projections.items():
+        key = result._map_clustering(model)
+        if key is None:
+            continue
+        labels, terms = result.cluster_labels[key], result.cluster_terms(*key)
+        title, sub = (f"{model}: {result.corpus_name}",
+                      f"{key[1]} clusters ({key[2]}), named by their top c-TF-IDF terms")
+        try:
+            reuse(f"{slug(model)}__map.png", [xy, labels, terms, title, sub],
+                  lambda path, xy=xy, labels=labels, terms=terms, title=title, sub=sub:
+                  labelled_map(xy, labels, terms, path, title=title, sub_title=sub))
+        except ImportError as exc:
+            logger.warning("labelled maps skipped: %s", exc)
+            return
+
+
+def _interactive(result: Any, reuse: FigureReuse, *, max_points: int = 25_000) -> None:
+    if len(result.texts) > max_points:
+        logger.info("interactive UMAP views skipped: %d texts > %d", len(result.texts), max_points)
+        return
+    from .html import interactive_umap
+
+    try:
+        for model, xy in result.projections.items():
+            colour, by = result._colouring(model)
+            hover = {}
+            key = result._map_clustering(model)
+            if key is not None:
+                terms = result.cluster_terms(*key)
+                labels = result.cluster_labels[key]
+                hover = {f"{key[1]}/{key[2]}": [str(v) for v in labels],
+                         "terms": [terms.get(int(v), "") for v in labels]}
+            title = f"{model}: UMAP of {result.corpus_name}, coloured by {by}"
+            reuse(f"{slug(model)}.html", [xy, np.asarray(colour).astype(str), result.texts, hover, title],
+                  lambda path, xy=xy, colour=colour, hover=hover, title=title:
+                  interactive_umap(xy, colour, result.texts, path, title=title, hover=hover))
+    except ImportError as exc:
+        logger.warning("interactive UMAP views skipped: %s", exc)
