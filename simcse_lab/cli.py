@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model spec: alias, folder, hub id or trained spec, e.g. simcse(minilm)")
     p.add_argument("--out", type=_user_path, required=True, help="output .npy file")
 
+    p = sub.add_parser("probe-backends", help="time torch and the ONNX/OpenVINO exports of a model on this (idle)"
+                       " machine, once: encode.backend auto decides from that record")
+    _add_common(p)
+    p.add_argument("--model", default="minilm", help="model spec whose architecture is timed (default: minilm)")
+
     p = sub.add_parser("sweep", help="run compare or a notebook over a grid of parameters; aggregate")
     p.add_argument("sweep_file", type=_user_path, help="sweep YAML (see simcse_lab/sweep.py)")
     _add_flags(p)
@@ -187,6 +192,23 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe_backends(args: argparse.Namespace) -> int:
+    from .corpus.splits import load_corpus_for
+    from .encoding.backends import probe_speeds
+    from .encoding.resolve import SpecContext, load_encoder
+
+    cfg = _resolve(args)
+    corpus = load_corpus_for(cfg)
+    e = cfg.encode
+    encoder = load_encoder(args.model, max_seq_length=e.max_seq_length, pooling=e.pooling, device="cpu",
+                           ctx=SpecContext.for_config(cfg, corpus=corpus))
+    speed = probe_speeds(encoder, corpus.texts, cfg.data_dir)
+    rates = ", ".join(f"{k} {v:.0f}" for k, v in speed["variants"].items())
+    print(f"{args.model} on this machine, texts/s: torch {speed['torch']:.0f}, {rates}; export"
+          f" {speed['export_seconds']:.0f} s")
+    return 0
+
+
 def _npy_path(out: Path) -> Path:
     """The file ``encode --out`` writes: ``.npy`` added when missing (as numpy would), a folder
     refused; checked before anything is encoded."""
@@ -253,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     _sigterm_interrupts()
     handler = {
         "compare": cmd_compare, "explore": cmd_explore, "train": cmd_train, "encode": cmd_encode, "config": cmd_config,
-        "sweep": cmd_sweep, "report": cmd_report,
+        "sweep": cmd_sweep, "report": cmd_report, "probe-backends": cmd_probe_backends,
     }[args.command]
     try:
         return handler(args)

@@ -95,7 +95,7 @@ def embed_models(
         geometry[spec] = model_quality(encoder, x, corpus.texts, cfg, align_idx=align_idx, cache_dir=embeddings_cache,
                                        timer=timer, name=spec)
         runs.append(ModelRun(spec, r.target or spec, encoder.identity, getattr(encoder, "provenance", ""), x,
-                             r.trained_from))
+                             r.trained_from, getattr(encoder, "choice_reason", None)))
         del encoder
     return runs, geometry
 
@@ -216,7 +216,7 @@ def _run_once(cfg: ExperimentConfig) -> Result:
         },
         "models": [
             {"name": m.name, "spec": m.spec, "identity": m.identity, "provenance": m.provenance,
-             "trained_from": m.trained_from, "dim": int(m.embeddings.shape[1])}
+             "trained_from": m.trained_from, "dim": int(m.embeddings.shape[1]), "backend": m.backend}
             for m in runs
         ],
         "scaling": scaling_report(cfg, len(corpus), backend),

@@ -53,28 +53,44 @@ def test_onnx_export_matches_torch_for_any_batch_and_length(tiny_checkpoint, tmp
     assert record["variants"]["onnx"]["usable"] and record["torch_texts_per_s"] > 0
 
 
-def test_auto_reuses_the_recorded_choice_and_falls_back_to_torch(tiny_checkpoint, tmp_path, monkeypatch):
+def test_auto_decides_from_the_machine_record_and_the_number_of_texts(tiny_checkpoint, tmp_path, monkeypatch):
+    """No timing is taken during a run: without a speed record of this machine auto keeps torch; with
+    one it exports only when the texts repay the export, and the same request decides the same."""
     enc = load_encoder(str(tiny_checkpoint), max_seq_length=16)
     first = select_backend(enc, "auto", probe_texts=TEXTS, data_dir=tmp_path, device="cpu")
+    assert first is enc and "no speed record of this machine" in first.choice_reason
     folder = backends.export_dir(enc, tmp_path)
-    record = json.loads((folder / "export.json").read_text())
-    usable = {k: v for k, v in record["variants"].items() if v["usable"] and v["texts_per_s"] > record["torch_texts_per_s"]}
-    expected = max(usable, key=lambda k: usable[k]["texts_per_s"]) if usable else None
-    assert getattr(first, "identity", {}).get("backend") == expected
+    assert not folder.exists()
+
+    speed_path = backends._speed_path(enc, tmp_path)
+    speed_path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"torch": 100.0, "variants": {"onnx": 200.0, "onnx-int8": 150.0}, "export_seconds": 1000.0}
+    speed_path.write_text(json.dumps(record))
+    kept = select_backend(enc, "auto", probe_texts=TEXTS, data_dir=tmp_path, device="cpu")
+    assert kept is enc and "7 texts would save only 0 s against an export of 1000 s" in kept.choice_reason
+    assert not folder.exists()
+
+    speed_path.write_text(json.dumps({**record, "export_seconds": 0.0001}))
+    onnx = select_backend(enc, "auto", probe_texts=TEXTS, data_dir=tmp_path, device="cpu")
+    assert onnx.identity["backend"] == "onnx" and onnx.choice_reason.startswith("onnx: onnx 200 texts/s vs torch 100")
 
     def no_export(*args, **kwargs):
-        raise AssertionError("the recorded export must be reused")
+        raise AssertionError("the export must be reused")
 
     monkeypatch.setattr(backends, "export_onnx", no_export)
     fresh = load_encoder(str(tiny_checkpoint), max_seq_length=16)
     again = select_backend(fresh, "auto", probe_texts=TEXTS, data_dir=tmp_path, device="cpu")
-    assert again.identity == first.identity and not fresh.loaded  # decided without loading the model
+    assert again.identity == onnx.identity and not fresh.loaded and "exported already" in again.choice_reason
 
-    # no variant both close to torch and faster: torch stays
-    for v in record["variants"].values():
-        v["usable"] = False
-    (folder / "export.json").write_text(json.dumps(record))
-    assert select_backend(fresh, "auto", probe_texts=TEXTS, data_dir=tmp_path, device="cpu") is fresh
+
+def test_probe_writes_the_speed_record_auto_reads(tiny_checkpoint, tmp_path):
+    enc = load_encoder(str(tiny_checkpoint), max_seq_length=16)
+    speed = backends.probe_speeds(enc, TEXTS * 5, tmp_path, repeats=1)
+    assert speed["torch"] > 0 and {"onnx", "onnx-int8"} <= set(speed["variants"]) and speed["export_seconds"] > 0
+    assert json.loads(backends._speed_path(enc, tmp_path).read_text())["machine"]["cpu"]
+    chosen = select_backend(load_encoder(str(tiny_checkpoint), max_seq_length=16), "auto", probe_texts=TEXTS,
+                            data_dir=tmp_path, device="cpu")
+    assert "this machine" in chosen.choice_reason
 
 
 def test_backend_errors_name_the_problem(tiny_checkpoint, tmp_path):
@@ -99,22 +115,22 @@ def test_unknown_backend_fails_before_any_work(tmp_path):
 
 
 def test_auto_skips_the_export_for_an_architecture_where_onnx_was_slower(tiny_checkpoint, tmp_path, monkeypatch):
+    """The record is per architecture on this machine: a model of the same shape (a trained sibling)
+    is decided from it without exporting or loading anything."""
     from conftest import build_tiny_checkpoint
 
     enc = load_encoder(str(tiny_checkpoint), max_seq_length=16)
-    select_backend(enc, "auto", probe_texts=TEXTS, data_dir=tmp_path, device="cpu")
-    speed_files = list((tmp_path / "interim" / "onnx").glob("speed-*.json"))
-    assert len(speed_files) == 1
-    speed = json.loads(speed_files[0].read_text())
-    assert {"torch", "onnx", "onnx-int8"} <= set(speed)
-    # pretend torch was the fastest for this shape on this machine
-    speed_files[0].write_text(json.dumps({"torch": 100.0, "onnx": 50.0, "onnx-int8": 60.0, "openvino": 70.0}))
+    speed_path = backends._speed_path(enc, tmp_path)
+    speed_path.parent.mkdir(parents=True, exist_ok=True)
+    speed_path.write_text(json.dumps({"torch": 100.0, "variants": {"onnx": 50.0, "onnx-int8": 60.0},
+                                      "export_seconds": 1.0}))
 
     def no_export(*args, **kwargs):
         raise AssertionError("no export for an architecture where ONNX was slower")
 
     monkeypatch.setattr(backends, "export_onnx", no_export)
     sibling = load_encoder(str(build_tiny_checkpoint(tmp_path / "sibling", seed=1)), max_seq_length=16)
-    assert sibling.identity != enc.identity
-    assert select_backend(sibling, "auto", probe_texts=TEXTS, data_dir=tmp_path, device="cpu") is sibling
+    assert sibling.identity != enc.identity and backends._speed_path(sibling, tmp_path) == speed_path
+    chosen = select_backend(sibling, "auto", probe_texts=TEXTS * 1000, data_dir=tmp_path, device="cpu")
+    assert chosen is sibling and "no usable ONNX variant is faster" in chosen.choice_reason
     assert not sibling.loaded

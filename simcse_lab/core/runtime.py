@@ -30,7 +30,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "Timer", "available_cores", "configure_threads", "cpu_name", "hardware", "package_versions", "quiet", "set_quiet",
+    "Timer", "available_cores", "configure_threads", "cpu_name", "hardware", "package_versions", "quiet", "set_quiet", "cpu_flags",
     "versions",
 ]
 
@@ -88,6 +88,19 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    """The vector instruction sets the CPU offers (AVX2, AVX-512, AMX, ...), which set how fast
+    each backend runs: a speed record is only valid for the same set."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return sorted(f for f in have if f.startswith(("avx", "amx", "sse4", "fma", "vnni")))
+    except OSError:
+        pass
+    return [platform.machine()]
 
 
 def configure_threads(n: int | None = None) -> int:

@@ -74,8 +74,9 @@ class EncodeConfig:
                             pattern=DEVICE_PATTERN)
     backend: str = _f(
         "auto",
-        "torch, onnx, onnx-int8, openvino, or auto: on CPU the fastest exported variant whose embeddings match"
-        " torch's (cosine >= 0.99 per text) if it beats torch, else torch",
+        "torch, onnx, onnx-int8, openvino, or auto: on CPU the fastest variant whose embeddings match torch's"
+        " (cosine >= 0.99 per text) when this machine's speed record (simcse-lab probe-backends) says the texts"
+        " repay its export, else torch",
         choices=("auto", "torch", "onnx", "onnx-int8", "openvino"),
     )
     cache: bool = _f(True, "cache embeddings, UMAP projections and clusterings with their scores (interim/embeddings,"

@@ -4,14 +4,20 @@ The export and the ONNX encoder are in `simcse_lab.encoding.onnx`; this module c
 
 An export lives under ``<data_dir>/interim/onnx/<key>/`` (key = the model's identity and the
 torch/onnxruntime versions) with ``export.json``: for each variant, the lowest cosine similarity
-to torch's embedding over a probe of texts of every length, and texts/s on this machine. A variant
-is *usable* when that minimum cosine is >= ``MIN_COSINE``; ``backend="auto"`` picks the fastest
-usable variant if it beats torch, else torch, and records the choice, so a rerun (and an
-embedding-cache lookup) needs neither the export nor the model. The texts/s are also kept per
-architecture and machine (``speed-<key>.json``): when no ONNX variant was faster than torch for
-a model of the same shape (e.g. the SimCSE model trained from it), ``auto`` keeps torch without
-exporting at all. Variants: ``onnx`` (ONNX Runtime, fp32), ``onnx-int8`` (ONNX Runtime, dynamic
-int8 weights), ``openvino`` (OpenVINO on CPU, fp32, when installed).
+to torch's embedding over a probe of texts of every length. A variant is *usable* when that
+minimum cosine is >= ``MIN_COSINE``.
+
+``backend="auto"`` decides from a **speed record of this machine**, never from a timing taken
+during a run: `probe_speeds` (``simcse-lab probe-backends``, run once by ``make install``) times
+torch and each variant on an idle machine for a model architecture and keeps the texts/s and the
+export's cost in ``speed-<key>.json``, keyed by the architecture, the CPU, its core count and
+instruction sets, and the package versions. ``auto`` then takes the fastest variant only when the
+texts to encode are enough for its per-text saving to repay the export (an export already made
+costs nothing), and only if the export matches torch; else torch. Without a record for this
+machine it keeps torch. The same config on the same machine therefore always picks the same
+backend, and `choice_reason` says why (the run manifest keeps it). Variants: ``onnx`` (ONNX
+Runtime, fp32), ``onnx-int8`` (ONNX Runtime, dynamic int8 weights), ``openvino`` (OpenVINO on
+CPU, fp32, when installed).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "BACKENDS", "MIN_COSINE", "OnnxEncoder", "export_dir", "export_onnx", "onnx_available", "openvino_available",
-    "select_backend",
+    "probe_speeds", "select_backend",
 ]
 
 BACKENDS = choices_of(EncodeConfig, "backend")  # declared once, in the schema
@@ -59,10 +65,10 @@ def _speed_path(encoder: SentenceEncoder, data_dir: str | Path) -> Path | None:
     arch = architecture(encoder.folder) if encoder.folder is not None else None
     if arch is None:
         return None
-    from ..core.runtime import available_cores, cpu_name
+    from ..core.runtime import available_cores, cpu_flags, cpu_name
 
     parts = {"arch": arch, "max_seq_length": encoder.identity.get("max_seq_length"), "cores": available_cores(),
-             "cpu": cpu_name(), **package_versions_of_export()}
+             "cpu": cpu_name(), "isa": cpu_flags(), **package_versions_of_export()}
     return interim_dir(data_dir, "onnx") / f"speed-{content_hash(parts, length=16)}.json"
 
 
@@ -117,48 +123,93 @@ def select_backend(
         logger.info("%s: torch backend, because %s", encoder.name, problem)
         return encoder
     folder = export_dir(encoder, data_dir)
-    record_path = folder / "export.json"
+    record = _read_record(folder / "export.json", "variants")
+    if explicit:
+        if record is None:
+            if not probe_texts:
+                raise ValueError("select_backend needs probe texts to check an export against torch")
+            record = export_onnx(encoder, folder, _probe(list(probe_texts)))
+        return _use(encoder, backend, record, folder, threads, f"encode.backend={backend} asked for")
     speed_path = _speed_path(encoder, data_dir)
-    record = _read_record(record_path, "variants")
+    speed = _read_record(speed_path, "torch") if speed_path is not None else None
+    if speed is None:
+        return _torch(encoder, "no speed record of this machine for this architecture (`simcse-lab probe-backends`"
+                               " measures one, once)")
+    faster = {k: v for k, v in speed.get("variants", {}).items() if v > speed["torch"]}
+    if record is not None:
+        faster = {k: v for k, v in faster.items() if record["variants"].get(k, {}).get("usable")}
+    if not faster:
+        return _torch(encoder, f"no usable ONNX variant is faster than torch on this machine ({speed_path.name})")
+    best = max(faster, key=faster.get)
+    n = len(probe_texts)
+    saving = n * (1 / speed["torch"] - 1 / faster[best])
+    cost = 0.0 if record is not None else float(speed.get("export_seconds", 0.0))
+    why = (f"{best} {faster[best]:.0f} texts/s vs torch {speed['torch']:.0f} on this machine ({speed_path.name});"
+           f" {n} texts save {saving:.0f} s" + (f" against an export of {cost:.0f} s" if cost else ", exported already"))
+    if saving <= cost:
+        return _torch(encoder, why.replace(" save ", " would save only "))
     if record is None:
-        speed = _read_record(speed_path, "torch") if not explicit and speed_path is not None else None
-        if speed is not None and isinstance(speed.get("torch"), (int, float)):
-            if not any(v > speed["torch"] for k, v in speed.items() if k != "torch"):
-                # a model of this shape was timed on this machine: no ONNX variant was faster
-                logger.info("%s: torch backend (ONNX was not faster for this architecture here: %s)",
-                            encoder.name, speed)
-                return encoder
-        if not probe_texts:
-            raise ValueError("select_backend needs probe texts to check an export against torch")
         logger.info("%s: exporting to ONNX and checking it against torch (%s)", encoder.name, folder)
         record = export_onnx(encoder, folder, _probe(list(probe_texts)))
-        if speed_path is not None:
-            speed = {"torch": record["torch_texts_per_s"], **{k: v["texts_per_s"] for k, v in record["variants"].items()}}
-            speed_path.parent.mkdir(parents=True, exist_ok=True)
-            speed_path.write_text(json.dumps(speed))
+        if not record["variants"].get(best, {}).get("usable"):
+            return _torch(encoder, f"the {best} export does not match torch's embeddings (cosine"
+                                   f" {record['variants'].get(best, {}).get('min_cosine')})")
+    return _use(encoder, best, record, folder, threads, why)
+
+
+def _torch(encoder: Encoder, why: str) -> Encoder:
+    logger.info("%s: torch backend: %s", encoder.name, why)
+    encoder.choice_reason = f"torch: {why}"
+    return encoder
+
+
+def _use(encoder: SentenceEncoder, chosen: str, record: dict[str, Any], folder: Path, threads: int | None,
+         why: str) -> Encoder:
     variants = record["variants"]
-    if explicit:
-        chosen = backend
-        if chosen not in variants:
-            raise ValueError(f"encode.backend={backend!r} cannot be used: openvino is not installed (pip install openvino)")
-        if not variants[chosen]["usable"]:
-            logger.warning(
-                "%s: %s embeddings reach only cosine %.3f to torch's (< %.2f); using it as asked",
-                encoder.name, chosen, variants[chosen]["min_cosine"], MIN_COSINE,
-            )
-    else:
-        usable = {k: v for k, v in variants.items() if v["usable"] and v["texts_per_s"] > record["torch_texts_per_s"]}
-        if not usable:
-            logger.info("%s: torch backend (no ONNX variant both matches torch and is faster)", encoder.name)
-            return encoder
-        chosen = max(usable, key=lambda k: usable[k]["texts_per_s"])
-    logger.info(
-        "%s: %s backend (%.0f texts/s vs torch %.0f; min cosine to torch %.4f)", encoder.name, chosen,
-        variants[chosen]["texts_per_s"], record["torch_texts_per_s"], variants[chosen]["min_cosine"],
-    )
-    return OnnxEncoder(
-        folder / variants[chosen]["file"], encoder, encoder.name, {**encoder.identity, "backend": chosen},
-        encoder.provenance, threads=threads, runtime=runtime_of(chosen),
-    )
+    if chosen not in variants:
+        raise ValueError(f"encode.backend={chosen!r} cannot be used: openvino is not installed (pip install openvino)")
+    if not variants[chosen]["usable"]:
+        logger.warning("%s: %s embeddings reach only cosine %.3f to torch's (< %.2f); using it as asked",
+                       encoder.name, chosen, variants[chosen]["min_cosine"], MIN_COSINE)
+    logger.info("%s: %s backend (%s; min cosine to torch %.4f)", encoder.name, chosen, why,
+                variants[chosen]["min_cosine"])
+    out = OnnxEncoder(folder / variants[chosen]["file"], encoder, encoder.name, {**encoder.identity, "backend": chosen},
+                      encoder.provenance, threads=threads, runtime=runtime_of(chosen))
+    out.choice_reason = f"{chosen}: {why}"
+    return out
 
 
+def probe_speeds(encoder: SentenceEncoder, texts: list[str], data_dir: str | Path = "data", *,
+                 repeats: int = 3) -> dict[str, Any]:
+    """Time torch and every ONNX variant of ``encoder``'s architecture on this machine, on a
+    probe of ``texts`` (best of ``repeats``), with what the export costs; write the speed record
+    ``auto`` decides from. Run it on an idle machine (``simcse-lab probe-backends``)."""
+    import time
+
+    speed_path = _speed_path(encoder, data_dir)
+    if speed_path is None:
+        raise ValueError(f"{encoder.name}: only a local transformer model folder can be probed")
+    probe = _probe(list(texts))
+    folder = export_dir(encoder, data_dir)
+    t0 = time.perf_counter()
+    record = export_onnx(encoder, folder, probe)
+    export_s = time.perf_counter() - t0
+
+    def best_rate(enc: Encoder) -> float:
+        secs = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            enc.encode(probe, batch_size=32, show_progress=False)
+            secs.append(time.perf_counter() - t)
+        return round(len(probe) / min(secs), 1)
+
+    from ..core.runtime import hardware
+
+    speed = {"torch": best_rate(encoder), "export_seconds": round(export_s, 1), "n_probe_texts": len(probe),
+             "variants": {}, "machine": hardware()}
+    for variant, v in record["variants"].items():
+        speed["variants"][variant] = best_rate(OnnxEncoder(folder / v["file"], encoder, encoder.name,
+                                                           encoder.identity, runtime=runtime_of(variant)))
+    speed_path.parent.mkdir(parents=True, exist_ok=True)
+    speed_path.write_text(json.dumps(speed, indent=2, default=str))
+    return speed

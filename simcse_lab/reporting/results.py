@@ -39,6 +39,7 @@ class ModelRun:
     provenance: str
     embeddings: np.ndarray
     trained_from: str | None = None
+    backend: str | None = None  # the encode backend and why it was chosen (`simcse_lab.encoding.backends`)
 
 
 @dataclass
