@@ -10,7 +10,8 @@ new notebook kernel) on the same texts, the same model folders and the same clus
   ``umap.UMAP().fit`` then ``mapper.transform`` of the same vectors, KMeans on the raw vectors,
   HDBSCAN (soft memberships -> argmax) on the UMAP projection, ``v_measure_score``.
 * **B cold** -- ``simcse_lab.experiment.run`` + ``Result.save`` with the same settings and an
-  empty ``data/interim`` (no embeddings, projections or ONNX exports yet).
+  empty ``data/interim`` (no embeddings, projections, clusterings or ONNX exports yet), plus EVoC
+  on the raw vectors (B's own density clusterer; A has none to compare).
 * **B cold, exports kept** -- the same, with only the ONNX exports kept (a new corpus for
   models already used once).
 * **B warm** -- the same again with every cache filled (a notebook rerun).
@@ -135,7 +136,8 @@ def role_b(work: Path, models: dict[str, str], data_dir: Path) -> dict:
         "models.encoders": list(models.values()), "models.simcse_from": [],
         "reduce.n_components": u["n_components"], "reduce.n_neighbors": u["n_neighbors"],
         "reduce.min_dist": u["min_dist"], "reduce.plot_min_dist": u["min_dist"], "reduce.metric": u["metric"],
-        "cluster.pairs": ["kmeans/raw", "hdbscan/umap"], "cluster.min_cluster_size": cfg_s["hdbscan"]["min_cluster_size"],
+        "cluster.methods": ["kmeans", "hdbscan", "evoc"], "cluster.pairs": ["kmeans/raw", "hdbscan/umap", "evoc/raw"],
+        "cluster.min_cluster_size": cfg_s["hdbscan"]["min_cluster_size"],
         "cluster.min_samples": cfg_s["hdbscan"]["min_samples"], "cluster.n_clusters": cfg_s["kmeans_k"],
         "metrics.n_alignment_texts": 0, "metrics.sts_splits": [], "metrics.n_bootstrap": 0,
     })
@@ -160,7 +162,7 @@ def role_b(work: Path, models: dict[str, str], data_dir: Path) -> dict:
     for name, folder in models.items():
         secs = steps.get(f"encode {name}", 0.0)
         rates[name] = round(len(labels) / secs, 1) if secs > 0.5 else None  # None: served from the cache
-    backend = {m["name"]: m["identity"].get("backend", "torch") for m in result.manifest["models"]}
+    backend = {m["name"]: m.get("backend") or m["identity"].get("backend", "torch") for m in result.manifest["models"]}
     return {"stages": {**st.seconds, **{f"  {k}": v for k, v in steps.items()}},
             "encode_texts_per_s": rates, "v_measure": scores,
             "backend": {names[k]: v for k, v in backend.items()}, "n_texts_scored": int(np.asarray(result.labels_true).size)}
@@ -271,10 +273,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_a:
             print(f"[{n}] A: the seed's code path", flush=True)
             runs["A (seed path)"] = _child("a", work, models)
+        # this machine's backend speed record (`simcse-lab probe-backends`, made once by `make install`)
+        # is part of the installed machine, not of a run's caches: B cold has it, like a user's first run
+        for record in (ROOT / "data" / "interim" / "onnx").glob("speed-*.json"):
+            (data_dir / "interim" / "onnx").mkdir(parents=True, exist_ok=True)
+            shutil.copy2(record, data_dir / "interim" / "onnx" / record.name)
         print(f"[{n}] B cold", flush=True)
         runs["B cold"] = _child("b", work, models, data_dir)
         if not args.no_exports_kept:
-            for sub in ("embeddings", "projections"):
+            for sub in ("embeddings", "projections", "clusterings"):
                 shutil.rmtree(data_dir / "interim" / sub, ignore_errors=True)
             print(f"[{n}] B cold, ONNX exports kept", flush=True)
             runs["B cold, exports kept"] = _child("b", work, models, data_dir)
