@@ -91,19 +91,64 @@ def lessons() -> str:
     return "\n".join(rows)
 
 
-def run_findings(name: str) -> str:
-    """A recorded run's labelled verdicts beside its label-free ones, and what they agree on."""
+def _recorded_agreement(name: str):
+    """A recorded run's manifest, its verdict agreement (`verdict_agreement`) and its config."""
     import pandas as pd
     import yaml
 
-    from simcse_lab.reporting.agreement import agreement_rate, verdict_agreement
+    from simcse_lab.reporting.agreement import verdict_agreement
 
     folder = ROOT / "docs" / "data" / name
     m = json.loads((folder / "manifest.json").read_text())
     table = pd.read_csv(folder / "results.csv")
     table["level"] = table["level"].fillna("")
+    cfg = yaml.safe_load((folder / "config.yaml").read_text()) if (folder / "config.yaml").is_file() else {}
+    return m, verdict_agreement(table, baseline=m["models"][0]["name"]), cfg
+
+
+def agreement_all() -> str:
+    """The label-free verdict against the labelled one over every recorded check (``docs/data/lf-*``):
+    per record the decided cases and how many agree, then all of them, each (corpus, level, method,
+    clusterer, scored k) case counted once."""
+    import pandas as pd
+
+    parts = []
+    for folder in sorted((ROOT / "docs" / "data").glob("lf-*")):
+        m, a, cfg = _recorded_agreement(folder.name)
+        a = a[~a["model"].str.startswith("truelabels(")]
+        # the scored KMeans chose its k without labels when the manifest has its choice
+        auto = any(not key.endswith(" training") for key in (m.get("k_choice") or {}))
+        share = (cfg.get("corpus") or {}).get("majority_share")
+        parts.append(a.assign(record=folder.name, corpus=m["corpus"]["name"] + (f" (largest class {share:.0%})"
+                                                                                 if share else ""),
+                              scored_k="auto" if auto else "classes"))
+    every = pd.concat(parts, ignore_index=True)
+    every.loc[~every["setting"].str.startswith("kmeans"), "scored_k"] = "-"  # only KMeans is given a k
+    cases = every.drop_duplicates(["corpus", "level", "model", "setting", "scored_k"])
+    decided = cases[cases["verdict"] != "unclear"]
+    rows = (cases.groupby("record", sort=False)
+            .apply(lambda g: pd.Series({"corpus": g["corpus"].iloc[0], "cases": len(g),
+                                        "decided by the labels": int((g["verdict"] != "unclear").sum()),
+                                        "label-free agrees": int(g.loc[g["verdict"] != "unclear", "agree"].sum())}),
+                   include_groups=False).reset_index())
+    wrong = decided[~decided["agree"]]
+    lines = [rows.to_markdown(index=False), "",
+             f"All recorded checks: {len(cases)} distinct (corpus, level, method, clusterer, scored k) cases; the labels"
+             f" decide {len(decided)}, and the label-free verdict agrees on {int(decided['agree'].sum())} of them"
+             + (f" ({decided['agree'].mean():.0%})." if len(decided) else ".")]
+    if len(wrong):
+        lines += ["", "Where they disagree:", "",
+                  wrong[["corpus", "level", "model", "setting", "verdict", "lf_verdict"]].to_markdown(index=False)]
+    return "\n".join(lines)
+
+
+def run_findings(name: str) -> str:
+    """A recorded run's labelled verdicts beside its label-free ones, and what they agree on."""
+
+    from simcse_lab.reporting.agreement import agreement_rate
+
+    m, a, cfg = _recorded_agreement(name)
     baseline = m["models"][0]["name"]
-    a = verdict_agreement(table, baseline=baseline)
     free = a[~a["model"].str.startswith("truelabels(")]
     decided = free[free["verdict"] != "unclear"]
     seeds = m.get("seeds", [m["seed"]])
@@ -114,7 +159,6 @@ def run_findings(name: str) -> str:
                                                   zip(a["lf_diff"], a["lf_lo"], a["lf_hi"])]})
     shown = a[["model", "level", "setting", "V-measure diff [95% CI]", "verdict", "silhouette diff [95% CI]",
                "lf_verdict", "agree"]]
-    cfg = yaml.safe_load((folder / "config.yaml").read_text()) if (folder / "config.yaml").is_file() else {}
     share = (cfg.get("corpus") or {}).get("majority_share")
     head = (f"{m['corpus']['name']}" + (f" skewed so that its largest class holds {share:.0%} of the sample" if share
                                          else "")
@@ -137,7 +181,8 @@ def render(name: str) -> str:
         return bench(name.split(":", 1)[1])
     if name.startswith("run:"):
         return run_findings(name.split(":", 1)[1])
-    sources = {"demo": demo, "demo-machine": demo_machine, "config-keys": config_keys, "lessons": lessons}
+    sources = {"demo": demo, "demo-machine": demo_machine, "config-keys": config_keys, "lessons": lessons,
+               "agreement-all": agreement_all}
     if name not in sources:
         raise SystemExit(f"unknown generated block {name!r}; known: {', '.join(sources)}, bench:<file>")
     return sources[name]()
