@@ -135,7 +135,9 @@ def agreement_all() -> str:
     lines = [rows.to_markdown(index=False), "",
              f"All recorded checks: {len(cases)} distinct (corpus, level, method, clusterer, scored k) cases; the labels"
              f" decide {len(decided)}, and the label-free verdict agrees on {int(decided['agree'].sum())} of them"
-             + (f" ({decided['agree'].mean():.0%})." if len(decided) else ".")]
+             + (f" ({decided['agree'].mean():.0%})." if len(decided) else ".")
+             + (f" The target for this check, agreement in at least 90% of the decided cases, is {'met' if decided['agree'].mean() >= 0.9 else 'not met'}."
+                if len(decided) else "")]
     if len(wrong):
         lines += ["", "Where they disagree:", "",
                   wrong[["corpus", "level", "model", "setting", "verdict", "lf_verdict"]].to_markdown(index=False)]
