@@ -25,7 +25,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	# EVoC compiles its numba kernels on first import (about 3 min on 2 cores) and caches them: once, here
 	$(PY) -c "import evoc"
 	# encode.backend auto decides from a speed record of this machine, measured once here (about 1-2 min)
-	$(VENV)/bin/simcse-lab probe-backends -q --set corpus.n_samples=500
+	$(VENV)/bin/simcse-lab probe-backends -q --set corpus.n_samples=500 \
+	  || echo "backend probe failed: encode.backend auto keeps torch until simcse-lab probe-backends succeeds"
 	touch $@
 
 demo: install
