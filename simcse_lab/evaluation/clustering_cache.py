@@ -23,7 +23,7 @@ import pandas as pd
 from ..core.cache import ArrayCache
 from ..core.hashing import array_digest, content_hash
 
-__all__ = ["CachedClustering", "clustering_key", "load_clustering", "save_clustering"]
+__all__ = ["CachedClustering", "clustering_key", "load_clustering", "save_clustering", "scoring_context"]
 
 _VERSION = 1  # bump when what an entry holds, or how it is computed, changes
 
@@ -47,13 +47,12 @@ def _settings(clusterer: Any) -> Any:
     return repr(clusterer)
 
 
-def clustering_key(points: np.ndarray, method: str, clusterer: Any, *, levels: dict[str, np.ndarray],
-                   n_bootstrap: int, scores: list[str], described: tuple[list[str], np.ndarray] | None) -> str:
-    """The cache key of one clusterer's fit of ``points`` with its scores (and descriptions);
-    ``clusterer`` is the clusterer as built for the fit (its settings resolved: k, seed, backend)."""
+def scoring_context(*, levels: dict[str, np.ndarray], n_bootstrap: int, scores: list[str],
+                    described: tuple[list[str], np.ndarray] | None) -> str:
+    """The part of a key that every clustering of one model shares (computed once per model): the
+    label levels scored against, the bootstrap size, the registered scores and, when clusters are
+    described, the texts and the embeddings."""
     parts: dict[str, Any] = {
-        "version": _VERSION, "points": array_digest(np.ascontiguousarray(points)), "method": method,
-        "clusterer": type(clusterer).__name__, "settings": _settings(clusterer),
         "levels": {k: content_hash(np.asarray(v).astype(str).tolist()) for k, v in levels.items()},
         "n_bootstrap": n_bootstrap, "scores": sorted(scores),
     }
@@ -61,6 +60,16 @@ def clustering_key(points: np.ndarray, method: str, clusterer: Any, *, levels: d
         texts, embeddings = described
         parts["described"] = [content_hash(list(texts)), array_digest(np.ascontiguousarray(embeddings))]
     return content_hash(parts)
+
+
+def clustering_key(points: np.ndarray, method: str, clusterer: Any, context: str) -> str:
+    """The cache key of one clusterer's fit of ``points`` with its scores (and descriptions);
+    ``clusterer`` is the clusterer as built for the fit (its settings resolved: k, seed, backend),
+    ``context`` the model's `scoring_context`."""
+    return content_hash({
+        "version": _VERSION, "points": array_digest(np.ascontiguousarray(points)), "method": method,
+        "clusterer": type(clusterer).__name__, "settings": _settings(clusterer), "context": context,
+    })
 
 
 def _floats(x: np.ndarray | None) -> list[float | None] | None:

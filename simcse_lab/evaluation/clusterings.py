@@ -22,6 +22,7 @@ from .clustering_cache import (
     clustering_key,
     load_clustering,
     save_clustering,
+    scoring_context,
 )
 from .describe import TermIndex, describe_clusters
 from .scores.internal import silhouette_points
@@ -71,14 +72,15 @@ def cluster_model(name: str, embeddings: np.ndarray, spaces: dict[str, np.ndarra
     Each clusterer's fit of a space, with its scores and descriptions, is read from ``cache``
     when an entry made from the same points and settings is there (`clustering_cache`)."""
     out = out if out is not None else ModelClusterings()
+    context = scoring_context(levels=levels, n_bootstrap=cfg.metrics.n_bootstrap, scores=list(SCORES.names()),
+                              described=(texts, embeddings) if terms is not None else None) if cache is not None else ""
     for space, points in spaces.items():
         for method in cfg.cluster.methods:
             if cfg.cluster.pairs and f"{method}/{space}" not in cfg.cluster.pairs:
                 continue
             clusterer = make_clusterer(method, cfg.cluster, n_samples=len(points), n_classes=n_classes,
                                        seed=cfg.seed, backend=backend)
-            key = clustering_key(points, method, clusterer, levels=levels, n_bootstrap=cfg.metrics.n_bootstrap,
-                                 scores=list(SCORES.names()), described=(texts, embeddings) if terms is not None else None)
+            key = clustering_key(points, method, clusterer, context) if cache is not None else ""
             entry = load_clustering(cache, key, len(points))
             if entry is None:
                 entry = _fit_and_score(method, clusterer, points, cfg, levels=levels, texts=texts,
