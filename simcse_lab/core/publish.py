@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import logging
 import os
 import shutil
 import tempfile
@@ -23,6 +24,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["FolderBusy", "atomic_folder", "atomic_write", "folder_lock", "recover_folder"]
 
@@ -97,8 +100,6 @@ def recover_folder(dest: str | Path) -> list[str]:
     """Finish what an interrupted publish of ``dest`` left: if ``dest`` is missing and an earlier
     copy sits aside (``.<name>.old-*``), put the newest back; remove the temporary siblings whose
     writer is no longer running. Returns what it did, one line each (also logged)."""
-    import logging
-
     dest = Path(dest)
     if not dest.parent.is_dir():
         return []
@@ -114,7 +115,7 @@ def recover_folder(dest: str | Path) -> list[str]:
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             done.append(f"removed {p.name}, left by an interrupted write")
     for line in done:
-        logging.getLogger(__name__).warning(line)
+        logger.warning(line)
     _drop_stale_lock(dest.parent / f".{dest.name}.lock")
     return done
 
@@ -170,9 +171,7 @@ def folder_lock(dest: str | Path, what: str = "folder", *, wait: bool = False) -
                 os.close(fd)
                 raise FolderBusy(f"{what} {dest} is being written by another process (pid {holder}); wait for it"
                                  " to finish, or write elsewhere") from None
-            import logging
-
-            logging.getLogger(__name__).warning("waiting for process %s to finish writing %s", holder, dest)
+            logger.warning("waiting for process %s to finish writing %s", holder, dest)
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             same = os.fstat(fd).st_ino == os.stat(lock).st_ino

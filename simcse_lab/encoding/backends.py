@@ -43,6 +43,7 @@ from .onnx import (
     openvino_available,
     package_versions_of_export,
     runtime_of,
+    timed_encode,
 )
 
 logger = logging.getLogger(__name__)
@@ -196,12 +197,7 @@ def probe_speeds(encoder: SentenceEncoder, texts: list[str], data_dir: str | Pat
     export_s = time.perf_counter() - t0
 
     def best_rate(enc: Encoder) -> float:
-        secs = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            enc.encode(probe, batch_size=32, show_progress=False)
-            secs.append(time.perf_counter() - t)
-        return round(len(probe) / min(secs), 1)
+        return round(len(probe) / min(timed_encode(enc, probe, 32)[1] for _ in range(repeats)), 1)
 
     from ..core.runtime import hardware
 

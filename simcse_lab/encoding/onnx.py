@@ -173,13 +173,13 @@ def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[st
                 str(tmp / _VARIANTS["onnx"]), str(tmp / _VARIANTS["onnx-int8"]), weight_type=QuantType.QInt8
             )
         record: dict[str, Any] = {"identity": encoder.identity, "export_seconds": round(export_s, 2), "variants": {}}
-        ref, ref_s = _timed(encoder, probe, batch_size)
+        ref, ref_s = timed_encode(encoder, probe, batch_size)
         record["torch_texts_per_s"] = round(len(probe) / ref_s, 1)
         for variant, fname in _VARIANTS.items():
             if runtime_of(variant) == "openvino" and not openvino_available():
                 continue
             onnx_enc = OnnxEncoder(tmp / fname, encoder, encoder.name, encoder.identity, runtime=runtime_of(variant))
-            got, secs = _timed(onnx_enc, probe, batch_size)
+            got, secs = timed_encode(onnx_enc, probe, batch_size)
             cos = np.sum(ref * got, axis=1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1) + 1e-12)
             record["variants"][variant] = {
                 "file": fname, "min_cosine": round(float(cos.min()), 5), "mean_cosine": round(float(cos.mean()), 5),
@@ -191,7 +191,8 @@ def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[st
     return record
 
 
-def _timed(encoder: Encoder, texts: list[str], batch_size: int) -> tuple[np.ndarray, float]:
+def timed_encode(encoder: Encoder, texts: list[str], batch_size: int) -> tuple[np.ndarray, float]:
+    """``encoder``'s embeddings of ``texts`` and the seconds they took, after one warm-up batch."""
     encoder.encode(texts[:batch_size], batch_size=batch_size)  # warm-up (graph optimisation, allocations)
     t0 = time.perf_counter()
     x = np.asarray(encoder.encode(texts, batch_size=batch_size), dtype=np.float32)
