@@ -91,30 +91,37 @@ def lessons() -> str:
     return "\n".join(rows)
 
 
-def _recorded_agreement(name: str):
-    """A recorded run's manifest, its verdict agreement (`verdict_agreement`) and its config."""
+def _recorded(name: str):
+    """A recorded run's manifest, results table and config."""
     import pandas as pd
     import yaml
-
-    from simcse_lab.reporting.agreement import verdict_agreement
 
     folder = ROOT / "docs" / "data" / name
     m = json.loads((folder / "manifest.json").read_text())
     table = pd.read_csv(folder / "results.csv")
     table["level"] = table["level"].fillna("")
     cfg = yaml.safe_load((folder / "config.yaml").read_text()) if (folder / "config.yaml").is_file() else {}
+    return m, table, cfg
+
+
+def _recorded_agreement(name: str):
+    """A recorded run's manifest, its verdict agreement (`verdict_agreement`) and its config."""
+    from simcse_lab.reporting.agreement import verdict_agreement
+
+    m, table, cfg = _recorded(name)
     return m, verdict_agreement(table, baseline=m["models"][0]["name"]), cfg
 
 
-def agreement_all() -> str:
-    """The label-free verdict against the labelled one over every recorded check (``docs/data/lf-*``):
-    per record the decided cases and how many agree, then all of them, each (corpus, level, method,
-    clusterer, scored k) case counted once."""
+def _all_cases(verdicts, keys=()):
+    """Every recorded check's cases (``docs/data/lf-*``), the reference (truelabels) left out, each
+    (corpus, level, method, clusterer, scored k, *keys) case once; ``verdicts(table, baseline)`` makes
+    a record's rows."""
     import pandas as pd
 
     parts = []
     for folder in sorted((ROOT / "docs" / "data").glob("lf-*")):
-        m, a, cfg = _recorded_agreement(folder.name)
+        m, table, cfg = _recorded(folder.name)
+        a = verdicts(table, m["models"][0]["name"])
         a = a[~a["model"].str.startswith("truelabels(")]
         # the scored KMeans chose its k without labels when the manifest has its choice
         auto = any(not key.endswith(" training") for key in (m.get("k_choice") or {}))
@@ -124,7 +131,18 @@ def agreement_all() -> str:
                               scored_k="auto" if auto else "classes"))
     every = pd.concat(parts, ignore_index=True)
     every.loc[~every["setting"].str.startswith("kmeans"), "scored_k"] = "-"  # only KMeans is given a k
-    cases = every.drop_duplicates(["corpus", "level", "model", "setting", "scored_k"])
+    return every.drop_duplicates(["corpus", "level", "model", "setting", "scored_k", *keys])
+
+
+def agreement_all() -> str:
+    """The label-free verdict against the labelled one over every recorded check (``docs/data/lf-*``):
+    per record the decided cases and how many agree, then all of them, each (corpus, level, method,
+    clusterer, scored k) case counted once."""
+    import pandas as pd
+
+    from simcse_lab.reporting.agreement import verdict_agreement
+
+    cases = _all_cases(lambda table, baseline: verdict_agreement(table, baseline=baseline))
     decided = cases[cases["verdict"] != "unclear"]
     rows = (cases.groupby("record", sort=False)
             .apply(lambda g: pd.Series({"corpus": g["corpus"].iloc[0], "cases": len(g),
@@ -142,6 +160,29 @@ def agreement_all() -> str:
         lines += ["", "Where they disagree:", "",
                   wrong[["corpus", "level", "model", "setting", "verdict", "lf_verdict"]].to_markdown(index=False)]
     return "\n".join(lines)
+
+
+def agreement_scores() -> str:
+    """Every label-free score read as a verdict of its own (`score_verdicts`, paired over seeds),
+    against the labelled verdict over every recorded check: how often each one agrees."""
+    import pandas as pd
+
+    from simcse_lab.reporting.agreement import score_verdicts
+
+    cases = _all_cases(lambda table, baseline: score_verdicts(table, baseline=baseline), keys=("score",))
+    rows = []
+    for score, g in cases.groupby("score", sort=False):
+        decided = g[(g["verdict"] != "unclear") & (g["lf_verdict"] != "n/a")]
+        rows.append({"score": score, "cases scored": int((g["lf_verdict"] != "n/a").sum()),
+                     "decided by the labels": len(decided), "agrees": int(decided["agree"].sum()),
+                     "agreement": f"{decided['agree'].mean():.0%}" if len(decided) else "-",
+                     "says the opposite": int((decided["lf_verdict"].isin(["better", "worse"]) & ~decided["agree"]).sum())})
+    table = pd.DataFrame(rows)
+    rates = {r["score"]: r["agrees"] / r["decided by the labels"] for r in rows if r["decided by the labels"]}
+    reach = [s for s, rate in rates.items() if rate >= 0.9]
+    return "\n".join([table.to_markdown(index=False), "",
+                      f"Scores that agree in at least 90% of their decided cases: {', '.join(reach)}." if reach
+                      else "No score, read alone, agrees in 90% of its decided cases."])
 
 
 def run_findings(name: str) -> str:
@@ -184,7 +225,7 @@ def render(name: str) -> str:
     if name.startswith("run:"):
         return run_findings(name.split(":", 1)[1])
     sources = {"demo": demo, "demo-machine": demo_machine, "config-keys": config_keys, "lessons": lessons,
-               "agreement-all": agreement_all}
+               "agreement-all": agreement_all, "agreement-scores": agreement_scores}
     if name not in sources:
         raise SystemExit(f"unknown generated block {name!r}; known: {', '.join(sources)}, bench:<file>")
     return sources[name]()

@@ -97,6 +97,23 @@ def test_the_verdict_says_better_worse_or_unclear_from_its_interval():
     assert ("m", "kmeans", "raw") not in v
 
 
+def test_each_label_free_score_is_read_as_a_verdict_in_its_own_direction():
+    from simcse_lab.reporting.agreement import score_verdicts
+
+    seeds = [1, 2, 3]
+    rows = []
+    for seed, jitter in zip(seeds, [0.0, 0.002, -0.002]):
+        for model, vm, sil, db, dbcv in [("m", 0.30, 0.10, 2.0, np.nan), ("t", 0.40, 0.20, 1.0, np.nan)]:
+            rows.append({"model": model, "clusterer": "kmeans", "space": "raw", "level": "L", "seed": seed,
+                         "v_measure": vm + jitter, "silhouette": sil + jitter, "davies_bouldin": db + jitter,
+                         "dbcv": dbcv})
+    v = score_verdicts(pd.DataFrame(rows), baseline="m").set_index("score")
+    assert set(v["model"]) == {"t"} and (v["verdict"] == "better").all()
+    # Davies-Bouldin fell: lower is better, so that is a better verdict too
+    assert v.loc["silhouette", "lf_verdict"] == v.loc["davies_bouldin", "lf_verdict"] == "better"
+    assert v.loc["dbcv", "lf_verdict"] == "n/a" and not v.loc["dbcv", "agree"]
+
+
 def _texts_file(tmp_path, n_per=30):
     rng = np.random.default_rng(0)
     topics = {"shipping": ["parcel arrived late", "courier lost the package", "delivery was quick"],

@@ -35,7 +35,7 @@ import pandas as pd
 from ..evaluation.statistics import mean_ci
 from .tables import paired_differences
 
-__all__ = ["agreement_rate", "score_correlations", "verdict_agreement"]
+__all__ = ["agreement_rate", "score_correlations", "score_verdicts", "verdict_agreement"]
 
 
 def _verdict(lo: float, hi: float) -> str:
@@ -68,6 +68,31 @@ def verdict_agreement(table: pd.DataFrame, *, baseline: str) -> pd.DataFrame:
                      "n_seeds": r.n_seeds})
     return pd.DataFrame(rows, columns=["model", "level", "setting", "v_diff", "v_lo", "v_hi", "verdict", "lf_diff",
                                        "lf_lo", "lf_hi", "lf_verdict", "agree", "n_seeds"])
+
+
+def score_verdicts(table: pd.DataFrame, *, baseline: str, scores: list[str] | None = None) -> pd.DataFrame:
+    """Each label-free score as a verdict of its own: for every trained model, level and
+    clusterer/space, the paired difference of ``score`` to ``baseline`` over seeds (t-interval,
+    `paired_differences`), ``better``/``worse``/``unclear`` with the score's direction (Davies-Bouldin:
+    lower is better), beside the labelled verdict. ``lf_verdict`` is ``n/a`` where the score is not
+    defined (DBCV for KMeans, fewer than two clusters). One row per case and score."""
+    from ..core.registry import SCORES
+    from ..evaluation.scoring import label_free_scores
+
+    labelled = paired_differences(table, baseline=baseline).set_index(["model", "level", "setting"])
+    rows = []
+    for score in [s for s in (scores or label_free_scores()) if s in table.columns]:
+        sign = 1 if SCORES[score].meta.get("higher_is_better", True) else -1
+        for r in paired_differences(table, baseline=baseline, metric=score).itertuples():
+            if r.model == baseline:
+                continue
+            v = labelled.loc[(r.model, r.level, r.setting)]
+            lo, hi = sorted((sign * r.diff_lo, sign * r.diff_hi))
+            lf_verdict = _verdict(lo, hi) if np.isfinite(r.diff) else "n/a"
+            verdict = _verdict(v["diff_lo"], v["diff_hi"])
+            rows.append({"model": r.model, "level": r.level, "setting": r.setting, "score": score,
+                         "verdict": verdict, "lf_verdict": lf_verdict, "agree": verdict == lf_verdict})
+    return pd.DataFrame(rows, columns=["model", "level", "setting", "score", "verdict", "lf_verdict", "agree"])
 
 
 def agreement_rate(agreement: pd.DataFrame) -> float:
