@@ -113,7 +113,7 @@ def _configure_logging(quiet: bool) -> None:
         datefmt="%H:%M:%S",
     )
     for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3", "huggingface_hub", "numba"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.ERROR if quiet else logging.WARNING)
 
 
 def _resolve(args: argparse.Namespace) -> ExperimentConfig:

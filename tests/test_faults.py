@@ -641,11 +641,13 @@ def test_selftrain_with_more_clusters_than_texts_can_pair_names_the_setting(earl
 
 
 @pytest.mark.slow
-def test_quiet_means_quiet(earlier, tiny_checkpoint):
+@pytest.mark.parametrize("method", ["simcse", "tsdae"])
+def test_quiet_means_quiet(earlier, tiny_checkpoint, method):
     """-q: no progress bar (ours, the trainer's, the model card's), no trainer log dicts, no library
-    warnings; only the result on stdout."""
+    warnings (TSDAE's decoder load report among them); only the result on stdout."""
     proc = subprocess.run(
-        [sys.executable, "-m", "simcse_lab.cli", "train", "--model", str(tiny_checkpoint), *earlier.args, *TINY_TRAIN,
+        [sys.executable, "-m", "simcse_lab.cli", "train", "--model", str(tiny_checkpoint), "--method", method,
+         *earlier.args, *TINY_TRAIN,
          "--set", "encode.show_progress=true", "-q"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-1000:]
     assert proc.stderr.strip() == "", proc.stderr[-1000:]

@@ -49,10 +49,12 @@ def set_quiet() -> None:
     os.environ["TQDM_DISABLE"] = "1"  # read when tqdm is first imported (model-card and dataset bars)
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"  # its load reports, read when transformers is imported
     os.environ.setdefault("PYTHONWARNINGS", "ignore")  # worker processes and kernels
     warnings.filterwarnings("ignore")
     if "transformers" in sys.modules:  # already imported (main called in-process)
         sys.modules["transformers"].utils.logging.disable_progress_bar()
+        sys.modules["transformers"].utils.logging.set_verbosity_error()
 
 
 def quiet() -> bool:

@@ -51,10 +51,6 @@ def delete_words(text: str, ratio: float, rng: np.random.Generator) -> str:
     section="tsdae", config=TsdaeConfig, order=60,
 )
 def train_tsdae(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | None = None) -> TrainResult:
-    from sentence_transformers.sentence_transformer.losses import (
-        DenoisingAutoEncoderLoss,
-    )
-
     run = method_inputs("tsdae", "tsdae", base, ctx)
     cfg, m, texts = run.cfg, run.settings, run.texts
     # the noise is drawn once, seeded (sentence-transformers' dataset draws it unseeded with nltk,
@@ -62,6 +58,24 @@ def train_tsdae(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | No
     rng = np.random.default_rng(cfg.seed)
     noisy = [delete_words(t, m.deletion_ratio, rng) for t in texts]
     return train_round(base.target, {"anchor": noisy, "positive": texts}, cfg, settings_for_training(cfg, m), kind="tsdae",
-                method_cfg=m, round_=0, output_dir=output_dir,
-                loss=lambda model: DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True),
-                batch_sampler="batch_sampler")
+                method_cfg=m, round_=0, output_dir=output_dir, loss=_tied_decoder_loss, batch_sampler="batch_sampler")
+
+
+def _tied_decoder_loss(model):
+    """The loss, with its decoder built from the encoder's checkpoint. transformers reports the
+    decoder's cross-attention and LM head as missing from that checkpoint, which is expected: they
+    are new and trained here. That report is logged as one line instead of a table."""
+    import logging
+
+    from sentence_transformers.sentence_transformer.losses import DenoisingAutoEncoderLoss
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        loss = DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
+    finally:
+        hf_logging.set_verbosity(before)
+    logging.getLogger(__name__).info("TSDAE: the decoder shares the encoder's weights; its cross-attention and "
+                                     "LM head start untrained")
+    return loss
