@@ -67,7 +67,9 @@ def _tied_decoder_loss(model):
     are new and trained here. That report is logged as one line instead of a table."""
     import logging
 
-    from sentence_transformers.sentence_transformer.losses import DenoisingAutoEncoderLoss
+    from sentence_transformers.sentence_transformer.losses import (
+        DenoisingAutoEncoderLoss,
+    )
     from transformers.utils import logging as hf_logging
 
     before = hf_logging.get_verbosity()
