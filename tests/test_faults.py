@@ -123,7 +123,6 @@ def write(path: Path, content: str | bytes) -> Path:
 def _corpus_cases(tmp: Path, df: pd.DataFrame) -> list[tuple[str, list[str], str]]:
     folder = tmp / "a_folder"
     folder.mkdir()
-    txt = write(tmp / "lines.txt", "\n".join(f"an unlabelled line {i}" for i in range(30)))
     one_class = tmp / "one.csv"
     df.assign(Cat1="all").to_csv(one_class, index=False)
     empty_texts = tmp / "empty_texts.csv"
