@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="simcse", help="training method, e.g. simcse or sup-simcse (default: simcse)")
     p.add_argument("--output", type=_user_path, default=None, help="run folder (default: a cache folder keyed by settings)")
 
-    p = sub.add_parser("encode", help="embed the config's corpus with one model into a .npy file")
+    p = sub.add_parser("encode", help="embed the texts a comparison of the config scores (with corpus.heldout, the"
+                       " held-out part) into a .npy file")
     _add_common(p)
     p.add_argument("--model", required=True, help="model spec: alias, folder, hub id or trained spec, e.g. simcse(minilm)")
     p.add_argument("--out", type=_user_path, required=True, help="output .npy file")

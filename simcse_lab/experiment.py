@@ -175,7 +175,7 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     backend = resolve_backend(cfg.cluster.backend)
     engine = make_engine(cfg)  # a sample-fit UMAP transforms the rest where the vectors were made
     reducers = {space: make_reducer(space, r, seed=cfg.seed, cache_dir=umap_cache, backend=backend, engine=engine)
-                for space in cfg.cluster.spaces}
+                for space in cfg.cluster.spaces if cfg.cluster.space_runs(space)}
     plot_reducer = make_reducer("umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist,
                                 cache_dir=umap_cache, backend=backend, engine=engine)
     terms = TermIndex(corpus.texts) if cfg.metrics.describe_clusters else None

@@ -36,10 +36,13 @@ def test_encode_writes_npy(tmp_path, tiny_csv, capsys):
 
     out = tmp_path / "emb.npy"
     argv = ["encode", "--model", "tfidf-lsa", "--out", str(out), "--set", f"corpus.source={tiny_csv}",
-            "--set", f"data_dir={tmp_path / 'data'}", "--set", "corpus.n_samples=null"]
+            "--set", f"data_dir={tmp_path / 'data'}", "--set", "corpus.n_samples=null", "--set", "corpus.heldout=0"]
     assert main(argv) == 0
     x = np.load(out, allow_pickle=False)
     assert x.shape[0] == 60 and x.dtype == np.float32
+    # with texts held out (as the default profile does), the texts a comparison scores
+    assert main([*argv[:-1], "corpus.heldout=0.5"]) == 0
+    assert np.load(out, allow_pickle=False).shape[0] == 30
 
 
 @pytest.mark.parametrize(

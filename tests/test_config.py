@@ -115,3 +115,21 @@ def test_yes_no_on_off_are_read_as_written():
 
     cfg = load_config("default", parse_overrides(["corpus.drop_labels=[No, off, Yes]", "corpus.dedupe=false"]))
     assert cfg.corpus.drop_labels == ("No", "off", "Yes") and cfg.corpus.dedupe is False
+
+
+def test_pairs_restrict_only_the_methods_they_name():
+    """The explore profile pairs kmeans/raw and hdbscan/umap; a clusterer added to it (EVoC, as the
+    docs suggest) runs in every space instead of making the config invalid."""
+    from simcse_lab.core.validation import validate
+
+    cfg = load_config("explore", parse_overrides(["cluster.methods=[kmeans, hdbscan, evoc]"]))
+    validate(cfg)
+    assert cfg.cluster.runs() == [("kmeans", "raw"), ("evoc", "raw"), ("hdbscan", "umap"), ("evoc", "umap")]
+    validate(load_config("explore", parse_overrides(["cluster.methods=[kmeans, evoc]"])))  # as without-labels.md says
+    only_raw = load_config("explore", parse_overrides(["cluster.methods=[kmeans]"]))
+    validate(only_raw)
+    assert not only_raw.cluster.space_runs("umap")  # no UMAP is fitted that nobody clusters
+    with pytest.raises(ValueError, match=r"cluster.pairs: 'kmeans/rwa' is not a method/space pair"):
+        validate(load_config("explore", parse_overrides(["cluster.pairs=[kmeans/rwa]"])))
+    with pytest.raises(ValueError, match="hdbscan would run nowhere"):
+        validate(load_config("explore", parse_overrides(["cluster.spaces=[raw]"])))

@@ -28,7 +28,8 @@ import pytest
 from simcse_lab.cli import main
 
 FAST = [
-    "--set", "corpus.n_samples=null", "--set", "corpus.drop_labels=[]", "--set", "models.encoders=[tfidf-lsa]",
+    "--set", "corpus.n_samples=null", "--set", "corpus.heldout=0", "--set", "corpus.drop_labels=[]",
+    "--set", "models.encoders=[tfidf-lsa]",
     "--set", "models.simcse_from=[]", "--set", "cluster.methods=[kmeans]", "--set", "cluster.spaces=[raw]",
     "--set", "reduce.plot_2d=false", "--set", "metrics.sts_splits=[]", "--set", "metrics.n_alignment_texts=0",
     "--set", "metrics.n_bootstrap=5", "--set", "encode.show_progress=false", "-q",

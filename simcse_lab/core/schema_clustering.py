@@ -38,7 +38,8 @@ class ClusterConfig:
     methods: tuple[str, ...] = _f(("kmeans", "hdbscan"), "clusterers: kmeans, hdbscan, evoc", choices=CLUSTERERS.names)
     spaces: tuple[str, ...] = _f(("raw", "umap"), "spaces to cluster in: raw (the embedding), umap",
                                  choices=("raw", "umap"))
-    pairs: tuple[str, ...] = _f((), "only these method/space pairs, e.g. [kmeans/raw, hdbscan/umap] as in the seed"
+    pairs: tuple[str, ...] = _f((), "method/space pairs, e.g. [kmeans/raw, hdbscan/umap] as in the seed: a method"
+                                " named here runs only in the spaces paired with it, the others in every space"
                                 " (empty: every method x space)")
     n_clusters: int | str | None = _f(
         None, "KMeans k: a number; auto (chosen without labels: the best cluster.k_criterion over"
@@ -68,9 +69,32 @@ class ClusterConfig:
             problems.append(f"cluster.k_max ({self.k_max}) must be >= cluster.k_min ({self.k_min})")
         if not self.methods or not self.spaces:
             problems.append("cluster.methods and cluster.spaces must not be empty")
-        allowed = [f"{m}/{s}" for m in self.methods for s in self.spaces]
-        problems += [
-            f"cluster.pairs: {pair!r} is not a method/space pair of cluster.methods x cluster.spaces ({', '.join(allowed)})"
-            for pair in self.pairs if pair not in allowed
-        ]
+        known = [f"{m}/{s}" for m in CLUSTERERS.names() for s in ("raw", "umap")]
+        problems += [f"cluster.pairs: {pair!r} is not a method/space pair ({', '.join(known)})"
+                     for pair in self.pairs if pair not in known]
+        named = self._paired()
+        problems += [f"cluster.pairs pair {m} only with {', '.join(sorted(named[m]))}, not in cluster.spaces"
+                     f" {list(self.spaces)}: {m} would run nowhere" for m in self.methods
+                     if m in named and not named[m] & set(self.spaces)]
         return problems
+
+    def _paired(self) -> dict[str, set[str]]:
+        named: dict[str, set[str]] = {}
+        for pair in self.pairs:
+            method, _, space = pair.partition("/")
+            named.setdefault(method, set()).add(space)
+        return named
+
+    def runs(self) -> list[tuple[str, str]]:
+        """Every (method, space) clustering to run, space by space: a method named in ``pairs``
+        in the spaces paired with it, any other method in every space.
+
+        >>> ClusterConfig(methods=("kmeans", "hdbscan", "evoc"), pairs=("kmeans/raw", "hdbscan/umap")).runs()
+        [('kmeans', 'raw'), ('evoc', 'raw'), ('hdbscan', 'umap'), ('evoc', 'umap')]
+        """
+        named = self._paired()
+        return [(m, s) for s in self.spaces for m in self.methods if m not in named or s in named[m]]
+
+    def space_runs(self, space: str) -> bool:
+        """Whether any clustering runs in ``space`` (a UMAP space nobody clusters is not fitted)."""
+        return any(s == space for _, s in self.runs())

@@ -75,9 +75,7 @@ def cluster_model(name: str, embeddings: np.ndarray, spaces: dict[str, np.ndarra
     context = scoring_context(levels=levels, n_bootstrap=cfg.metrics.n_bootstrap, scores=list(SCORES.names()),
                               described=(texts, embeddings) if terms is not None else None) if cache is not None else ""
     for space, points in spaces.items():
-        for method in cfg.cluster.methods:
-            if cfg.cluster.pairs and f"{method}/{space}" not in cfg.cluster.pairs:
-                continue
+        for method in [m for m, s in cfg.cluster.runs() if s == space]:
             clusterer = make_clusterer(method, cfg.cluster, n_samples=len(points), n_classes=n_classes,
                                        seed=cfg.seed, backend=backend)
             key = clustering_key(points, method, clusterer, context) if cache is not None else ""

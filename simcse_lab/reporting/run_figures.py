@@ -106,9 +106,10 @@ def _umap_panels(result: Any, reuse: FigureReuse) -> None:
 
     for model, xy in result.projections.items():
         panels = {f"label: {result.level}": result.labels_true} if result.labels_true is not None else {}
-        for method in result.config.cluster.methods:
-            key = (model, method, "umap" if "umap" in result.config.cluster.spaces else "raw")
-            if key in result.cluster_labels:
+        for method in result.config.cluster.methods:  # each clusterer once, in UMAP space if it ran there
+            key = next((k for k in [(model, method, "umap"), (model, method, "raw")] if k in result.cluster_labels),
+                       None)
+            if key is not None:
                 panels[f"{method} ({key[2]})"] = result.cluster_labels[key]
         title = f"{model}: UMAP 2-D of {result.corpus_name}"
 
