@@ -132,7 +132,8 @@ def _cli(*args, cwd):
 
 def test_compare_scores_a_corpus_without_labels(tmp_path):
     path = _texts_file(tmp_path)
-    r = _cli("compare", "default", "--set", f"corpus.source={path}", "--set", "models.encoders=[tfidf-lsa]",
+    r = _cli("compare", "default", "--set", f"corpus.source={path}", "--set", "corpus.heldout=0",
+             "--set", "models.encoders=[tfidf-lsa]",
              "--set", "models.simcse_from=[]", "--set", "metrics.sts_splits=[]", "--set", "cluster.spaces=[raw]",
              "--set", "cluster.methods=[kmeans,evoc]", "--set", f"data_dir={DATA}", "--set",
              f"runs_dir={tmp_path / 'runs'}", "--set", "metrics.n_bootstrap=20", "-q", cwd=tmp_path)

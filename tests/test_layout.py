@@ -54,7 +54,7 @@ def test_the_public_api_is_lazy():
         " if m in sys.modules]\n"
         "from simcse_lab import Result, compare, load_config, resolve, run\n"
         "assert callable(run) and callable(compare) and callable(resolve) and isinstance(Result, type)\n"
-        "assert load_config('default').corpus.n_samples == 3000\n"
+        "assert load_config('default').corpus.n_samples == 2000\n"
         "assert not [m for m in ('torch', 'sentence_transformers', 'umap', 'hdbscan') if m in sys.modules]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
