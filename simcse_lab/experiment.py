@@ -123,6 +123,9 @@ def run(cfg: ExperimentConfig) -> Result:
     """
     validate(cfg)
     configure_threads(cfg.threads)
+    for method in cfg.cluster.idle_methods():
+        logger.warning("%s is not run: cluster.pairs pair it only with spaces not in cluster.spaces %s (set"
+                       " cluster.pairs=[] to run every clusterer in every space)", method, list(cfg.cluster.spaces))
     if cfg.metrics.n_seeds == 1:
         return _run_once(cfg)
     results = [_run_once(with_overrides(cfg, {"seed": cfg.seed + i})) for i in range(cfg.metrics.n_seeds)]

@@ -131,5 +131,8 @@ def test_pairs_restrict_only_the_methods_they_name():
     assert not only_raw.cluster.space_runs("umap")  # no UMAP is fitted that nobody clusters
     with pytest.raises(ValueError, match=r"cluster.pairs: 'kmeans/rwa' is not a method/space pair"):
         validate(load_config("explore", parse_overrides(["cluster.pairs=[kmeans/rwa]"])))
-    with pytest.raises(ValueError, match="hdbscan would run nowhere"):
-        validate(load_config("explore", parse_overrides(["cluster.spaces=[raw]"])))
+    raw_only = load_config("explore", parse_overrides(["cluster.spaces=[raw]"]))
+    validate(raw_only)  # HDBSCAN, paired with UMAP only, is left out (the run warns), KMeans still runs
+    assert raw_only.cluster.runs() == [("kmeans", "raw")] and raw_only.cluster.idle_methods() == ["hdbscan"]
+    with pytest.raises(ValueError, match="leave no clusterer"):
+        validate(load_config("explore", parse_overrides(["cluster.methods=[hdbscan]", "cluster.spaces=[raw]"])))

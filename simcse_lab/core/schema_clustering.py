@@ -72,10 +72,9 @@ class ClusterConfig:
         known = [f"{m}/{s}" for m in CLUSTERERS.names() for s in ("raw", "umap")]
         problems += [f"cluster.pairs: {pair!r} is not a method/space pair ({', '.join(known)})"
                      for pair in self.pairs if pair not in known]
-        named = self._paired()
-        problems += [f"cluster.pairs pair {m} only with {', '.join(sorted(named[m]))}, not in cluster.spaces"
-                     f" {list(self.spaces)}: {m} would run nowhere" for m in self.methods
-                     if m in named and not named[m] & set(self.spaces)]
+        if self.methods and self.spaces and not self.runs():
+            problems.append(f"cluster.pairs {list(self.pairs)} leave no clusterer of cluster.methods {list(self.methods)}"
+                            f" a space of cluster.spaces {list(self.spaces)}")
         return problems
 
     def _paired(self) -> dict[str, set[str]]:
@@ -94,6 +93,11 @@ class ClusterConfig:
         """
         named = self._paired()
         return [(m, s) for s in self.spaces for m in self.methods if m not in named or s in named[m]]
+
+    def idle_methods(self) -> list[str]:
+        """Methods that ``pairs`` keep out of every selected space (the run says so, and goes on)."""
+        running = {m for m, _ in self.runs()}
+        return [m for m in self.methods if m not in running]
 
     def space_runs(self, space: str) -> bool:
         """Whether any clustering runs in ``space`` (a UMAP space nobody clusters is not fitted)."""
