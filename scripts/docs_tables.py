@@ -6,6 +6,7 @@ script replaces each block's body with what the source NAME renders today:
 ====================  ========================================================================
 ``demo``              the demo's two tables, from ``docs/data/demo/`` (a copy of the run folder's
                       ``results.csv``, ``model_metrics.csv`` and ``manifest.json``)
+``demo-findings``     each trained model's V-measure difference to its start model, same files
 ``demo-machine``      which machine and command produced them, from the same manifest
 ``config-keys``       every config key with its default and help, from the schema
 ``lessons``           each executed lesson in ``docs/lessons/``: its run time and parameters
@@ -53,6 +54,27 @@ def demo() -> str:
     level = next(iter(manifest["corpus"]["levels"]))
     return comparison_markdown(table, pd.read_csv(DEMO / "model_metrics.csv"), level=level,
                                corpus_name=manifest["corpus"]["name"], n_texts=manifest["corpus"]["n_texts"])
+
+
+def demo_findings() -> str:
+    """Each trained model's V-measure difference to the model it started from, per clustering."""
+    import pandas as pd
+
+    manifest = _demo_manifest()
+    level = next(iter(manifest["corpus"]["levels"]))
+    t = pd.read_csv(DEMO / "results.csv")
+    t = t[(t["level"] == level) & (t["clusterer"] != "hdbscan-hard")]
+    v = t.set_index(["model", "clusterer", "space"])["v_measure"]
+    parts = []
+    for model in t["model"].unique():
+        start = re.fullmatch(r"[\w-]+\((.+)\)", model)
+        if start is None or start.group(1) not in set(t["model"]):
+            continue
+        diffs = ", ".join(f"{c}/{sp} {v[(model, c, sp)] - v[(start.group(1), c, sp)]:+.3f}"
+                          for (m, c, sp) in v.index if m == model and (start.group(1), c, sp) in v.index)
+        parts.append(f"`{model}` {diffs}")
+    return ("V-measure difference to the start model on the held-out texts (one seed; compare with the ± above): "
+            + "; ".join(parts) + ".") if parts else ""
 
 
 def demo_machine() -> str:
@@ -224,7 +246,7 @@ def render(name: str) -> str:
         return bench(name.split(":", 1)[1])
     if name.startswith("run:"):
         return run_findings(name.split(":", 1)[1])
-    sources = {"demo": demo, "demo-machine": demo_machine, "config-keys": config_keys, "lessons": lessons,
+    sources = {"demo": demo, "demo-findings": demo_findings, "demo-machine": demo_machine, "config-keys": config_keys, "lessons": lessons,
                "agreement-all": agreement_all, "agreement-scores": agreement_scores}
     if name not in sources:
         raise SystemExit(f"unknown generated block {name!r}; known: {', '.join(sources)}, bench:<file>")
