@@ -172,7 +172,12 @@ def agreement_all() -> str:
                                         "label-free agrees": int(g.loc[g["verdict"] != "unclear", "agree"].sum())}),
                    include_groups=False).reset_index())
     wrong = decided[~decided["agree"]]
-    lines = [rows.to_markdown(index=False), "",
+    by_setting = (cases.groupby("setting", sort=True)
+                  .apply(lambda g: pd.Series({"cases": len(g), "decided by the labels": int((g["verdict"] != "unclear").sum()),
+                                              "label-free agrees": int(g.loc[g["verdict"] != "unclear", "agree"].sum())}),
+                         include_groups=False).reset_index()
+                  .rename(columns={"setting": "clustering (verdict read in its space)"}))
+    lines = [rows.to_markdown(index=False), "", "By clustering:", "", by_setting.to_markdown(index=False), "",
              f"All recorded checks: {len(cases)} distinct (corpus, level, method, clusterer, scored k) cases; the labels"
              f" decide {len(decided)}, and the label-free verdict agrees on {int(decided['agree'].sum())} of them"
              + (f" ({decided['agree'].mean():.0%})." if len(decided) else ".")
