@@ -13,7 +13,7 @@ def _spec(tmp_path, tiny_csv, **extra):
         "fixed": {
             "corpus_source": str(tiny_csv), "data_dir": str(tmp_path / "data"), "models_encoders": ["tfidf-lsa"],
             "models_simcse_from": [], "cluster_spaces": ["raw"], "cluster_methods": ["kmeans"],
-            "reduce_plot_2d": False, "metrics_n_alignment_texts": 0,
+            "reduce_plot_2d": False, "metrics_n_alignment_texts": 0, "corpus_heldout": 0,
         },
         # 40 clusters cannot be made from 30 texts: exactly one of the four cells fails
         "grid": {"corpus_n_samples": [30, 60], "cluster_n_clusters": [3, 40]},

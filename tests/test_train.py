@@ -112,7 +112,8 @@ def test_torchrun_two_processes_train_with_gloo(tmp_path, tiny_csv, tiny_checkpo
 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "simcse_lab.cli",
            "train", "--model", str(tiny_checkpoint), "--set", f"corpus.source={tiny_csv}",
-           "--set", f"data_dir={tmp_path / 'data'}", "--set", "corpus.n_samples=null", "--set", "corpus.drop_labels=[]",
+           "--set", f"data_dir={tmp_path / 'data'}", "--set", "corpus.n_samples=null", "--set", "corpus.heldout=0",
+           "--set", "corpus.drop_labels=[]",
            "--set", "train.batch_size=8", "--set", "train.max_seq_length=16", "--set", "train.learning_rate=1e-3",
            "--set", "train.checkpoint_steps=1", "--set", "encode.show_progress=false", "-q"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
