@@ -166,16 +166,16 @@ def agreement_all() -> str:
 
     cases = _all_cases(lambda table, baseline: verdict_agreement(table, baseline=baseline))
     decided = cases[cases["verdict"] != "unclear"]
+    def tally(g: pd.DataFrame) -> pd.Series:
+        ruled = g["verdict"] != "unclear"
+        return pd.Series({"cases": len(g), "decided by the labels": int(ruled.sum()),
+                          "label-free agrees": int(g.loc[ruled, "agree"].sum())})
+
     rows = (cases.groupby("record", sort=False)
-            .apply(lambda g: pd.Series({"corpus": g["corpus"].iloc[0], "cases": len(g),
-                                        "decided by the labels": int((g["verdict"] != "unclear").sum()),
-                                        "label-free agrees": int(g.loc[g["verdict"] != "unclear", "agree"].sum())}),
-                   include_groups=False).reset_index())
+            .apply(lambda g: pd.concat([pd.Series({"corpus": g["corpus"].iloc[0]}), tally(g)]), include_groups=False)
+            .reset_index())
     wrong = decided[~decided["agree"]]
-    by_setting = (cases.groupby("setting", sort=True)
-                  .apply(lambda g: pd.Series({"cases": len(g), "decided by the labels": int((g["verdict"] != "unclear").sum()),
-                                              "label-free agrees": int(g.loc[g["verdict"] != "unclear", "agree"].sum())}),
-                         include_groups=False).reset_index()
+    by_setting = (cases.groupby("setting", sort=True).apply(tally, include_groups=False).reset_index()
                   .rename(columns={"setting": "clustering (verdict read in its space)"}))
     lines = [rows.to_markdown(index=False), "", "By clustering:", "", by_setting.to_markdown(index=False), "",
              f"All recorded checks: {len(cases)} distinct (corpus, level, method, clusterer, scored k) cases; the labels"
@@ -197,17 +197,16 @@ def agreement_scores() -> str:
     from simcse_lab.reporting.agreement import score_verdicts
 
     cases = _all_cases(lambda table, baseline: score_verdicts(table, baseline=baseline), keys=("score",))
-    rows = []
+    rows, reach = [], []
     for score, g in cases.groupby("score", sort=False):
         decided = g[(g["verdict"] != "unclear") & (g["lf_verdict"] != "n/a")]
         rows.append({"score": score, "cases scored": int((g["lf_verdict"] != "n/a").sum()),
                      "decided by the labels": len(decided), "agrees": int(decided["agree"].sum()),
                      "agreement": f"{decided['agree'].mean():.0%}" if len(decided) else "-",
                      "says the opposite": int((decided["lf_verdict"].isin(["better", "worse"]) & ~decided["agree"]).sum())})
-    table = pd.DataFrame(rows)
-    rates = {r["score"]: r["agrees"] / r["decided by the labels"] for r in rows if r["decided by the labels"]}
-    reach = [s for s, rate in rates.items() if rate >= 0.9]
-    return "\n".join([table.to_markdown(index=False), "",
+        if len(decided) and decided["agree"].mean() >= 0.9:
+            reach.append(score)
+    return "\n".join([pd.DataFrame(rows).to_markdown(index=False), "",
                       f"Scores that agree in at least 90% of their decided cases: {', '.join(reach)}." if reach
                       else "No score, read alone, agrees in 90% of its decided cases."])
 
