@@ -672,3 +672,10 @@ def test_a_label_level_with_very_many_classes_is_warned_about_before_kmeans(earl
     assert code == 0, err
     assert any("KMeans will make one cluster per class of 'Cat1': k=150 for 300 texts" in ln
                for ln in warnings_of(caplog))
+
+
+def test_the_reports_v_measure_table_has_one_header_row(earlier):
+    page = (earlier.run_dir / "report.html").read_text()
+    table = page.split("<h2>V-measure against")[1].split("</table>")[0]
+    head = table.split("<thead>")[1].split("</thead>")[0]
+    assert head.count("<tr") == 1 and "<th>model</th>" in head

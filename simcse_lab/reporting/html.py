@@ -166,7 +166,9 @@ def build_html_report(run_dir: str | Path, *, out: str | Path | None = None, nam
             f"{html.escape(str(corpus.get('source', '')))}. Wall time {manifest.get('wall_seconds', '?')} s.</p>"
         )
     if level:
-        parts += [f"<h2>V-measure against {html.escape(str(level))}</h2>", summary.to_html(float_format="%.3f")]
+        one_header = summary.rename_axis(columns=None).reset_index()  # model as a column: one header row
+        parts += [f"<h2>V-measure against {html.escape(str(level))}</h2>",
+                  one_header.to_html(index=False, float_format="%.3f")]
     free = label_free_table(table, level=level)
     if has_label_free(free):
         parts += ["<h2>Label-free scores (no labels used)</h2>",
