@@ -38,6 +38,13 @@ from .tables import paired_differences
 __all__ = ["agreement_rate", "score_correlations", "score_verdicts", "verdict_agreement"]
 
 
+def _sign(score: str) -> int:
+    """+1 for a score where higher is better, -1 for one where lower is (Davies-Bouldin)."""
+    from ..core.registry import SCORES
+
+    return 1 if SCORES[score].meta.get("higher_is_better", True) else -1
+
+
 def _verdict(lo: float, hi: float) -> str:
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return "unclear"
@@ -76,13 +83,12 @@ def score_verdicts(table: pd.DataFrame, *, baseline: str, scores: list[str] | No
     `paired_differences`), ``better``/``worse``/``unclear`` with the score's direction (Davies-Bouldin:
     lower is better), beside the labelled verdict. ``lf_verdict`` is ``n/a`` where the score is not
     defined (DBCV for KMeans, fewer than two clusters). One row per case and score."""
-    from ..core.registry import SCORES
     from ..evaluation.scoring import label_free_scores
 
     labelled = paired_differences(table, baseline=baseline).set_index(["model", "level", "setting"])
     rows = []
     for score in [s for s in (scores or label_free_scores()) if s in table.columns]:
-        sign = 1 if SCORES[score].meta.get("higher_is_better", True) else -1
+        sign = _sign(score)
         for r in paired_differences(table, baseline=baseline, metric=score).itertuples():
             if r.model == baseline:
                 continue
@@ -106,7 +112,6 @@ def score_correlations(table: pd.DataFrame) -> pd.DataFrame:
     per level (means over seeds first); Davies-Bouldin sign-flipped so that higher is better."""
     from scipy.stats import spearmanr
 
-    from ..core.registry import SCORES
     from ..evaluation.scoring import label_free_scores
 
     scores = [s for s in label_free_scores() if s in table.columns]
@@ -116,7 +121,6 @@ def score_correlations(table: pd.DataFrame) -> pd.DataFrame:
         means = g.groupby(["model", "setting"], sort=False)[["v_measure", *scores]].mean()
         for s in scores:
             ok = means[["v_measure", s]].dropna()
-            sign = 1 if SCORES[s].meta.get("higher_is_better", True) else -1
-            rho = float(spearmanr(ok["v_measure"], sign * ok[s]).statistic) if len(ok) >= 3 else float("nan")
+            rho = float(spearmanr(ok["v_measure"], _sign(s) * ok[s]).statistic) if len(ok) >= 3 else float("nan")
             rows.append({"level": level, "score": s, "spearman": rho, "n": len(ok)})
     return pd.DataFrame(rows, columns=["level", "score", "spearman", "n"])
