@@ -202,8 +202,14 @@ def test_clusterings_and_their_scores_are_cached_and_verified(tmp_path, tiny_csv
     for cls in (KMeansClusterer, HDBSCANClusterer):
         real = cls.fit_predict
         monkeypatch.setattr(cls, "fit_predict", lambda self, x, _real=real: fits.append(self) or _real(self, x))
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    counted = []
+    real_counts = CountVectorizer.fit_transform
+    monkeypatch.setattr(CountVectorizer, "fit_transform", lambda self, *a, **k: counted.append(1) or real_counts(
+        self, *a, **k))
     again = run(cfg)
-    assert fits == []
+    assert fits == [] and counted == []  # every description came from the cache: no term counts made
     pd.testing.assert_frame_equal(again.table, first.table)
     pd.testing.assert_frame_equal(again.clusters, first.clusters)
     assert again.manifest["k_choice"] == first.manifest["k_choice"]
@@ -243,3 +249,30 @@ def test_figures_are_drawn_again_only_when_what_they_show_changed(tmp_path, tiny
     result.corpus_name = "renamed"  # every title changes
     result.save(out)
     assert drawn == [1]
+
+
+def test_large_tables_are_formatted_again_only_when_their_rows_changed(tmp_path, tiny_csv, monkeypatch):
+    import pandas as pd
+
+    from simcse_lab.core.config import ExperimentConfig, with_overrides
+    from simcse_lab.experiment import run
+
+    cfg = with_overrides(ExperimentConfig(), {
+        "corpus.source": str(tiny_csv), "corpus.n_samples": None, "data_dir": str(tmp_path),
+        "models.encoders": ["tfidf-lsa"], "models.simcse_from": [], "metrics.sts_splits": [],
+        "metrics.n_alignment_texts": 0, "metrics.n_bootstrap": 0, "reduce.n_neighbors": 10,
+        "cluster.methods": ["kmeans"], "encode.show_progress": False})
+    result = run(cfg)
+    out = result.save(tmp_path / "run")
+    before = {n: (out / n).read_bytes() for n in ("assignments.csv", "clusters.csv")}
+    written = []
+    real = pd.DataFrame.to_csv
+    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda self, path=None, *a, **k: (
+        written.append(getattr(path, "name", path)), real(self, path, *a, **k))[1])
+    result.save(out)
+    assert "assignments.csv" not in written and "clusters.csv" not in written
+    assert {n: (out / n).read_bytes() for n in before} == before
+    key = next(iter(result.cluster_labels))
+    result.cluster_labels[key] = result.cluster_labels[key][::-1].copy()  # another assignment of the texts
+    result.save(out)
+    assert "assignments.csv" in written and (out / "assignments.csv").read_bytes() != before["assignments.csv"]

@@ -22,6 +22,9 @@ Examples
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -29,18 +32,32 @@ __all__ = ["TermIndex", "cluster_terms", "describe_clusters"]
 
 
 class TermIndex:
-    """The texts' term counts (``CountVectorizer``, English stop words), made once per run."""
+    """The texts' term counts (``CountVectorizer``, English stop words), made once per run, when a
+    clustering is first described (a run whose descriptions all come from the cache makes none)."""
 
     def __init__(self, texts: list[str], *, min_df: int = 2, max_features: int = 50_000) -> None:
+        self.texts, self.min_df, self.max_features = texts, min_df, max_features
+
+    @cached_property
+    def _fitted(self) -> tuple[Any, np.ndarray]:
         from sklearn.feature_extraction.text import CountVectorizer
 
-        min_df = min_df if len(texts) >= 50 else 1  # a handful of texts: every word counts
-        self.vectorizer = CountVectorizer(stop_words="english", min_df=min_df, max_features=max_features)
+        min_df = self.min_df if len(self.texts) >= 50 else 1  # a handful of texts: every word counts
+        vectorizer = CountVectorizer(stop_words="english", min_df=min_df, max_features=self.max_features)
         try:
-            self.counts = self.vectorizer.fit_transform(texts).tocsr()
-            self.terms = self.vectorizer.get_feature_names_out()
+            return vectorizer.fit_transform(self.texts).tocsr(), vectorizer.get_feature_names_out()
         except ValueError:  # no word survives (texts of stop words, numbers only)
-            self.counts, self.terms = None, np.array([], dtype=object)
+            return None, np.array([], dtype=object)
+
+    @property
+    def counts(self) -> Any:
+        """Texts x terms counts (CSR), or None when no word survives."""
+        return self._fitted[0]
+
+    @property
+    def terms(self) -> np.ndarray:
+        """The vocabulary, in the columns' order."""
+        return self._fitted[1]
 
 
 def cluster_terms(labels: np.ndarray, index: TermIndex, *, n_terms: int = 8) -> dict[int, list[str]]:

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..core.config import ExperimentConfig, to_yaml
+from ..core.hashing import content_hash
 from ..evaluation.scoring import metric_columns, spread_columns
-from .run_folder import check_run_folder, notice_replacement, slug
+from .run_folder import FileReuse, check_run_folder, notice_replacement, slug
 from .tables import format_summary, spread_label, spread_table, summary_table
 
 logger = logging.getLogger(__name__)
@@ -143,14 +144,20 @@ class Result:
             np.save(run_dir / "arrays" / f"{slug(model)}__umap2d.npy", xy, allow_pickle=False)
         for (model, clusterer, space), labels in self.cluster_labels.items():
             np.save(run_dir / "arrays" / f"{slug(model)}__{clusterer}__{space}.npy", labels, allow_pickle=False)
+        # the large tables of a rerun that found every clustering cached are copied from the run replaced
+        tables = FileReuse(run_dir, previous, content_hash(Path(__file__).read_text()), "table")
         if self.clusters is not None:
             cols = ["model", "clusterer", "space", "cluster", "size", "share", "top_terms"]
-            self.clusters[cols + [c for c in self.clusters.columns if c not in cols]].to_csv(
-                run_dir / "clusters.csv", index=False)
+            clusters = self.clusters[cols + [c for c in self.clusters.columns if c not in cols]]
+            tables("clusters.csv", clusters.to_json(orient="split"),
+                   lambda path: clusters.to_csv(path, index=False))
         if self.texts:
-            self.assignments().to_csv(run_dir / "assignments.csv", index=False)
-        if self.texts:
+            keys = list(self.cluster_labels)  # the order assignments.csv has
+            tables("assignments.csv", [self.text_ids, self.texts, [[*k, self.cluster_labels[k], self.probabilities.get(k)]
+                                                                     for k in keys]],
+                   lambda path: self.assignments().to_csv(path, index=False))
             (run_dir / "texts.json").write_text(json.dumps(self.texts))
+        tables.close()
         from .run_figures import save_figures
 
         save_figures(self, run_dir / "figures", previous=previous)

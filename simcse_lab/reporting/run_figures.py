@@ -9,23 +9,19 @@ the folder being replaced whose digest is the same is copied instead.
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..core.hashing import array_digest, content_hash
-from .run_folder import slug
+from ..core.hashing import content_hash
+from .run_folder import FileReuse, slug
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FigureReuse", "save_figures"]
+__all__ = ["save_figures"]
 
-DIGESTS = ".inputs.json"
 
 
 def _code_digest() -> str:
@@ -35,54 +31,9 @@ def _code_digest() -> str:
                                                           here / "maps.py", here / "html.py")])
 
 
-def _digestible(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return array_digest(np.ascontiguousarray(value)) if value.dtype != object else content_hash(value.tolist())
-    if isinstance(value, dict):
-        return {str(k): _digestible(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_digestible(v) for v in value]
-    return value
-
-
-class FigureReuse:
-    """Draw a figure into ``fig_dir``, or copy it from ``previous``'s figures when its inputs are
-    the same; `close` writes the digests for the next run."""
-
-    def __init__(self, fig_dir: Path, previous: Path | None) -> None:
-        self.fig_dir, self.digests = fig_dir, {}
-        self.old_dir = previous / "figures" if previous is not None else None
-        self.old: dict[str, str] = {}
-        if self.old_dir is not None and (self.old_dir / DIGESTS).is_file():
-            try:
-                old = json.loads((self.old_dir / DIGESTS).read_text())
-                self.old = old if isinstance(old, dict) else {}
-            except (OSError, ValueError):
-                self.old = {}
-        self.code = _code_digest()
-        self.reused = 0
-
-    def __call__(self, filename: str, inputs: Any, draw: Callable[[Path], None]) -> None:
-        digest = content_hash({"inputs": _digestible(inputs), "code": self.code})
-        target = self.fig_dir / filename
-        old = self.old_dir / filename if self.old_dir is not None else None
-        if old is not None and self.old.get(filename) == digest and old.is_file():
-            shutil.copy2(old, target)
-            self.reused += 1
-        else:
-            draw(target)
-        if target.is_file():
-            self.digests[filename] = digest
-
-    def close(self) -> None:
-        (self.fig_dir / DIGESTS).write_text(json.dumps(self.digests, indent=1, sort_keys=True))
-        if self.reused:
-            logger.info("%d figure(s) unchanged since the earlier run: copied, not drawn again", self.reused)
-
-
 def save_figures(result: Any, fig_dir: Path, *, previous: Path | None = None) -> None:
     """Every figure of ``result`` (a `simcse_lab.reporting.results.Result`) into ``fig_dir``."""
-    reuse = FigureReuse(fig_dir, previous)
+    reuse = FileReuse(fig_dir, previous / "figures" if previous is not None else None, _code_digest(), "figure")
     _umap_panels(result, reuse)
     if result.manifest.get("k_choice"):
         reuse("k_choice.png", result.manifest["k_choice"], lambda path: _k_choice(result.manifest["k_choice"], path))
@@ -99,11 +50,7 @@ def save_figures(result: Any, fig_dir: Path, *, previous: Path | None = None) ->
     reuse.close()
 
 
-def _umap_panels(result: Any, reuse: FigureReuse) -> None:
-    from matplotlib.figure import Figure
-
-    from .plots import plot_run
-
+def _umap_panels(result: Any, reuse: FileReuse) -> None:
     for model, xy in result.projections.items():
         panels = {f"label: {result.level}": result.labels_true} if result.labels_true is not None else {}
         for method in result.config.cluster.methods:  # each clusterer once, in UMAP space if it ran there
@@ -114,6 +61,10 @@ def _umap_panels(result: Any, reuse: FigureReuse) -> None:
         title = f"{model}: UMAP 2-D of {result.corpus_name}"
 
         def draw(path: Path, xy=xy, panels=panels, title=title) -> None:
+            from matplotlib.figure import Figure  # imported only when a figure is drawn
+
+            from .plots import plot_run
+
             fig = Figure(figsize=(5 * len(panels), 5.2))
             plot_run(xy, panels, axes=fig.subplots(1, len(panels), squeeze=False)[0])
             fig.suptitle(title)
@@ -145,7 +96,7 @@ def _bars(main: Any, metric: str, title: str, path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
-def _maps(result: Any, reuse: FigureReuse) -> None:
+def _maps(result: Any, reuse: FileReuse) -> None:
     from .maps import labelled_map
 
     for model, xy in result.projections.items():
@@ -164,7 +115,7 @@ def _maps(result: Any, reuse: FigureReuse) -> None:
             return
 
 
-def _interactive(result: Any, reuse: FigureReuse, *, max_points: int = 25_000) -> None:
+def _interactive(result: Any, reuse: FileReuse, *, max_points: int = 25_000) -> None:
     if len(result.texts) > max_points:
         logger.info("interactive UMAP views skipped: %d texts > %d", len(result.texts), max_points)
         return

@@ -10,12 +10,67 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ..core.hashing import array_digest, content_hash
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_run_folder", "check_writable_folder", "notice_replacement", "slug"]
+__all__ = ["FileReuse", "check_run_folder", "check_writable_folder", "notice_replacement", "slug"]
+
+DIGESTS = ".inputs.json"
+
+
+def _digestible(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return array_digest(np.ascontiguousarray(value)) if value.dtype != object else content_hash(value.tolist())
+    if isinstance(value, dict):
+        return {str(k): _digestible(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_digestible(v) for v in value]
+    return value
+
+
+class FileReuse:
+    """Write a file into ``out_dir``, or copy it from ``old_dir`` (the same place in the run folder
+    being replaced) when its inputs and ``code`` (a digest of the code that writes it) are those
+    it was written from there; `close` keeps the digests in ``out_dir/.inputs.json`` for the next
+    run. Figures and the large tables of a rerun that found everything cached are copied, not
+    drawn or formatted again."""
+
+    def __init__(self, out_dir: Path, old_dir: Path | None, code: str, what: str = "file") -> None:
+        self.out_dir, self.old_dir, self.code, self.what = out_dir, old_dir, code, what
+        self.digests: dict[str, str] = {}
+        self.old: dict[str, str] = {}
+        if old_dir is not None and (old_dir / DIGESTS).is_file():
+            try:
+                old = json.loads((old_dir / DIGESTS).read_text())
+                self.old = old if isinstance(old, dict) else {}
+            except (OSError, ValueError):
+                self.old = {}
+        self.reused = 0
+
+    def __call__(self, filename: str, inputs: Any, write: Callable[[Path], None]) -> None:
+        digest = content_hash({"inputs": _digestible(inputs), "code": self.code})
+        target = self.out_dir / filename
+        old = self.old_dir / filename if self.old_dir is not None else None
+        if old is not None and self.old.get(filename) == digest and old.is_file():
+            shutil.copy2(old, target)
+            self.reused += 1
+        else:
+            write(target)
+        if target.is_file():
+            self.digests[filename] = digest
+
+    def close(self) -> None:
+        (self.out_dir / DIGESTS).write_text(json.dumps(self.digests, indent=1, sort_keys=True))
+        if self.reused:
+            logger.info("%d %s(s) unchanged since the earlier run: copied, not written again", self.reused, self.what)
 
 
 def check_writable_folder(folder: str | Path, what: str = "folder") -> Path:
