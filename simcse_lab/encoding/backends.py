@@ -13,7 +13,8 @@ torch and each variant on an idle machine for a model architecture and keeps the
 export's cost in ``speed-<key>.json``, keyed by the architecture, the CPU, its core count and
 instruction sets, and the package versions. ``auto`` then takes the fastest variant only when the
 texts to encode are enough for its per-text saving to repay the export (an export already made
-costs nothing), and only if the export matches torch; else torch. Without a record for this
+costs nothing; the record's export cost is that of every variant, more than a run's export of the
+one it uses), and only if the export matches torch; else torch. Without a record for this
 machine it keeps torch. The same config on the same machine therefore always picks the same
 backend, and `choice_reason` says why (the run manifest keeps it). Variants: ``onnx`` (ONNX
 Runtime, fp32), ``onnx-int8`` (ONNX Runtime, dynamic int8 weights), ``openvino`` (OpenVINO on
@@ -126,10 +127,11 @@ def select_backend(
     folder = export_dir(encoder, data_dir)
     record = _read_record(folder / "export.json", "variants")
     if explicit:
-        if record is None:
+        if record is None or backend not in record["variants"]:
             if not probe_texts:
                 raise ValueError("select_backend needs probe texts to check an export against torch")
-            record = export_onnx(encoder, folder, _probe(list(probe_texts)))
+            had = tuple(record["variants"]) if record is not None else ()
+            record = export_onnx(encoder, folder, _probe(list(probe_texts)), variants=(*had, backend))
         return _use(encoder, backend, record, folder, threads, f"encode.backend={backend} asked for")
     speed_path = _speed_path(encoder, data_dir)
     speed = _read_record(speed_path, "torch") if speed_path is not None else None
@@ -137,21 +139,23 @@ def select_backend(
         return _torch(encoder, "no speed record of this machine for this architecture (`simcse-lab probe-backends`"
                                " measures one, once)")
     faster = {k: v for k, v in speed.get("variants", {}).items() if v > speed["torch"]}
-    if record is not None:
-        faster = {k: v for k, v in faster.items() if record["variants"].get(k, {}).get("usable")}
+    if record is not None:  # an export checks the variants it was made for; another is exported when chosen
+        faster = {k: v for k, v in faster.items() if record["variants"].get(k, {}).get("usable", k not in
+                                                                                          record["variants"])}
     if not faster:
         return _torch(encoder, f"no usable ONNX variant is faster than torch on this machine ({speed_path.name})")
     best = max(faster, key=faster.get)
     n = len(probe_texts)
     saving = n * (1 / speed["torch"] - 1 / faster[best])
-    cost = 0.0 if record is not None else float(speed.get("export_seconds", 0.0))
+    cost = 0.0 if record is not None and best in record["variants"] else float(speed.get("export_seconds", 0.0))
     why = (f"{best} {faster[best]:.0f} texts/s vs torch {speed['torch']:.0f} on this machine ({speed_path.name});"
            f" {n} texts save {saving:.0f} s" + (f" against an export of {cost:.0f} s" if cost else ", exported already"))
     if saving <= cost:
         return _torch(encoder, why.replace(" save ", " would save only "))
-    if record is None:
-        logger.info("%s: exporting to ONNX and checking it against torch (%s)", encoder.name, folder)
-        record = export_onnx(encoder, folder, _probe(list(probe_texts)))
+    if record is None or best not in record["variants"]:
+        logger.info("%s: exporting to ONNX for %s and checking it against torch (%s)", encoder.name, best, folder)
+        had = tuple(record["variants"]) if record is not None else ()
+        record = export_onnx(encoder, folder, _probe(list(probe_texts)), variants=(*had, best))
         if not record["variants"].get(best, {}).get("usable"):
             return _torch(encoder, f"the {best} export does not match torch's embeddings (cosine"
                                    f" {record['variants'].get(best, {}).get('min_cosine')})")

@@ -145,9 +145,12 @@ class _Wrapped:
         return Wrapped().eval()
 
 
-def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[str], *, batch_size: int = 32) -> dict:
-    """Export ``encoder``'s model to ``dest`` (fp32 and int8), check both against torch on
-    ``probe_texts`` and time all three; write and return ``export.json``."""
+def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[str], *, batch_size: int = 32,
+                variants: tuple[str, ...] | None = None) -> dict:
+    """Export ``encoder``'s model to ``dest``, check each of ``variants`` (None: every variant, fp32,
+    int8 and OpenVINO) against torch on ``probe_texts`` and time it; write and return
+    ``export.json``. A run that needs one variant exports and checks only that one (the int8 file
+    is quantised only when asked for)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -168,14 +171,16 @@ def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[st
             opset_version=17, dynamo=False,
         )
         export_s = time.perf_counter() - t0
-        with _quiet_root_logger():
-            quantize_dynamic(
-                str(tmp / _VARIANTS["onnx"]), str(tmp / _VARIANTS["onnx-int8"]), weight_type=QuantType.QInt8
-            )
+        wanted = [v for v in _VARIANTS if variants is None or v in variants]
+        if "onnx-int8" in wanted:
+            with _quiet_root_logger():
+                quantize_dynamic(
+                    str(tmp / _VARIANTS["onnx"]), str(tmp / _VARIANTS["onnx-int8"]), weight_type=QuantType.QInt8
+                )
         record: dict[str, Any] = {"identity": encoder.identity, "export_seconds": round(export_s, 2), "variants": {}}
         ref, ref_s = timed_encode(encoder, probe, batch_size)
         record["torch_texts_per_s"] = round(len(probe) / ref_s, 1)
-        for variant, fname in _VARIANTS.items():
+        for variant, fname in [(v, _VARIANTS[v]) for v in wanted]:
             if runtime_of(variant) == "openvino" and not openvino_available():
                 continue
             onnx_enc = OnnxEncoder(tmp / fname, encoder, encoder.name, encoder.identity, runtime=runtime_of(variant))
