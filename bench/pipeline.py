@@ -11,7 +11,10 @@ new notebook kernel) on the same texts, the same model folders and the same clus
   HDBSCAN (soft memberships -> argmax) on the UMAP projection, ``v_measure_score``.
 * **B cold** -- ``simcse_lab.experiment.run`` + ``Result.save`` with the same settings and an
   empty ``data/interim`` (no embeddings, projections, clusterings or ONNX exports yet), plus EVoC
-  on the raw vectors (B's own density clusterer; A has none to compare).
+  on the raw vectors (B's own density clusterer; A has none to compare). What ``make install``
+  made once belongs to the installed machine, not to a run's caches, so B cold has it: the backend
+  speed record and numba's compiled code of EVoC and umap-learn (which the workbench keeps in
+  numba's cache; plain umap-learn, as A uses it, compiles it again in every process).
 * **B cold, exports kept** -- the same, with only the ONNX exports kept (a new corpus for
   models already used once).
 * **B warm** -- the same again with every cache filled (a notebook rerun).

@@ -276,3 +276,33 @@ def test_large_tables_are_formatted_again_only_when_their_rows_changed(tmp_path,
     result.cluster_labels[key] = result.cluster_labels[key][::-1].copy()  # another assignment of the texts
     result.save(out)
     assert "assignments.csv" in written and (out / "assignments.csv").read_bytes() != before["assignments.csv"]
+
+
+@pytest.mark.slow
+def test_umap_compiles_once_and_later_processes_load_its_code_from_numba_cache():
+    import subprocess
+    import sys
+
+    def fit(via_workbench: bool) -> tuple[int, str]:
+        """A new process's first UMAP fit: how many compiled functions it loaded from numba's cache."""
+        script = (
+            "import numpy as np\n"
+            "import umap\n"
+            "from numba.core.registry import CPUDispatcher\n"
+            "from umap import layouts, umap_\n"
+            "from simcse_lab.clustering import reduce\n"
+            + ("" if via_workbench else "reduce.umap_with_cached_jit = lambda: umap  # plain umap-learn\n")
+            + "x = np.random.default_rng(0).normal(size=(120, 16)).astype(np.float32)\n"
+            "xy = reduce.UMAPReducer(n_components=2, n_neighbors=10, random_state=3).fit_transform(x)\n"
+            "jitted = [f for m in (layouts, umap_) for f in vars(m).values() if isinstance(f, CPUDispatcher)]\n"
+            "print(sum(sum(f.stats.cache_hits.values()) for f in jitted), float(np.abs(xy).sum()))\n")
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
+        hits, total = r.stdout.split()
+        return int(hits), total
+
+    _, first = fit(True)  # compiles (and saves) what is not cached yet
+    hits, again = fit(True)
+    plain_hits, plain = fit(False)
+    assert hits > plain_hits  # the workbench's process loaded umap's compiled code that plain umap compiles anew
+    assert first == again == plain  # the same seeded projection from cached code

@@ -7,8 +7,8 @@ pass and gives a slightly different answer; here the fitted embedding is used di
 
 With ``cache_dir``, a fitted embedding is stored (verified, see `simcse_lab.core.cache`) under a
 key made of the input array's hash, the UMAP parameters and the umap-learn version, so a rerun
-on the same embeddings neither fits again nor imports umap (whose numba compilation costs
-25-30 s in every fresh process).
+on the same embeddings neither fits again nor imports umap. umap-learn's numba functions are set to
+keep their compiled code on disk (`umap_with_cached_jit`), so only the first process compiles them.
 
 >>> IdentityReducer().fit_transform(np.ones((3, 2), dtype=np.float32)).shape
 (3, 2)
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -133,9 +134,32 @@ class UMAPReducer:
             from cuml.manifold import UMAP
 
             return UMAP(**kwargs)
-        import umap
-
+        umap = umap_with_cached_jit()
         return umap.UMAP(**kwargs, n_jobs=1 if self.random_state is not None else -1)
+
+
+@lru_cache(maxsize=1)
+def umap_with_cached_jit() -> Any:
+    """The ``umap`` module, its numba functions set to keep their machine code on disk.
+
+    umap-learn compiles its numba functions in every new process, without numba's cache: 15-30 s
+    before the first fit, however small (`bench/pipeline.py`). Turning the cache on
+    (``Dispatcher.enable_caching``, numba's own ``cache=True``) before anything is compiled makes
+    the first process compile and save and every later one load the code in about a second. The
+    code is the same machine code, so a seeded fit gives the same projection. Functions numba
+    cannot cache (closures) are compiled as before."""
+    import umap
+    from numba.core.registry import CPUDispatcher
+    from umap import distances, layouts, spectral, umap_, utils
+
+    for module in (umap_, layouts, distances, utils, spectral):
+        for obj in vars(module).values():
+            if isinstance(obj, CPUDispatcher) and obj.__module__ == module.__name__:
+                try:
+                    obj.enable_caching()
+                except RuntimeError:  # no writable place for numba's cache: compile in memory, as before
+                    return umap
+    return umap
 
 
 def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components: int | None = None,
