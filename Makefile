@@ -24,9 +24,11 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	# EVoC compiles its numba kernels on first import (about 3 min on 2 cores) and caches them: once, here
 	$(PY) -c "import evoc"
-	# umap-learn's numba code: compiled once here and kept in numba's cache (clustering/reduce.py), not in every run
+	# numba code of umap-learn and of datashader (under datamapplot and BERTopic): compiled once here and kept
+	# in numba's cache (clustering/reduce.py, core/jit_cache.py), not again in every run
 	$(PY) -c "import numpy as np; from simcse_lab.clustering.reduce import UMAPReducer as U; \
-	  U(n_components=2, n_neighbors=5).fit_transform(np.random.default_rng(0).random((60, 8), dtype='float32'))"
+	  U(n_components=2, n_neighbors=5).fit_transform(np.random.default_rng(0).random((60, 8), dtype='float32')); \
+	  from simcse_lab.core.jit_cache import import_with_jit_cache as cached; cached('bertopic')"
 	# encode.backend auto decides from a speed record of this machine, measured once here (about 1-2 min)
 	$(VENV)/bin/simcse-lab probe-backends -q --set corpus.n_samples=500 \
 	  || echo "backend probe failed: encode.backend auto keeps torch until simcse-lab probe-backends succeeds"

@@ -41,3 +41,26 @@ def test_umap_projection_is_cached_per_input_and_parameters(tmp_path, monkeypatc
         npy.write_bytes(npy.read_bytes()[:-8])
     UMAPReducer(n_components=3, cache_dir=tmp_path).fit_transform(x)
     assert len(calls) == 5
+
+
+def test_a_library_that_compiles_at_import_compiles_once_then_loads_from_numba_cache(tmp_path):
+    """datashader (through datamapplot and BERTopic) compiles numba kernels at import, without cache:
+    imported through `import_with_jit_cache`, a second process loads them instead."""
+    import subprocess
+    import sys
+
+    (tmp_path / "eager_lib.py").write_text(
+        "import numba\n\n@numba.jit(numba.float64(numba.float64), nopython=True)\ndef twice(x):\n    return 2 * x\n")
+    script = ("import sys\nsys.path.insert(0, {path!r})\nfrom simcse_lab.core.jit_cache import import_with_jit_cache\n"
+              "lib = import_with_jit_cache('eager_lib') if {cached} else __import__('eager_lib')\n"
+              "print(sum(lib.twice.stats.cache_hits.values()), lib.twice(2.5))\n")
+
+    def run(cached: bool) -> list[str]:
+        r = subprocess.run([sys.executable, "-c", script.format(path=str(tmp_path), cached=cached)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return r.stdout.split()
+
+    assert run(False) == ["0", "5.0"] and run(False) == ["0", "5.0"]  # as the library is: compiled every time
+    assert run(True) == ["0", "5.0"]  # compiled and saved
+    assert run(True) == ["1", "5.0"]  # loaded

@@ -63,6 +63,10 @@ class TermIndex:
 def cluster_terms(labels: np.ndarray, index: TermIndex, *, n_terms: int = 8) -> dict[int, list[str]]:
     """Each cluster's ``n_terms`` highest c-TF-IDF terms (BERTopic's ClassTfidfTransformer)."""
     import scipy.sparse as sp
+
+    from ..core.jit_cache import import_with_jit_cache
+
+    import_with_jit_cache("bertopic")  # BERTopic imports datamapplot, whose datashader kernels compile at import
     from bertopic.vectorizers import ClassTfidfTransformer
 
     clusters = np.unique(labels)

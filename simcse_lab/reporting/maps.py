@@ -34,8 +34,10 @@ def cluster_names(labels: np.ndarray, terms: dict[int, str], *, n_terms: int = 3
 def labelled_map(xy: np.ndarray, labels: np.ndarray, terms: dict[int, str], path: str | Path, *, title: str,
                  sub_title: str = "", dpi: int = 90) -> Path:
     """A datamapplot PNG of ``xy`` with every cluster named by its terms."""
+    from ..core.jit_cache import import_with_jit_cache
+
     try:
-        import datamapplot
+        datamapplot = import_with_jit_cache("datamapplot")  # its datashader kernels compile once, then load
     except ImportError:
         raise ImportError("labelled maps need datamapplot: pip install datamapplot") from None
     import logging
