@@ -221,7 +221,10 @@ def run_findings(name: str) -> str:
     free = a[~a["model"].str.startswith("truelabels(")]
     decided = free[free["verdict"] != "unclear"]
     seeds = m.get("seeds", [m["seed"]])
-    chosen = "; ".join(f"{k}: k={c['k']}" for k, c in (m.get("k_choice") or {}).items())
+    # a training k says by which rule it was read (records made before cluster.train_k_rule used best)
+    chosen = "; ".join(f"{k}: k={c['k']}" + (f" ({c.get('rule', 'best')} rule)" if k.endswith(" training")
+                                               or c.get("rule", "best") != "best" else "")
+                       for k, c in (m.get("k_choice") or {}).items())
     a = a.assign(**{"V-measure diff [95% CI]": [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for d, lo, hi in
                                                  zip(a["v_diff"], a["v_lo"], a["v_hi"])],
                     "silhouette diff [95% CI]": [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for d, lo, hi in

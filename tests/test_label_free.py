@@ -73,6 +73,27 @@ def test_n_clusters_auto_is_chosen_without_labels_and_a_typo_is_one_clear_error(
             validate(load_config("default", {key: "atuo"}))
 
 
+def test_k_rules_read_the_curve_and_a_training_method_reads_it_by_its_own_rule():
+    from simcse_lab.clustering.choose_k import RULES, choose_k
+    from simcse_lab.core.schema_clustering import K_RULES
+
+    assert tuple(RULES) == K_RULES
+    # silhouette-like: best at 3, nearly as good at 9, a local best at 12
+    curve = {2: .20, 3: .30, 4: .25, 5: .22, 6: .21, 7: .24, 8: .26, 9: .29, 10: .25, 11: .24, 12: .27, 13: .10}
+    x, _ = _blobs(k=3)
+    picks = {rule: choose_k(x, k_min=2, k_max=13, rule=rule, curve=curve).k for rule in RULES}
+    assert picks == {"best": 3, "within-10%": 9, "within-25%": 12, "largest-peak": 12}
+    lower = {k: -v for k, v in curve.items()}  # a lower-is-better criterion reads the same curve upside down
+    assert choose_k(x, k_min=2, k_max=13, rule="largest-peak", criterion="davies_bouldin", curve=lower).k == 12
+    assert choose_k(x, k_min=2, k_max=13, rule="within-10%", curve=curve).as_dict()["rule"] == "within-10%"
+    with pytest.raises(ValueError, match="cluster.k_rule must be one of best, within-10%"):
+        choose_k(x, rule="biggest")
+    cfg = load_config("default", {"cluster.train_k_rule": "within-25%"})
+    assert cfg.cluster.train_k_rule == "within-25%" and cfg.cluster.k_rule == "best"
+    with pytest.raises(ValueError, match="cluster.train_k_rule"):
+        validate(load_config("default", {"cluster.train_k_rule": "largest"}))
+
+
 def test_clusters_are_described_by_their_terms_and_nearest_texts():
     from simcse_lab.evaluation.describe import TermIndex, describe_clusters
 

@@ -197,3 +197,6 @@ def test_08_without_labels(tmp_path, base, tiny_checkpoint):
     assert {"silhouette", "stability"} <= set(correlations["score"])
     manifest = json.loads((results / "manifest.json").read_text())
     assert manifest["k_choice"] and all(c["criterion"] == "silhouette" for c in manifest["k_choice"].values())
+    # the training k is read off the curve by cluster.train_k_rule, the scored KMeans' by cluster.k_rule
+    rules = {name.endswith(" training"): c["rule"] for name, c in manifest["k_choice"].items()}
+    assert rules == {True: "largest-peak", False: "best"}

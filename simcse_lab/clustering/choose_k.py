@@ -26,7 +26,35 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["KChoice", "choose_k"]
+__all__ = ["RULES", "KChoice", "choose_k"]
+
+
+def _best(curve: dict[int, float], higher: bool) -> int:
+    """the k with the best value, ties to the smaller k"""
+    return max(curve, key=lambda k: (curve[k] if higher else -curve[k], -k))
+
+
+def _within(share: float):
+    def rule(curve: dict[int, float], higher: bool) -> int:
+        best = curve[_best(curve, higher)]
+        span = max(curve.values()) - min(curve.values())
+        return max(k for k, v in curve.items() if (best - v if higher else v - best) <= share * span)
+    rule.__doc__ = (f"the largest k whose value is within {share:.0%} of the curve's range of the best value "
+                    "(a finer clustering when it is nearly as good)")
+    return rule
+
+
+def _largest_peak(curve: dict[int, float], higher: bool) -> int:
+    """the largest k whose value beats both neighbours (a local best), else the best k"""
+    ks = sorted(curve)
+    sign = 1 if higher else -1
+    peaks = [k for i, k in enumerate(ks) if 0 < i < len(ks) - 1
+             and sign * curve[k] > sign * curve[ks[i - 1]] and sign * curve[k] > sign * curve[ks[i + 1]]]
+    return max(peaks) if peaks else _best(curve, higher)
+
+
+#: how a k is read off the criterion's curve (``cluster.k_rule``)
+RULES = {"best": _best, "within-10%": _within(0.10), "within-25%": _within(0.25), "largest-peak": _largest_peak}
 
 
 @dataclass(frozen=True)
@@ -37,18 +65,21 @@ class KChoice:
     criterion: str
     curve: dict[int, float] = field(default_factory=dict)
     higher_is_better: bool = True
+    rule: str = "best"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, for the run manifest."""
-        return {"k": self.k, "criterion": self.criterion, "higher_is_better": self.higher_is_better,
+        return {"k": self.k, "criterion": self.criterion, "rule": self.rule, "higher_is_better": self.higher_is_better,
                 "at_largest_k": self.k == max(self.curve, default=self.k) and len(self.curve) > 1,
                 "curve": {str(k): round(v, 6) for k, v in self.curve.items()}}
 
 
 def choose_k(x: np.ndarray, *, k_min: int = 2, k_max: int = 15, criterion: str = "silhouette", seed: int = 42,
-             n_init: int = 3, max_points: int = 5000) -> KChoice:
+             n_init: int = 3, max_points: int = 5000, rule: str = "best",
+             curve: dict[int, float] | None = None) -> KChoice:
     """KMeans at each k in ``k_min..k_max`` on ``x`` (a seeded sample of ``max_points`` rows
-    when larger), scored by ``criterion``; the best k, ties to the smaller."""
+    when larger), scored by ``criterion``; k is read off that curve by ``rule`` (`RULES`; ``best``:
+    the best k, ties to the smaller). A ``curve`` already computed for these arguments is reused."""
     from ..core.registry import SCORES
     from ..evaluation.scoring import Clustering
     from .clusterers.kmeans import KMeansClusterer
@@ -59,6 +90,8 @@ def choose_k(x: np.ndarray, *, k_min: int = 2, k_max: int = 15, criterion: str =
                    and not e.meta.get("density_only")]
         raise ValueError(f"cluster.k_criterion must be a label-free score of the space ({', '.join(allowed)}), "
                          f"got {criterion!r}")
+    if rule not in RULES:
+        raise ValueError(f"cluster.k_rule must be one of {', '.join(RULES)}, got {rule!r}")
     x = np.asarray(x)
     if len(x) > max_points:
         x = x[np.sort(np.random.default_rng(seed).choice(len(x), max_points, replace=False))]
@@ -66,15 +99,16 @@ def choose_k(x: np.ndarray, *, k_min: int = 2, k_max: int = 15, criterion: str =
     if k_max < k_min:
         raise ValueError(f"cannot choose k in {k_min}..{k_max}: only {len(x)} texts")
     fn, higher = SCORES[criterion].obj, SCORES[criterion].meta.get("higher_is_better", True)
-    curve = {}
-    for k in range(k_min, k_max + 1):
-        labels = KMeansClusterer(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
-        curve[k] = float(fn(Clustering(labels, None, None, x, seed=seed)))
+    if curve is None:
+        curve = {}
+        for k in range(k_min, k_max + 1):
+            labels = KMeansClusterer(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
+            curve[k] = float(fn(Clustering(labels, None, None, x, seed=seed)))
     finite = {k: v for k, v in curve.items() if np.isfinite(v)}
     if not finite:
         raise ValueError(f"{criterion} is undefined for every k in {k_min}..{k_max}")
-    best = max(finite, key=lambda k: (finite[k] if higher else -finite[k], -k))
-    if best == k_max and k_max > k_min:
+    best = RULES[rule](finite, higher)
+    if best == k_max and k_max > k_min and best == _best(finite, higher):
         logger.warning("%s is best at the largest k tried (%d): the data may hold more clusters; raise "
                        "cluster.k_max to look further", criterion, k_max)
-    return KChoice(best, criterion, curve, higher)
+    return KChoice(best, criterion, curve, higher, rule)

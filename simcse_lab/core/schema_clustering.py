@@ -9,7 +9,10 @@ from .fields import k_problems
 from .fields import setting as _f
 from .registry import CLUSTERERS
 
-__all__ = ["ClusterConfig", "ReduceConfig"]
+__all__ = ["K_RULES", "ClusterConfig", "ReduceConfig"]
+
+#: the names of `simcse_lab.clustering.choose_k.RULES` (a test keeps the two the same)
+K_RULES = ("best", "within-10%", "within-25%", "largest-peak")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,12 @@ class ClusterConfig:
     k_max: int = _f(15, "n_clusters auto: the largest k tried", ge=2)
     k_criterion: str = _f("silhouette", "n_clusters auto: the label-free score that picks k",
                           choices=("silhouette", "davies_bouldin", "calinski_harabasz"))
+    k_rule: str = _f("best", "n_clusters auto: how k is read off the criterion's curve: best, or a rule that prefers"
+                     " a finer clustering (within-10%, within-25%: the largest k that close to the best value;"
+                     " largest-peak: the largest local best)", choices=K_RULES)
+    train_k_rule: str = _f("largest-peak", "a training method's n_clusters auto (selftrain, sccl): the rule that"
+                           " reads its k off the same curve; self-training forgives too many clusters more than too"
+                           " few (bench/k_rules.py)", choices=K_RULES)
     evoc_n_clusters: int | None = _f(None, "EVoC: about this many clusters (None: EVoC picks them itself)", ge=2)
     evoc_noise_level: float = _f(0.5, "EVoC noise_level (0: fewer noise points, 1: more)", ge=0, le=1)
     kmeans_n_init: int = _f(10, "KMeans restarts", ge=1)

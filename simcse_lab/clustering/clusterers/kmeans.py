@@ -35,6 +35,7 @@ class KMeansClusterer:
     k_min: int = 2
     k_max: int = 15
     k_criterion: str = "silhouette"
+    k_rule: str = "best"
     n_clusters_: int = field(default=0, init=False)
     k_choice_: Any = field(default=None, init=False, repr=False)
     probabilities_: np.ndarray | None = field(default=None, init=False, repr=False)
@@ -52,7 +53,7 @@ class KMeansClusterer:
         """From the cluster section; k is ``cfg.n_clusters``, else ``n_classes``, else auto."""
         k = cfg.n_clusters or n_classes or "auto"
         return cls(n_clusters=k, n_init=cfg.kmeans_n_init, random_state=seed, minibatch_threshold=cfg.sample_threshold,
-                   backend=backend, k_min=cfg.k_min, k_max=cfg.k_max, k_criterion=cfg.k_criterion)
+                   backend=backend, k_min=cfg.k_min, k_max=cfg.k_max, k_criterion=cfg.k_criterion, k_rule=cfg.k_rule)
 
     @classmethod
     def describe_fit(cls, cfg: Any, n: int, backend: str) -> str:
@@ -65,7 +66,7 @@ class KMeansClusterer:
             from ..choose_k import choose_k
 
             self.k_choice_ = choose_k(x, k_min=self.k_min, k_max=self.k_max, criterion=self.k_criterion,
-                                      seed=self.random_state or 0)
+                                      seed=self.random_state or 0, rule=self.k_rule)
             self.n_clusters = self.k_choice_.k
         if self.n_clusters < 2:
             raise ValueError(f"KMeans n_clusters must be >= 2, got {self.n_clusters}")

@@ -82,7 +82,8 @@ def n_clusters_for(setting: int | str | None, ctx: SpecContext, spec: str, x: np
     A number is used as it is; None is the number of classes of the main label level on a
     labelled corpus; ``auto`` (and None on a corpus without labels) is chosen on ``x``, the start
     model's embeddings of the training texts, by the config's ``cluster.k_criterion`` over
-    ``cluster.k_min..k_max``, exactly as the comparison's KMeans chooses its k."""
+    ``cluster.k_min..k_max`` as the comparison's KMeans chooses its k, read off the curve by
+    ``cluster.train_k_rule``."""
     if isinstance(setting, int):
         return setting, None
     corpus = ctx.get_corpus(spec)
@@ -93,7 +94,8 @@ def n_clusters_for(setting: int | str | None, ctx: SpecContext, spec: str, x: np
     from ...clustering.choose_k import choose_k
 
     c = ctx.need_config(spec).cluster
-    choice = choose_k(x, k_min=c.k_min, k_max=c.k_max, criterion=c.k_criterion, seed=ctx.need_config(spec).seed)
+    choice = choose_k(x, k_min=c.k_min, k_max=c.k_max, criterion=c.k_criterion, seed=ctx.need_config(spec).seed,
+                      rule=c.train_k_rule)
     ctx.k_choices[spec] = choice.as_dict()  # the run's manifest shows it beside the scored KMeans' choices
     return choice.k, choice.as_dict()
 
