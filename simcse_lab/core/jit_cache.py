@@ -13,11 +13,17 @@ umap-learn compiles lazily and is handled at its first fit (`simcse_lab.clusteri
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
 import sys
 from types import ModuleType
 from typing import Any
 
 __all__ = ["import_with_jit_cache"]
+
+
+def _in_a_file(func: Any) -> bool:
+    return os.path.isfile(getattr(getattr(func, "__code__", None), "co_filename", ""))
 
 
 def import_with_jit_cache(name: str) -> ModuleType:
@@ -30,8 +36,14 @@ def import_with_jit_cache(name: str) -> ModuleType:
 
     def caching(decorator: Any) -> Any:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            kwargs.setdefault("cache", True)
-            return decorator(*args, **kwargs)
+            if "cache" in kwargs:
+                return decorator(*args, **kwargs)
+            if args and inspect.isfunction(args[0]):  # @numba.njit, no arguments
+                return decorator(*args, cache=_in_a_file(args[0]), **kwargs)
+            plain, cached = decorator(*args, **kwargs), decorator(*args, cache=True, **kwargs)
+            # a decorator made now may be applied later, also to code generated at run time (datashader's
+            # ngjit), which numba cannot cache: only a function from a file gets the cache
+            return lambda func: (cached if _in_a_file(func) else plain)(func)
 
         return wrapped
 
