@@ -28,7 +28,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	# in numba's cache (clustering/reduce.py, core/jit_cache.py), not again in every run
 	$(PY) -c "import numpy as np; from simcse_lab.clustering.reduce import UMAPReducer as U; \
 	  U(n_components=2, n_neighbors=5).fit_transform(np.random.default_rng(0).random((60, 8), dtype='float32')); \
-	  from simcse_lab.core.jit_cache import import_with_jit_cache as cached; cached('bertopic')"
+	  from simcse_lab.core.jit_cache import import_with_jit_cache as cached; cached('bertopic')" \
+	  || echo "numba warm-up failed: the first run compiles umap-learn and datashader instead"
 	# encode.backend auto decides from a speed record of this machine, measured once here (about 1-2 min)
 	$(VENV)/bin/simcse-lab probe-backends -q --set corpus.n_samples=500 \
 	  || echo "backend probe failed: encode.backend auto keeps torch until simcse-lab probe-backends succeeds"
