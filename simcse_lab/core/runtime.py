@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,15 @@ def available_cores() -> int:
 
 def package_versions(packages: Iterable[str]) -> dict[str, str]:
     """Installed version of each distribution, or ``"not installed"``."""
-    out = {}
-    for pkg in packages:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
+    return {pkg: _version(pkg) for pkg in packages}
+
+
+@lru_cache(maxsize=None)
+def _version(pkg: str) -> str:  # a distribution's metadata is looked up once per process
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def cpu_name() -> str:
