@@ -136,8 +136,9 @@ def _recorded_agreement(name: str):
 
 def _all_cases(verdicts, keys=()):
     """Every recorded check's cases (``docs/data/lf-*``), the reference (truelabels) left out, each
-    (corpus, level, method, clusterer, scored k, *keys) case once; ``verdicts(table, baseline)`` makes
-    a record's rows."""
+    (corpus, level, method, clusterer, scored k, *keys) case once, from the latest record that has it
+    (a check made again, e.g. with another cluster.train_k_rule, replaces the earlier one);
+    ``verdicts(table, baseline)`` makes a record's rows."""
     import pandas as pd
 
     parts = []
@@ -150,10 +151,12 @@ def _all_cases(verdicts, keys=()):
         share = (cfg.get("corpus") or {}).get("majority_share")
         parts.append(a.assign(record=folder.name, corpus=m["corpus"]["name"] + (f" (largest class {share:.0%})"
                                                                                  if share else ""),
-                              scored_k="auto" if auto else "classes"))
+                              scored_k="auto" if auto else "classes", started=m["started_utc"]))
     every = pd.concat(parts, ignore_index=True)
     every.loc[~every["setting"].str.startswith("kmeans"), "scored_k"] = "-"  # only KMeans is given a k
-    return every.drop_duplicates(["corpus", "level", "model", "setting", "scored_k", *keys])
+    latest = every.sort_values("started", ascending=False, kind="stable").drop_duplicates(
+        ["corpus", "level", "model", "setting", "scored_k", *keys])
+    return latest.sort_index().drop(columns="started")
 
 
 def agreement_all() -> str:
