@@ -77,6 +77,8 @@ def test_auto_decides_from_the_machine_record_and_the_number_of_texts(tiny_check
     onnx = select_backend(enc, "auto", probe_texts=TEXTS, data_dir=tmp_path, device="cpu")
     assert onnx.identity["backend"] == "onnx" and onnx.choice_reason.startswith("onnx: onnx 200 texts/s vs torch 100")
     assert set(json.loads((folder / "export.json").read_text())["variants"]) == {"onnx"}  # only what is used
+    assert onnx._session is not None  # the session compiled to check the export is the one the run encodes with
+    assert json.loads((folder / "export.json").read_text())["n_probe_texts"] == min(len(TEXTS), backends.CHECK_TEXTS)
 
     def no_export(*args, **kwargs):
         raise AssertionError("the export must be reused")

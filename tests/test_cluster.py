@@ -306,3 +306,26 @@ def test_umap_compiles_once_and_later_processes_load_its_code_from_numba_cache()
     plain_hits, plain = fit(False)
     assert hits > plain_hits  # the workbench's process loaded umap's compiled code that plain umap compiles anew
     assert first == again == plain  # the same seeded projection from cached code
+
+
+def test_the_labellings_of_one_fit_share_their_stability_refits(monkeypatch):
+    """hdbscan and hdbscan-hard come from one fit: their stability re-clusterings are fitted once."""
+    from simcse_lab.evaluation.clusterings import refitter
+
+    x, _ = blobs()
+    x = np.concatenate([x, np.full((1, x.shape[1]), 500.0, dtype=np.float32)])
+    c = HDBSCANClusterer(min_cluster_size=10, min_samples=5, soft=True)
+    c.fit_predict(x)
+    fits = []
+    real = HDBSCANClusterer.fit_predict
+    monkeypatch.setattr(HDBSCANClusterer, "fit_predict", lambda self, x: fits.append(1) or real(self, x))
+    memo: dict = {}
+    soft, hard = refitter(c, x, "hdbscan", memo), refitter(c, x, "hdbscan-hard", memo)
+    rows = np.arange(0, len(x), 2)
+    soft_labels, hard_labels = soft(rows, 7), hard(rows, 7)
+    assert len(fits) == 1
+    again = HDBSCANClusterer(min_cluster_size=10, min_samples=5, soft=True)
+    assert (again.fit_predict(x[rows]) == soft_labels).all()
+    assert (again.extra_labels_["hdbscan-hard"] == hard_labels).all()
+    hard(np.arange(1, len(x), 2), 7)  # another resample is fitted
+    assert len(fits) == 3

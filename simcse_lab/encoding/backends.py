@@ -74,6 +74,10 @@ def _speed_path(encoder: SentenceEncoder, data_dir: str | Path) -> Path | None:
     return interim_dir(data_dir, "onnx") / f"speed-{content_hash(parts, length=16)}.json"
 
 
+#: texts an export is checked against torch on during a run (the speed probe times on more)
+CHECK_TEXTS = 48
+
+
 def _probe(texts: list[str], n: int = 96) -> list[str]:
     """Up to ``n`` texts spread over the length range (shortest to longest), for checks and timing."""
     order = np.argsort([len(t) for t in texts], kind="stable")
@@ -126,13 +130,16 @@ def select_backend(
         return encoder
     folder = export_dir(encoder, data_dir)
     record = _read_record(folder / "export.json", "variants")
+    checked: dict[str, OnnxEncoder] = {}  # the exported encoders checked here, their sessions compiled
     if explicit:
         if record is None or backend not in record["variants"]:
             if not probe_texts:
                 raise ValueError("select_backend needs probe texts to check an export against torch")
             had = tuple(record["variants"]) if record is not None else ()
-            record = export_onnx(encoder, folder, _probe(list(probe_texts)), variants=(*had, backend))
-        return _use(encoder, backend, record, folder, threads, f"encode.backend={backend} asked for")
+            record = export_onnx(encoder, folder, _probe(list(probe_texts), CHECK_TEXTS), variants=(*had, backend),
+                                 threads=threads, checked=checked)
+        return _use(encoder, backend, record, folder, threads, f"encode.backend={backend} asked for",
+                    checked.get(backend))
     speed_path = _speed_path(encoder, data_dir)
     speed = _read_record(speed_path, "torch") if speed_path is not None else None
     if speed is None:
@@ -155,11 +162,12 @@ def select_backend(
     if record is None or best not in record["variants"]:
         logger.info("%s: exporting to ONNX for %s and checking it against torch (%s)", encoder.name, best, folder)
         had = tuple(record["variants"]) if record is not None else ()
-        record = export_onnx(encoder, folder, _probe(list(probe_texts)), variants=(*had, best))
+        record = export_onnx(encoder, folder, _probe(list(probe_texts), CHECK_TEXTS), variants=(*had, best),
+                             threads=threads, checked=checked)
         if not record["variants"].get(best, {}).get("usable"):
             return _torch(encoder, f"the {best} export does not match torch's embeddings (cosine"
                                    f" {record['variants'].get(best, {}).get('min_cosine')})")
-    return _use(encoder, best, record, folder, threads, why)
+    return _use(encoder, best, record, folder, threads, why, checked.get(best))
 
 
 def _torch(encoder: Encoder, why: str) -> Encoder:
@@ -169,7 +177,7 @@ def _torch(encoder: Encoder, why: str) -> Encoder:
 
 
 def _use(encoder: SentenceEncoder, chosen: str, record: dict[str, Any], folder: Path, threads: int | None,
-         why: str) -> Encoder:
+         why: str, checked: OnnxEncoder | None = None) -> Encoder:
     variants = record["variants"]
     if chosen not in variants:
         raise ValueError(f"encode.backend={chosen!r} cannot be used: openvino is not installed (pip install openvino)")
@@ -179,7 +187,8 @@ def _use(encoder: SentenceEncoder, chosen: str, record: dict[str, Any], folder: 
     logger.info("%s: %s backend (%s; min cosine to torch %.4f)", encoder.name, chosen, why,
                 variants[chosen]["min_cosine"])
     out = OnnxEncoder(folder / variants[chosen]["file"], encoder, encoder.name, {**encoder.identity, "backend": chosen},
-                      encoder.provenance, threads=threads, runtime=runtime_of(chosen))
+                      encoder.provenance, threads=threads, runtime=runtime_of(chosen),
+                      _session=checked.session if checked is not None else None)  # compiled by the check
     out.choice_reason = f"{chosen}: {why}"
     return out
 

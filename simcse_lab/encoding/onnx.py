@@ -146,13 +146,14 @@ class _Wrapped:
 
 
 def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[str], *, batch_size: int = 32,
-                variants: tuple[str, ...] | None = None) -> dict:
+                variants: tuple[str, ...] | None = None, threads: int | None = None,
+                checked: dict[str, OnnxEncoder] | None = None) -> dict:
     """Export ``encoder``'s model to ``dest``, check each of ``variants`` (None: every variant, fp32,
     int8 and OpenVINO) against torch on ``probe_texts`` and time it; write and return
     ``export.json``. A run that needs one variant exports and checks only that one (the int8 file
-    is quantised only when asked for)."""
+    is quantised only when asked for). ``checked`` receives each checked encoder (``threads``
+    threads), whose compiled session the run can go on using."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     dest = Path(dest)
     st = encoder.model
@@ -173,6 +174,8 @@ def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[st
         export_s = time.perf_counter() - t0
         wanted = [v for v in _VARIANTS if variants is None or v in variants]
         if "onnx-int8" in wanted:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
             with _quiet_root_logger():
                 quantize_dynamic(
                     str(tmp / _VARIANTS["onnx"]), str(tmp / _VARIANTS["onnx-int8"]), weight_type=QuantType.QInt8
@@ -183,13 +186,16 @@ def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[st
         for variant, fname in [(v, _VARIANTS[v]) for v in wanted]:
             if runtime_of(variant) == "openvino" and not openvino_available():
                 continue
-            onnx_enc = OnnxEncoder(tmp / fname, encoder, encoder.name, encoder.identity, runtime=runtime_of(variant))
+            onnx_enc = OnnxEncoder(tmp / fname, encoder, encoder.name, encoder.identity, threads=threads,
+                                   runtime=runtime_of(variant))
             got, secs = timed_encode(onnx_enc, probe, batch_size)
             cos = np.sum(ref * got, axis=1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1) + 1e-12)
             record["variants"][variant] = {
                 "file": fname, "min_cosine": round(float(cos.min()), 5), "mean_cosine": round(float(cos.mean()), 5),
                 "texts_per_s": round(len(probe) / secs, 1), "usable": bool(cos.min() >= MIN_COSINE),
             }
+            if checked is not None:
+                checked[variant] = onnx_enc
         record["n_probe_texts"] = len(probe)
         record["versions"] = package_versions_of_export()
         (tmp / "export.json").write_text(json.dumps(record, indent=2))

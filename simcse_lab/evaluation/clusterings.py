@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..clustering.clusterers import make_clusterer
 from ..core.cache import ArrayCache
+from ..core.hashing import array_digest
 from ..core.registry import CLUSTERERS, SCORES
 from .assess import assess_clustering
 from .clustering_cache import (
@@ -45,20 +46,25 @@ class ModelClusterings:
     silhouettes: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
 
 
-def refitter(clusterer: Any, x: np.ndarray, name: str) -> Any:
+def refitter(clusterer: Any, x: np.ndarray, name: str, memo: dict | None = None) -> Any:
     """``refit(rows, seed)``: the same clusterer and settings, another seed, on ``x[rows]``; the
-    labels reported under ``name`` (for HDBSCAN's hdbscan-hard, its extra labels)."""
+    labels reported under ``name`` (for HDBSCAN's hdbscan-hard, its extra labels). Refitters of one
+    fit's labellings that share ``memo`` fit each resample once (hdbscan and hdbscan-hard)."""
     import copy
     import dataclasses
 
     seeded = dataclasses.is_dataclass(clusterer) and "random_state" in {
         f.name for f in dataclasses.fields(clusterer) if f.init}
+    memo = {} if memo is None else memo
 
     def refit(rows: np.ndarray, seed: int) -> np.ndarray:
-        # a clusterer without a seed is refitted as it is: then only the resample differs
-        again = dataclasses.replace(clusterer, random_state=seed) if seeded else copy.deepcopy(clusterer)
-        labels = again.fit_predict(x[rows])
-        return labels if name not in again.extra_labels_ else again.extra_labels_[name]
+        key = (seed, array_digest(np.ascontiguousarray(rows)))
+        if key not in memo:
+            # a clusterer without a seed is refitted as it is: then only the resample differs
+            again = dataclasses.replace(clusterer, random_state=seed) if seeded else copy.deepcopy(clusterer)
+            memo[key] = (again.fit_predict(x[rows]), again.extra_labels_)
+        labels, extra = memo[key]
+        return extra.get(name, labels)
 
     return refit
 
@@ -105,11 +111,12 @@ def _fit_and_score(method: str, clusterer: Any, points: np.ndarray, cfg: Any, *,
     choice = getattr(clusterer, "k_choice_", None)
     entry = CachedClustering(k_choice=choice.as_dict() if choice is not None else None)
     density = CLUSTERERS[method].meta.get("density", False)
+    refits: dict = {}  # the labellings of one fit share their re-clusterings (stability)
     for cname, lab in [(method, labels_pred), *clusterer.extra_labels_.items()]:
         entry.labels[cname] = lab
         entry.probabilities[cname] = (getattr(clusterer, "probabilities_", None) if cname == method
                                       else getattr(clusterer, "extra_probabilities_", {}).get(cname))
-        free = Clustering(lab, None, -1, points, density, refitter(clusterer, points, cname), cfg.seed)
+        free = Clustering(lab, None, -1, points, density, refitter(clusterer, points, cname, refits), cfg.seed)
         with timer(f"score {method}"):
             entry.scored[cname] = assess_clustering(free, levels, n_bootstrap=cfg.metrics.n_bootstrap)
         entry.silhouettes[cname] = silhouette_points(free)  # computed by the score above, kept in free.memo
