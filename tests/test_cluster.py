@@ -224,12 +224,10 @@ def test_clusterings_and_their_scores_are_cached_and_verified(tmp_path, tiny_csv
     pd.testing.assert_frame_equal(damaged.table, first.table)
 
 
-def test_figures_are_drawn_again_only_when_what_they_show_changed(tmp_path, tiny_csv, monkeypatch, caplog):
-    import logging
-
+def _saved_tiny_run(tmp_path, tiny_csv):
+    """A one-model KMeans run of the tiny corpus, saved to ``tmp_path/run``: (result, run folder)."""
     from simcse_lab.core.config import ExperimentConfig, with_overrides
     from simcse_lab.experiment import run
-    from simcse_lab.reporting import plots
 
     cfg = with_overrides(ExperimentConfig(), {
         "corpus.source": str(tiny_csv), "corpus.n_samples": None, "data_dir": str(tmp_path),
@@ -237,7 +235,15 @@ def test_figures_are_drawn_again_only_when_what_they_show_changed(tmp_path, tiny
         "metrics.n_alignment_texts": 0, "metrics.n_bootstrap": 0, "reduce.n_neighbors": 10,
         "cluster.methods": ["kmeans"], "encode.show_progress": False})
     result = run(cfg)
-    out = result.save(tmp_path / "run")
+    return result, result.save(tmp_path / "run")
+
+
+def test_figures_are_drawn_again_only_when_what_they_show_changed(tmp_path, tiny_csv, monkeypatch, caplog):
+    import logging
+
+    from simcse_lab.reporting import plots
+
+    result, out = _saved_tiny_run(tmp_path, tiny_csv)
     figures = {p.name: p.read_bytes() for p in (out / "figures").iterdir()}
     drawn = []
     real = plots.plot_run
@@ -254,16 +260,7 @@ def test_figures_are_drawn_again_only_when_what_they_show_changed(tmp_path, tiny
 def test_large_tables_are_formatted_again_only_when_their_rows_changed(tmp_path, tiny_csv, monkeypatch):
     import pandas as pd
 
-    from simcse_lab.core.config import ExperimentConfig, with_overrides
-    from simcse_lab.experiment import run
-
-    cfg = with_overrides(ExperimentConfig(), {
-        "corpus.source": str(tiny_csv), "corpus.n_samples": None, "data_dir": str(tmp_path),
-        "models.encoders": ["tfidf-lsa"], "models.simcse_from": [], "metrics.sts_splits": [],
-        "metrics.n_alignment_texts": 0, "metrics.n_bootstrap": 0, "reduce.n_neighbors": 10,
-        "cluster.methods": ["kmeans"], "encode.show_progress": False})
-    result = run(cfg)
-    out = result.save(tmp_path / "run")
+    result, out = _saved_tiny_run(tmp_path, tiny_csv)
     before = {n: (out / n).read_bytes() for n in ("assignments.csv", "clusters.csv")}
     written = []
     real = pd.DataFrame.to_csv
