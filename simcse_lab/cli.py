@@ -257,13 +257,19 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C. A subclass on purpose: CPython ends the process by SIGINT (exit -2)
+    after a plain KeyboardInterrupt raised inside code a library ran through PyRun_String, even once
+    caught; it checks the exception's exact type, so this one leaves the exit status at 130."""
+
+
 def _sigterm_interrupts() -> None:
     """A scheduler's SIGTERM ends the run as Ctrl-C does: temporary files are removed, caches kept."""
     import signal
     import threading
 
     def interrupt(signum, frame):  # noqa: ARG001 - the signal module's signature
-        raise KeyboardInterrupt
+        raise Terminated
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, interrupt)

@@ -118,6 +118,24 @@ def test_a_second_writer_of_one_run_folder_is_refused_in_one_line(tmp_path, tiny
         pass
 
 
+def test_sigterm_exits_130_even_when_it_lands_in_code_a_library_runs_through_pyrun_string(tmp_path):
+    """CPython exits by SIGINT (-2) after a caught plain KeyboardInterrupt that was raised inside code run
+    through PyRun_String (pybind11's exec does that); a SIGTERM must still end a run with 130."""
+    (tmp_path / "probe.py").write_text(
+        "import ctypes, os, signal, sys, threading\n"
+        "from simcse_lab.cli import _sigterm_interrupts\n"
+        "_sigterm_interrupts()\n"
+        "threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()\n"
+        "run = ctypes.pythonapi.PyRun_String\n"
+        "run.restype, run.argtypes = ctypes.py_object, [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object]\n"
+        "try:\n"
+        "    run(b'import time\\nwhile True: time.sleep(0.01)\\n', 257, {}, {})\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n")
+    proc = subprocess.run([sys.executable, "-m", "probe"], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 130
+
+
 def test_sigterm_ends_a_compare_like_ctrl_c(tmp_path, tiny_csv):
     """A scheduler's SIGTERM: exit 130 with the one-line notice, nothing half-written left."""
     runs = tmp_path / "runs"
