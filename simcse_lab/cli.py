@@ -258,9 +258,8 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled as Ctrl-C. A subclass on purpose: CPython ends the process by SIGINT (exit -2)
-    after a plain KeyboardInterrupt raised inside code a library ran through PyRun_String, even once
-    caught; it checks the exception's exact type, so this one leaves the exit status at 130."""
+    """SIGTERM as Ctrl-C. A subclass: CPython exits by SIGINT (-2) after a plain KeyboardInterrupt raised in
+    code run through PyRun_String, even once caught; it checks the exact type, so this one keeps 130."""
 
 
 def _sigterm_interrupts() -> None:
