@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .clustering.backend import resolve_backend
+from .clustering.prefetch import ProjectionPool
 from .clustering.reduce import make_reducer
 from .core.cache import ArrayCache
 from .core.config import ExperimentConfig, config_hash, validate, with_overrides
@@ -76,9 +78,11 @@ def train_models(cfg: ExperimentConfig, ctx: SpecContext) -> dict[str, Any]:
 
 
 def embed_models(
-    cfg: ExperimentConfig, corpus: Corpus, timer: Timer | None = None, ctx: SpecContext | None = None
+    cfg: ExperimentConfig, corpus: Corpus, timer: Timer | None = None, ctx: SpecContext | None = None,
+    on_embedded: Callable[[ModelRun], None] | None = None,
 ) -> tuple[list[ModelRun], dict[str, dict[str, float]]]:
-    """Train what must be trained, then encode every model; return the runs and geometry rows."""
+    """Train what must be trained, then encode every model (handing each run to ``on_embedded`` as it
+    is made); return the runs and geometry rows."""
     timer = timer or Timer()
     ctx = ctx or SpecContext.for_config(cfg, corpus=corpus, timer=timer)
     embeddings_cache = cache_dir(cfg.data_dir, "embeddings", enabled=cfg.encode.cache)
@@ -96,15 +100,17 @@ def embed_models(
                                        timer=timer, name=spec)
         runs.append(ModelRun(spec, r.target or spec, encoder.identity, getattr(encoder, "provenance", ""), x,
                              r.trained_from, getattr(encoder, "choice_reason", None)))
+        if on_embedded is not None:
+            on_embedded(runs[-1])
         del encoder
     return runs, geometry
 
 
-def _project(x: np.ndarray, fitted: dict[str, np.ndarray], reducer: Any) -> np.ndarray:
+def _project(mr: ModelRun, fitted: dict[str, np.ndarray], reducer: Any, pool: ProjectionPool) -> np.ndarray:
     # the same reducer settings twice (e.g. a 2-D clustering space equal to the plot's) fit once
     key = repr(reducer)
     if key not in fitted:
-        fitted[key] = reducer.fit_transform(x)
+        fitted[key] = pool.fit_transform(mr.name, reducer, mr.embeddings)
     return fitted[key]
 
 
@@ -169,9 +175,6 @@ def _run_once(cfg: ExperimentConfig) -> Result:
                        " space; if %r is not what the texts are about, set cluster.n_clusters (a number, or auto)",
                        level, n_classes, len(corpus), level)
 
-    ctx = SpecContext.for_config(cfg, corpus=corpus, timer=timer)
-    runs, geometry = embed_models(cfg, corpus, timer, ctx)
-
     projections: dict[str, np.ndarray] = {}
     r = cfg.reduce
     umap_cache = cache_dir(cfg.data_dir, "projections", enabled=cfg.encode.cache)
@@ -181,19 +184,23 @@ def _run_once(cfg: ExperimentConfig) -> Result:
                 for space in cfg.cluster.spaces if cfg.cluster.space_runs(space)}
     plot_reducer = make_reducer("umap", r, seed=cfg.seed, n_components=2, min_dist=r.plot_min_dist,
                                 cache_dir=umap_cache, backend=backend, engine=engine)
+    wanted = [*([plot_reducer] if r.plot_2d else []), *reducers.values()]
     terms = TermIndex(corpus.texts) if cfg.metrics.describe_clusters else None
     folder = cache_dir(cfg.data_dir, "clusterings", enabled=cfg.encode.cache)
     clusterings_cache = ArrayCache(folder) if folder is not None else None
     found = ModelClusterings()
-    for mr in _progress(runs, "project, cluster and score", cfg):
-        fitted: dict[str, np.ndarray] = {}
-        with timer(f"umap {mr.name}"):
-            if r.plot_2d:
-                projections[mr.name] = _project(mr.embeddings, fitted, plot_reducer)
-            spaces = {space: _project(mr.embeddings, fitted, red) for space, red in reducers.items()}
-        cluster_model(mr.name, mr.embeddings, spaces, cfg, levels=_levels(corpus), n_classes=n_classes,
-                      backend=backend, texts=corpus.texts, terms=terms, timer=timer, out=found,
-                      cache=clusterings_cache)
+    with ProjectionPool.for_threads(cfg.threads) as pool:  # each model's seeded UMAP fit beside the rest
+        ctx = SpecContext.for_config(cfg, corpus=corpus, timer=timer)
+        runs, geometry = embed_models(cfg, corpus, timer, ctx, lambda mr: pool.submit(mr.name, mr.embeddings, wanted))
+        for mr in _progress(runs, "project, cluster and score", cfg):
+            fitted: dict[str, np.ndarray] = {}
+            with timer(f"umap {mr.name}"):
+                if r.plot_2d:
+                    projections[mr.name] = _project(mr, fitted, plot_reducer, pool)
+                spaces = {space: _project(mr, fitted, red, pool) for space, red in reducers.items()}
+            cluster_model(mr.name, mr.embeddings, spaces, cfg, levels=_levels(corpus), n_classes=n_classes,
+                          backend=backend, texts=corpus.texts, terms=terms, timer=timer, out=found,
+                          cache=clusterings_cache)
     rows, cluster_labels = found.rows, found.labels
     verdicts = label_free_verdicts(found.silhouettes, {m.name: m.trained_from for m in runs},
                                    n_resamples=max(cfg.metrics.n_bootstrap, 2), seed=cfg.seed)

@@ -326,3 +326,33 @@ def test_the_labellings_of_one_fit_share_their_stability_refits(monkeypatch):
     assert (again.extra_labels_["hdbscan-hard"] == hard_labels).all()
     hard(np.arange(1, len(x), 2), 7)  # another resample is fitted
     assert len(fits) == 3
+
+
+def test_seeded_umap_fits_run_in_a_worker_process_and_give_the_projection_a_fit_here_gives(tmp_path, monkeypatch):
+    from simcse_lab.clustering.prefetch import ProjectionPool
+    from simcse_lab.clustering.reduce import UMAPReducer
+
+    x, _ = blobs()
+    settings = dict(n_components=2, n_neighbors=10, random_state=3)
+    here = UMAPReducer(**settings).fit_transform(x)
+    reducer = UMAPReducer(**settings, cache_dir=tmp_path / "projections")
+    unseeded = UMAPReducer(**{**settings, "random_state": None})
+    with ProjectionPool(1) as pool:
+        pool.submit("m", x, [reducer, reducer, unseeded])  # one fit of each setting; unseeded UMAP uses every core
+        assert len(pool._jobs) == 1
+        next(iter(pool._jobs.values())).result(timeout=300)
+        monkeypatch.setattr(UMAPReducer, "_fit", lambda self, x: pytest.fail("fitted in this process"))
+        got = pool.fit_transform("m", reducer, x)
+    assert np.array_equal(got, here)  # the same seeded projection as a fit here
+    assert np.array_equal(reducer.cached(x), here)  # and stored in the run's cache
+    with ProjectionPool(1) as pool:
+        pool.submit("m", x, [reducer])
+        assert pool._threads is None  # cached already: no worker started
+        assert np.array_equal(pool.fit_transform("m", reducer, x), here)
+    assert ProjectionPool.for_threads(1).workers == 0
+    bad = UMAPReducer(**{**settings, "n_neighbors": 1})
+    with ProjectionPool(1) as pool:
+        pool.submit("m", x, [bad])
+        assert len(pool._jobs) == 1
+        with pytest.raises(ValueError, match="n_neighbors >= 2"):  # the worker's error, raised in the run
+            pool.fit_transform("m", bad, x)

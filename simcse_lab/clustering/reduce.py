@@ -81,8 +81,27 @@ class UMAPReducer:
 
     def fit_transform(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if self.cache_dir is None or self.random_state is None:  # an unseeded fit is not reproducible
+        found = self._cached(x)
+        if found is None:
             return self._fit(x)
+        cache, key, params, emb = found
+        if emb is None:
+            emb = self._fit(x)
+            cache.save(key, emb, {"umap": params, "input_shape": list(x.shape)})
+        else:
+            logger.info("UMAP %d-d of %s from cache %s", self.n_components, x.shape, key)
+        return emb
+
+    def cached(self, x: np.ndarray) -> np.ndarray | None:
+        """The projection of ``x`` from the cache, or None when there is none (or no cache)."""
+        found = self._cached(np.ascontiguousarray(x, dtype=np.float32))
+        return None if found is None else found[3]
+
+    def _cached(self, x: np.ndarray) -> tuple[ArrayCache, str, dict, np.ndarray | None] | None:
+        """The cache, key, keyed settings and cached projection (or None) of ``x``; None when a fit is
+        not cached at all (no cache folder, or an unseeded fit, which is not reproducible)."""
+        if self.cache_dir is None or self.random_state is None:
+            return None
         params = {f.name: getattr(self, f.name) for f in fields(self)
                   if f.name not in ("cache_dir", "fit_sample", "sample_threshold", "transform_chunk", "backend", "engine")}
         if self.sampled(len(x)):  # a sample fit is another projection; a full fit keeps its old key
@@ -92,13 +111,7 @@ class UMAPReducer:
             params["backend"] = self.backend
         key = content_hash({"umap": params, "input": array_digest(x), "umap-learn": metadata.version("umap-learn")})
         cache = ArrayCache(self.cache_dir)
-        emb = cache.load(key, n_rows=len(x))
-        if emb is None:
-            emb = self._fit(x)
-            cache.save(key, emb, {"umap": params, "input_shape": list(x.shape)})
-        else:
-            logger.info("UMAP %d-d of %s from cache %s", self.n_components, x.shape, key)
-        return emb
+        return cache, key, params, cache.load(key, n_rows=len(x))
 
     def _fit(self, x: np.ndarray) -> np.ndarray:
         n = len(x)

@@ -1,0 +1,145 @@
+"""Seeded UMAP fits in a worker process, beside the rest of the run.
+
+umap-learn fits a seeded projection on one core (its parallel layout is not reproducible, so a
+``random_state`` turns it off), and on a machine with more cores the others wait while each model
+is projected. `ProjectionPool` hands every model's seeded fit to worker processes (one core fewer
+than the run's ``threads``) as soon as its vectors exist; the run goes on encoding the next model
+and clustering the one before, and takes each projection when it needs it. A fit still waiting in
+the queue when it is needed is taken back and done here.
+
+The worker runs the same reducer object (the same seeded umap-learn code, numba's cached machine
+code, one thread) and stores its projection in the same cache, so a run gives the projection a fit
+here would give (``tests/test_cluster.py`` checks them equal). Not used with one thread
+(``threads: 1``), for cuML and sample fits, or for a projection that is in the cache already.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.runtime import available_cores
+from .reduce import UMAPReducer
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ProjectionPool"]
+
+_ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
+
+
+class ProjectionPool:
+    """Fits seeded CPU UMAP projections in ``workers`` processes at a time; ``workers=0`` fits everything here.
+
+    ``submit(name, x, reducers)`` queues the fits of one model's vectors; ``fit_transform(name,
+    reducer, x)`` returns that projection, from its worker or fitted here. Each fit is a fresh
+    ``python -m simcse_lab.clustering.prefetch`` process (not multiprocessing, which re-imports a
+    user's script in the child). Use as a context manager: on the way out, fits nobody asked for are
+    cancelled and their processes stopped."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(0, int(workers))
+        self._threads: ThreadPoolExecutor | None = None
+        self._jobs: dict[tuple[str, str], Future] = {}
+        self._procs: set[subprocess.Popen] = set()
+        self._closing = False
+
+    @classmethod
+    def for_threads(cls, threads: int | None) -> ProjectionPool:
+        """As many workers as the run's threads leave free: ``threads`` (None: every core) minus one."""
+        return cls((threads or available_cores()) - 1)
+
+    def __enter__(self) -> ProjectionPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def eligible(reducer: Any, n: int) -> bool:
+        """Whether a fit goes to a worker: a seeded umap-learn fit of all ``n`` points (a sample fit
+        transforms the rest through the run's engine; cuML fits on the GPU)."""
+        return (isinstance(reducer, UMAPReducer) and reducer.backend == "cpu" and reducer.random_state is not None
+                and not reducer.sampled(n) and n >= 4)
+
+    def submit(self, name: str, x: np.ndarray, reducers: list[Any]) -> None:
+        if not self.workers:
+            return
+        for reducer in reducers:
+            key = (name, repr(reducer))
+            if key in self._jobs or not self.eligible(reducer, len(x)) or reducer.cached(x) is not None:
+                continue
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="umap-worker")
+            self._jobs[key] = self._threads.submit(self._in_process, dataclasses.replace(reducer, engine=None), x)
+
+    def fit_transform(self, name: str, reducer: Any, x: np.ndarray) -> np.ndarray:
+        job = self._jobs.pop((name, repr(reducer)), None)
+        if job is not None and not job.cancel():  # running or done in a worker: its projection
+            try:
+                return job.result()
+            except _WorkerDied as exc:  # e.g. killed for memory: fit here instead
+                logger.warning("%s; fitting the projection of %s here", exc, name)
+        return reducer.fit_transform(x)
+
+    def _in_process(self, reducer: UMAPReducer, x: np.ndarray) -> np.ndarray:
+        with tempfile.TemporaryDirectory(prefix="umap-worker-") as tmp:
+            job, out = Path(tmp) / "job.pkl", Path(tmp) / "out.pkl"
+            job.write_bytes(pickle.dumps((reducer, x)))
+            package_root = str(Path(__file__).resolve().parents[2])  # this simcse_lab, wherever it was imported from
+            env = {**os.environ, **_ONE_THREAD,
+                   "PYTHONPATH": os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+            proc = subprocess.Popen([sys.executable, "-m", __name__, str(job), str(out)], env=env,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self._procs.add(proc)
+            try:
+                _, err = proc.communicate()
+            finally:
+                self._procs.discard(proc)
+            if not out.exists():
+                last = (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+                raise _WorkerDied(f"the UMAP worker process ended with exit code {proc.returncode} ({last})")
+            status, value = pickle.loads(out.read_bytes())
+        if status == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        for job in self._jobs.values():
+            job.cancel()
+        self._jobs.clear()
+        for proc in list(self._procs):  # a fit still running is not wanted (an error or Ctrl-C ended the run)
+            proc.kill()
+        if self._threads is not None:
+            self._threads.shutdown(wait=True, cancel_futures=True)
+            self._threads = None
+
+
+class _WorkerDied(RuntimeError):
+    pass
+
+
+def _work(job: Path, out: Path) -> None:
+    """The worker: fit the pickled reducer on the pickled vectors; write the projection, or the error."""
+    reducer, x = pickle.loads(job.read_bytes())
+    try:
+        result: tuple[str, Any] = ("ok", reducer.fit_transform(x))
+    except Exception as exc:  # noqa: BLE001 - handed back to the run, which raises it
+        result = ("error", exc)
+    tmp = out.with_suffix(".part")
+    tmp.write_bytes(pickle.dumps(result))
+    tmp.replace(out)
+
+
+if __name__ == "__main__":
+    _work(Path(sys.argv[1]), Path(sys.argv[2]))
