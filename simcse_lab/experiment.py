@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -106,16 +107,17 @@ def embed_models(
     return runs, geometry
 
 
-def _project(mr: ModelRun, fitted: dict[str, np.ndarray], reducer: Any, pool: ProjectionPool) -> np.ndarray:
+def _project(mr: ModelRun, fitted: dict, reducer: Any, pool: ProjectionPool, timer: Timer) -> np.ndarray:
     # the same reducer settings twice (e.g. a 2-D clustering space equal to the plot's) fit once
     key = repr(reducer)
     if key not in fitted:
-        fitted[key] = pool.fit_transform(mr.name, reducer, mr.embeddings)
+        with timer(f"umap {mr.name}"):  # the time the run waited for it (or fitted it, with one thread)
+            fitted[key] = pool.fit_transform(mr.name, reducer, mr.embeddings)
     return fitted[key]
 
 
 def _levels(corpus: Corpus) -> dict[str, np.ndarray]:
-    return {level: corpus.labels[level] for level in corpus.levels} if corpus.is_labelled else {}
+    return {lvl: corpus.labels[lvl] for lvl in corpus.levels} if corpus.is_labelled else {}
 
 
 def run(cfg: ExperimentConfig) -> Result:
@@ -186,21 +188,19 @@ def _run_once(cfg: ExperimentConfig) -> Result:
                                 cache_dir=umap_cache, backend=backend, engine=engine)
     wanted = [*([plot_reducer] if r.plot_2d else []), *reducers.values()]
     terms = TermIndex(corpus.texts) if cfg.metrics.describe_clusters else None
-    folder = cache_dir(cfg.data_dir, "clusterings", enabled=cfg.encode.cache)
-    clusterings_cache = ArrayCache(folder) if folder is not None else None
+    clusterings_cache = ArrayCache(f) if (f := cache_dir(cfg.data_dir, "clusterings", enabled=cfg.encode.cache)) else None
     found = ModelClusterings()
     with ProjectionPool.for_threads(cfg.threads) as pool:  # each model's seeded UMAP fit beside the rest
         ctx = SpecContext.for_config(cfg, corpus=corpus, timer=timer)
         runs, geometry = embed_models(cfg, corpus, timer, ctx, lambda mr: pool.submit(mr.name, mr.embeddings, wanted))
         for mr in _progress(runs, "project, cluster and score", cfg):
-            fitted: dict[str, np.ndarray] = {}
-            with timer(f"umap {mr.name}"):
-                if r.plot_2d:
-                    projections[mr.name] = _project(mr, fitted, plot_reducer, pool)
-                spaces = {space: _project(mr, fitted, red, pool) for space, red in reducers.items()}
+            fitted: dict[str, np.ndarray] = {}  # a projection is taken when first needed: raw space clusterings
+            spaces = {s: partial(_project, mr, fitted, red, pool, timer) for s, red in reducers.items()}
             cluster_model(mr.name, mr.embeddings, spaces, cfg, levels=_levels(corpus), n_classes=n_classes,
                           backend=backend, texts=corpus.texts, terms=terms, timer=timer, out=found,
-                          cache=clusterings_cache)
+                          cache=clusterings_cache)  # run while a worker still fits this model's UMAP
+            if r.plot_2d:
+                projections[mr.name] = _project(mr, fitted, plot_reducer, pool, timer)
     rows, cluster_labels = found.rows, found.labels
     verdicts = label_free_verdicts(found.silhouettes, {m.name: m.trained_from for m in runs},
                                    n_resamples=max(cfg.metrics.n_bootstrap, 2), seed=cfg.seed)

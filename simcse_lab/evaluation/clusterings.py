@@ -69,18 +69,20 @@ def refitter(clusterer: Any, x: np.ndarray, name: str, memo: dict | None = None)
     return refit
 
 
-def cluster_model(name: str, embeddings: np.ndarray, spaces: dict[str, np.ndarray], cfg: Any, *,
+def cluster_model(name: str, embeddings: np.ndarray, spaces: dict[str, Any], cfg: Any, *,
                   levels: dict[str, np.ndarray], n_classes: int | None, backend: str, texts: list[str],
                   terms: TermIndex | None, timer: Any, out: ModelClusterings | None = None,
                   cache: ArrayCache | None = None) -> ModelClusterings:
-    """Cluster ``spaces`` (``{space: points}``) of model ``name`` with every configured clusterer;
-    the results are added to ``out`` (a comparison's collection of every model's), or a new one.
-    Each clusterer's fit of a space, with its scores and descriptions, is read from ``cache``
-    when an entry made from the same points and settings is there (`clustering_cache`)."""
+    """Cluster ``spaces`` (``{space: points}``; the points may be a function giving them when first
+    needed) of model ``name`` with every configured clusterer; the results are added to ``out`` (a
+    comparison's collection of every model's), or a new one. Each clusterer's fit of a space, with
+    its scores and descriptions, is read from ``cache`` when an entry made from the same points and
+    settings is there (`clustering_cache`)."""
     out = out if out is not None else ModelClusterings()
     context = scoring_context(levels=levels, n_bootstrap=cfg.metrics.n_bootstrap, scores=list(SCORES.names()),
                               described=(texts, embeddings) if terms is not None else None) if cache is not None else ""
     for space, points in spaces.items():
+        points = points() if callable(points) else points  # a projection still being fitted: waited for here
         for method in [m for m, s in cfg.cluster.runs() if s == space]:
             clusterer = make_clusterer(method, cfg.cluster, n_samples=len(points), n_classes=n_classes,
                                        seed=cfg.seed, backend=backend)
