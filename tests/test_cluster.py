@@ -356,3 +356,28 @@ def test_seeded_umap_fits_run_in_a_worker_process_and_give_the_projection_a_fit_
         assert len(pool._jobs) == 1
         with pytest.raises(ValueError, match="n_neighbors >= 2"):  # the worker's error, raised in the run
             pool.fit_transform("m", bad, x)
+
+
+def test_a_models_raw_space_is_clustered_before_its_projection_is_waited_for(monkeypatch):
+    """A space may be given as a function (a UMAP fit still running in a worker): it is called only
+    when its first clusterer needs it, after the raw space's clusterings."""
+    from simcse_lab.core.config import ExperimentConfig, with_overrides
+    from simcse_lab.core.runtime import Timer
+    from simcse_lab.evaluation.clusterings import cluster_model
+
+    x, _ = blobs()
+    calls = []
+    real = KMeansClusterer.fit_predict
+    monkeypatch.setattr(KMeansClusterer, "fit_predict", lambda self, p: calls.append("kmeans") or real(self, p))
+
+    def projection():
+        calls.append("umap")
+        return x[:, :2].copy()
+
+    cfg = with_overrides(ExperimentConfig(), {"cluster.methods": ["kmeans", "hdbscan"], "cluster.n_clusters": 3,
+                                              "cluster.pairs": ["kmeans/raw", "hdbscan/umap"], "metrics.n_bootstrap": 0})
+    found = cluster_model("m", x, {"raw": x, "umap": projection}, cfg, levels={}, n_classes=3, backend="cpu",
+                          texts=[f"text {i}" for i in range(len(x))], terms=None, timer=Timer())
+    assert calls[0] == "kmeans" and calls.count("umap") == 1 and "umap" in calls
+    assert {(r["clusterer"], r["space"]) for r in found.rows} == {("kmeans", "raw"), ("hdbscan", "umap"),
+                                                                   ("hdbscan-hard", "umap")}
