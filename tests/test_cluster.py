@@ -348,7 +348,10 @@ def test_seeded_umap_fits_run_in_a_worker_process_and_give_the_projection_a_fit_
     with ProjectionPool(1) as pool:
         pool.submit("m", x, [reducer])
         assert pool._threads is None  # cached already: no worker started
+        monkeypatch.setattr(UMAPReducer, "cached", lambda self, x: pytest.fail("the cache is read twice"))
+        monkeypatch.setattr(UMAPReducer, "fit_transform", lambda self, x: pytest.fail("the cache is read twice"))
         assert np.array_equal(pool.fit_transform("m", reducer, x), here)
+    monkeypatch.undo()
     assert ProjectionPool.for_threads(1).workers == 0
     bad = UMAPReducer(**{**settings, "n_neighbors": 1})
     with ProjectionPool(1) as pool:

@@ -52,7 +52,6 @@ class ProjectionPool:
         self._threads: ThreadPoolExecutor | None = None
         self._jobs: dict[tuple[str, str], Future] = {}
         self._procs: set[subprocess.Popen] = set()
-        self._closing = False
 
     @classmethod
     def for_threads(cls, threads: int | None) -> ProjectionPool:
@@ -77,7 +76,12 @@ class ProjectionPool:
             return
         for reducer in reducers:
             key = (name, repr(reducer))
-            if key in self._jobs or not self.eligible(reducer, len(x)) or reducer.cached(x) is not None:
+            if key in self._jobs or not self.eligible(reducer, len(x)):
+                continue
+            found = reducer.cached(x)
+            if found is not None:  # read once: fit_transform hands this one out
+                self._jobs[key] = Future()
+                self._jobs[key].set_result(found)
                 continue
             if self._threads is None:
                 self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="umap-worker")
