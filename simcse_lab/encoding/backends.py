@@ -135,9 +135,7 @@ def select_backend(
         if record is None or backend not in record["variants"]:
             if not probe_texts:
                 raise ValueError("select_backend needs probe texts to check an export against torch")
-            had = tuple(record["variants"]) if record is not None else ()
-            record = export_onnx(encoder, folder, _probe(list(probe_texts), CHECK_TEXTS), variants=(*had, backend),
-                                 threads=threads, checked=checked)
+            record = _export(encoder, folder, record, backend, probe_texts, threads, checked)
         return _use(encoder, backend, record, folder, threads, f"encode.backend={backend} asked for",
                     checked.get(backend))
     speed_path = _speed_path(encoder, data_dir)
@@ -161,13 +159,20 @@ def select_backend(
         return _torch(encoder, why.replace(" save ", " would save only "))
     if record is None or best not in record["variants"]:
         logger.info("%s: exporting to ONNX for %s and checking it against torch (%s)", encoder.name, best, folder)
-        had = tuple(record["variants"]) if record is not None else ()
-        record = export_onnx(encoder, folder, _probe(list(probe_texts), CHECK_TEXTS), variants=(*had, best),
-                             threads=threads, checked=checked)
+        record = _export(encoder, folder, record, best, probe_texts, threads, checked)
         if not record["variants"].get(best, {}).get("usable"):
             return _torch(encoder, f"the {best} export does not match torch's embeddings (cosine"
                                    f" {record['variants'].get(best, {}).get('min_cosine')})")
     return _use(encoder, best, record, folder, threads, why, checked.get(best))
+
+
+def _export(encoder: SentenceEncoder, folder: Path, record: dict[str, Any] | None, variant: str,
+            probe_texts: list[str], threads: int | None, checked: dict[str, OnnxEncoder]) -> dict[str, Any]:
+    """Export again with ``variant`` added to the variants ``record`` holds, each checked against
+    torch on `CHECK_TEXTS` probe texts; ``checked`` receives the checked encoders."""
+    had = tuple(record["variants"]) if record is not None else ()
+    return export_onnx(encoder, folder, _probe(list(probe_texts), CHECK_TEXTS), variants=(*had, variant),
+                       threads=threads, checked=checked)
 
 
 def _torch(encoder: Encoder, why: str) -> Encoder:
