@@ -203,7 +203,7 @@ def cmd_probe_backends(args: argparse.Namespace) -> int:
     e = cfg.encode
     encoder = load_encoder(args.model, max_seq_length=e.max_seq_length, pooling=e.pooling, device="cpu",
                            ctx=SpecContext.for_config(cfg, corpus=corpus))
-    speed = probe_speeds(encoder, corpus.texts, cfg.data_dir)
+    speed = probe_speeds(encoder, corpus.texts, cfg.data_dir, batch_size=e.batch_size)
     rates = ", ".join(f"{k} {v:.0f}" for k, v in speed["variants"].items())
     print(f"{args.model} on this machine, texts/s: torch {speed['torch']:.0f}, {rates}; export"
           f" {speed['export_seconds']:.0f} s")

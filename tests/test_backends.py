@@ -140,3 +140,31 @@ def test_auto_skips_the_export_for_an_architecture_where_onnx_was_slower(tiny_ch
     chosen = select_backend(sibling, "auto", probe_texts=TEXTS * 1000, data_dir=tmp_path, device="cpu")
     assert chosen is sibling and "no usable ONNX variant is faster" in chosen.choice_reason
     assert not sibling.loaded
+
+
+@pytest.mark.parametrize("variant", ["onnx", "openvino"])
+def test_batches_run_on_parallel_streams_in_order_with_the_results_of_one_at_a_time(tiny_checkpoint, tmp_path,
+                                                                                    variant):
+    """`threads` batches are inferred at once, one thread each, while the next are tokenised; each
+    text's vector is the one its batch gives when run alone, in the texts' order."""
+    if variant == "openvino" and not backends.openvino_available():
+        pytest.skip("openvino not installed")
+    torch_enc = load_encoder(str(tiny_checkpoint), max_seq_length=16)
+    enc = select_backend(torch_enc, variant, probe_texts=TEXTS, data_dir=tmp_path, device="cpu", threads=2)
+    assert enc.streams == 2
+    if variant == "openvino":
+        assert int(enc.session.get_property("NUM_STREAMS")) == 2
+    else:
+        assert enc.session.get_session_options().intra_op_num_threads == 1
+    texts = TEXTS * 5
+    got = enc.encode(texts, batch_size=2)
+    alone = np.concatenate([enc.encode([t], batch_size=1) for t in texts])
+    np.testing.assert_allclose(got, alone, atol=1e-5)  # batch padding differs, the texts' order does not
+    assert np.array_equal(got, enc.encode(texts, batch_size=2))  # the same on a rerun, whichever stream ran what
+
+
+def test_a_speed_record_timed_with_another_encode_loop_is_not_read(tiny_checkpoint, tmp_path, monkeypatch):
+    enc = load_encoder(str(tiny_checkpoint), max_seq_length=16)
+    before = backends._speed_path(enc, tmp_path)
+    monkeypatch.setattr(backends, "ENCODE_LOOP", backends.ENCODE_LOOP + 1)
+    assert backends._speed_path(enc, tmp_path) != before

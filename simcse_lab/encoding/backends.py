@@ -37,6 +37,7 @@ from ..core.schema import EncodeConfig, choices_of
 from .encoders import Encoder, SentenceEncoder
 from .locations import architecture
 from .onnx import (
+    ENCODE_LOOP,
     MIN_COSINE,
     OnnxEncoder,
     export_onnx,
@@ -70,7 +71,7 @@ def _speed_path(encoder: SentenceEncoder, data_dir: str | Path) -> Path | None:
     from ..core.runtime import available_cores, cpu_flags, cpu_name
 
     parts = {"arch": arch, "max_seq_length": encoder.identity.get("max_seq_length"), "cores": available_cores(),
-             "cpu": cpu_name(), "isa": cpu_flags(), **package_versions_of_export()}
+             "cpu": cpu_name(), "isa": cpu_flags(), "encode_loop": ENCODE_LOOP, **package_versions_of_export()}
     return interim_dir(data_dir, "onnx") / f"speed-{content_hash(parts, length=16)}.json"
 
 
@@ -199,10 +200,11 @@ def _use(encoder: SentenceEncoder, chosen: str, record: dict[str, Any], folder: 
 
 
 def probe_speeds(encoder: SentenceEncoder, texts: list[str], data_dir: str | Path = "data", *,
-                 repeats: int = 3) -> dict[str, Any]:
+                 repeats: int = 3, batch_size: int = 16) -> dict[str, Any]:
     """Time torch and every ONNX variant of ``encoder``'s architecture on this machine, on a
-    probe of ``texts`` (best of ``repeats``), with what the export costs; write the speed record
-    ``auto`` decides from. Run it on an idle machine (``simcse-lab probe-backends``)."""
+    probe of ``texts`` in batches of ``batch_size`` (a run's ``encode.batch_size``; best of
+    ``repeats``), with what the export costs; write the speed record ``auto`` decides from. Run it
+    on an idle machine (``simcse-lab probe-backends``)."""
     import time
 
     speed_path = _speed_path(encoder, data_dir)
@@ -215,12 +217,12 @@ def probe_speeds(encoder: SentenceEncoder, texts: list[str], data_dir: str | Pat
     export_s = time.perf_counter() - t0
 
     def best_rate(enc: Encoder) -> float:
-        return round(len(probe) / min(timed_encode(enc, probe, 32)[1] for _ in range(repeats)), 1)
+        return round(len(probe) / min(timed_encode(enc, probe, batch_size)[1] for _ in range(repeats)), 1)
 
     from ..core.runtime import hardware
 
     speed = {"torch": best_rate(encoder), "export_seconds": round(export_s, 1), "n_probe_texts": len(probe),
-             "variants": {}, "machine": hardware()}
+             "batch_size": batch_size, "variants": {}, "machine": hardware()}
     for variant, v in record["variants"].items():
         speed["variants"][variant] = best_rate(OnnxEncoder(folder / v["file"], encoder, encoder.name,
                                                            encoder.identity, runtime=runtime_of(variant)))

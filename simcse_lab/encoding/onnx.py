@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 MIN_COSINE = 0.99
+#: how `OnnxEncoder` runs its batches; a speed record timed with another loop is measured again
+ENCODE_LOOP = 2  # 2: `streams` batches at once, one thread each (1: one batch at a time on every thread)
 _VARIANTS = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx", "openvino": "model.onnx"}  # variant -> file
 
 
@@ -87,17 +89,23 @@ class OnnxEncoder:
     _session: Any = field(default=None, repr=False)
 
     @property
+    def streams(self) -> int:
+        """Batches inferred at once, one thread each (``threads``; default torch's thread count)."""
+        return max(1, self.threads or _threads())
+
+    @property
     def session(self) -> Any:
         if self._session is None and self.runtime == "openvino":
             import openvino as ov
 
-            config = {"INFERENCE_NUM_THREADS": self.threads or _threads(), "PERFORMANCE_HINT": "LATENCY"}
+            config = {"INFERENCE_NUM_THREADS": self.streams, "PERFORMANCE_HINT": "THROUGHPUT",
+                      "NUM_STREAMS": self.streams}
             self._session = ov.Core().compile_model(str(self.path), "CPU", config)
         if self._session is None:
             import onnxruntime as ort
 
             opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads or _threads()
+            opts.intra_op_num_threads = 1  # one thread per batch; `streams` batches run at once
             opts.inter_op_num_threads = 1
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
@@ -109,21 +117,61 @@ class OnnxEncoder:
         session = self.session
         if self.runtime == "openvino":
             names = [i.get_any_name() for i in session.inputs]
-            run = lambda feeds: session(feeds)[0]  # noqa: E731
         else:
             names = [i.name for i in session.get_inputs()]
-            run = lambda feeds: session.run(None, feeds)[0]  # noqa: E731
         # like SentenceTransformer.encode: longest first, so each batch pads to similar lengths
         order = np.argsort([-len(t) for t in texts], kind="stable")
+        batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+        feeds = (_to_numpy(st.preprocess([texts[i] for i in idx]), names) for idx in batches)
         out: np.ndarray | None = None
-        for start in range(0, len(texts), batch_size):
-            idx = order[start : start + batch_size]
-            features = st.preprocess([texts[i] for i in idx])
-            emb = np.asarray(run(_to_numpy(features, names)), dtype=np.float32)
+        for idx, emb in zip(batches, self._infer(feeds), strict=True):
             if out is None:
                 out = np.empty((len(texts), emb.shape[1]), dtype=np.float32)
             out[idx] = emb
         assert out is not None
+        return out
+
+    def _infer(self, feeds: Iterator[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        """Each batch's output, in order. ``streams`` batches are inferred at once, one thread each,
+        while the next batches are tokenised here (on 2 CPU cores this encodes ~1.6x faster than one
+        batch at a time on two threads); a batch's result does not depend on which stream ran it."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        session, window = self.session, 2 * self.streams
+        pool = None
+        if self.runtime == "openvino":
+            # requests taken in turn and waited for here, with no Python callback: a callback needs the
+            # GIL on OpenVINO's stream thread, which deadlocks when a compiled model is freed meanwhile
+            requests = [session.create_infer_request() for _ in range(window)]
+
+            def start(k: int, feed: dict[str, np.ndarray]) -> Any:
+                requests[k].start_async(feed)
+                return requests[k]
+
+            def finish(request: Any) -> np.ndarray:
+                request.wait()
+                return np.array(request.get_output_tensor(0).data, dtype=np.float32)
+        else:
+            pool = ThreadPoolExecutor(self.streams)  # onnxruntime runs one session from many threads
+
+            def start(k: int, feed: dict[str, np.ndarray]) -> Any:
+                return pool.submit(session.run, None, feed)
+
+            def finish(job: Any) -> np.ndarray:
+                return np.asarray(job.result()[0], dtype=np.float32)
+
+        out: list[np.ndarray] = []
+        pending: deque = deque()  # the oldest batch in flight holds the request the next one takes
+        try:
+            for i, feed in enumerate(feeds):
+                if len(pending) == window:
+                    out.append(finish(pending.popleft()))
+                pending.append(start(i % window, feed))
+            out.extend(finish(job) for job in pending)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
         return out
 
 
