@@ -1,12 +1,11 @@
 """The one orchestrator: corpus -> models -> embeddings -> projections -> clusterings -> scores.
 
 ``run(cfg)`` scores every model x every clusterer x every space with the same settings and
-returns a `Result`; ``compare(cfgs)`` runs several configs, saves
-each run folder and stacks their tables. The steps it calls each live in their own module:
-models are resolved (and trained, pretrained) by `simcse_lab.encoding.resolve.resolve`, embedded by
-`simcse_lab.encoding.encode`, described by `simcse_lab.evaluation.quality`, projected by
-`simcse_lab.clustering.reduce`, clustered by `simcse_lab.clustering.clusterers` and scored by
-`simcse_lab.evaluation.scoring`.
+returns a `Result`; ``compare(cfgs)`` runs several configs, saves each run folder and stacks their
+tables. The steps it calls each live in their own module: models are resolved (and trained,
+pretrained) by `simcse_lab.encoding.resolve.resolve`, embedded by `simcse_lab.encoding.encode`,
+described by `simcse_lab.evaluation.quality`, projected by `simcse_lab.clustering.reduce`,
+clustered by `simcse_lab.clustering.clusterers` and scored by `simcse_lab.evaluation.scoring`.
 
 Clusterer names in the table: ``kmeans``; ``hdbscan`` (argmax of the soft membership vectors, as
 in the seed article: every point gets a cluster); ``hdbscan-hard`` (HDBSCAN's own labels, noise
@@ -193,14 +192,15 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     with ProjectionPool.for_threads(cfg.threads) as pool:  # each model's seeded UMAP fit beside the rest
         ctx = SpecContext.for_config(cfg, corpus=corpus, timer=timer)
         runs, geometry = embed_models(cfg, corpus, timer, ctx, lambda mr: pool.submit(mr.name, mr.embeddings, wanted))
-        for mr in _progress(runs, "project, cluster and score", cfg):
-            fitted: dict[str, np.ndarray] = {}  # a projection is taken when first needed: raw space clusterings
-            spaces = {s: partial(_project, mr, fitted, red, pool, timer) for s, red in reducers.items()}
-            cluster_model(mr.name, mr.embeddings, spaces, cfg, levels=_levels(corpus), n_classes=n_classes,
-                          backend=backend, texts=corpus.texts, terms=terms, timer=timer, out=found,
-                          cache=clusterings_cache)  # run while a worker still fits this model's UMAP
-            if r.plot_2d:
-                projections[mr.name] = _project(mr, fitted, plot_reducer, pool, timer)
+        with pool.beside_workers():  # raw space clusterings run while a worker still fits the model's UMAP
+            for mr in _progress(runs, "project, cluster and score", cfg):
+                fitted: dict[str, np.ndarray] = {}  # a projection is taken when first needed
+                spaces = {s: partial(_project, mr, fitted, red, pool, timer) for s, red in reducers.items()}
+                cluster_model(mr.name, mr.embeddings, spaces, cfg, levels=_levels(corpus), n_classes=n_classes,
+                              backend=backend, texts=corpus.texts, terms=terms, timer=timer, out=found,
+                              cache=clusterings_cache)
+                if r.plot_2d:
+                    projections[mr.name] = _project(mr, fitted, plot_reducer, pool, timer)
     rows, cluster_labels = found.rows, found.labels
     verdicts = label_free_verdicts(found.silhouettes, {m.name: m.trained_from for m in runs},
                                    n_resamples=max(cfg.metrics.n_bootstrap, 2), seed=cfg.seed)

@@ -352,7 +352,7 @@ def test_seeded_umap_fits_run_in_a_worker_process_and_give_the_projection_a_fit_
         monkeypatch.setattr(UMAPReducer, "fit_transform", lambda self, x: pytest.fail("the cache is read twice"))
         assert np.array_equal(pool.fit_transform("m", reducer, x), here)
     monkeypatch.undo()
-    assert ProjectionPool.for_threads(1).workers == 0
+    assert ProjectionPool.for_threads(1).workers == 0 and ProjectionPool.for_threads(2).workers == 2
     bad = UMAPReducer(**{**settings, "n_neighbors": 1})
     with ProjectionPool(1) as pool:
         pool.submit("m", x, [bad])
@@ -384,3 +384,30 @@ def test_a_models_raw_space_is_clustered_before_its_projection_is_waited_for(mon
     assert calls[0] == "kmeans" and calls.count("umap") == 1 and "umap" in calls
     assert {(r["clusterer"], r["space"]) for r in found.rows} == {("kmeans", "raw"), ("hdbscan", "umap"),
                                                                    ("hdbscan-hard", "umap")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threads, expected", [(2, 1), (1, 1)])
+def test_a_run_clusters_on_the_core_its_umap_workers_leave(tmp_path, tiny_csv, threads, expected, monkeypatch):
+    """With UMAP workers (threads 2: two workers), KMeans and the scores run on one BLAS/OpenMP
+    thread, whether or not a worker is busy at that moment (a rerun gets the same threads)."""
+    from sklearn.utils._openmp_helpers import (
+        _openmp_effective_n_threads,  # the threads KMeans takes
+    )
+
+    from simcse_lab.core.config import ExperimentConfig, with_overrides
+    from simcse_lab.experiment import run
+
+    seen = []
+    real = KMeansClusterer.fit_predict
+    monkeypatch.setattr(KMeansClusterer, "fit_predict", lambda self, x: seen.append(
+        _openmp_effective_n_threads()) or real(self, x))
+    cfg = with_overrides(ExperimentConfig(), {
+        "name": "threads", "data_dir": str(tmp_path / "data"), "runs_dir": str(tmp_path / "runs"),
+        "corpus.source": str(tiny_csv), "corpus.n_samples": None, "models.encoders": ["tfidf-lsa"],
+        "models.simcse_from": [], "threads": threads, "reduce.n_neighbors": 10, "metrics.n_alignment_texts": 0,
+        "metrics.sts_splits": [], "metrics.n_bootstrap": 0, "cluster.methods": ["kmeans", "hdbscan"]})
+    run(cfg)
+    assert seen and set(seen) == {expected}
+    run(cfg)  # projections cached now: no worker is busy, the threads are the same
+    assert set(seen) == {expected}

@@ -210,8 +210,8 @@ _TOP = [
     ("data_dir", str, _f("data", "folder for raw downloads (raw/) and caches (interim/)")),
     ("runs_dir", str, _f("runs", "folder for run outputs")),
     ("threads", int | None,
-     _f(None, "CPU threads for torch, ONNX Runtime, numba and BLAS; up to threads - 1 seeded UMAP fits"
-               " run beside them in worker processes (None: every core)", ge=1)),
+     _f(None, "CPU threads for torch, ONNX Runtime, numba and BLAS; with 2 or more, up to that many seeded"
+               " UMAP fits run beside them in worker processes (None: every core)", ge=1)),
 ]
 _BEFORE_METHODS = [("corpus", CorpusConfig), ("encode", EncodeConfig), ("models", ModelsConfig),
                    ("train", TrainConfig), ("pretrain", PretrainConfig)]
