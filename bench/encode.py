@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     from simcse_lab.corpus.load import load_corpus
     from simcse_lab.encoding.backends import (
         OnnxEncoder,
-        _runtime,
+        runtime_of,
         export_dir,
         export_onnx,
     )
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
               else export_onnx(enc, folder, texts[:96]))
     for variant, info in record["variants"].items():
         onnx_enc = OnnxEncoder(folder / info["file"], enc, enc.name, enc.identity, threads=threads,
-                               runtime=_runtime(variant))
+                               runtime=runtime_of(variant))
         x, secs = timed(lambda t, e=onnx_enc: e.encode(t, batch_size=bs), texts)
         rows.append({"encoder": f"simcse_lab {variant} (batch {bs})", "texts_per_s": len(texts) / secs,
                      "gflops": flops_b / secs / 1e9, "min_cosine_to_torch": _min_cos(ref, x)})

@@ -9,8 +9,9 @@ new notebook kernel) on the same texts, the same model folders and the same clus
 * **A** -- the seed article written plainly: ``SentenceTransformer.encode`` per model,
   ``umap.UMAP().fit`` then ``mapper.transform`` of the same vectors, KMeans on the raw vectors,
   HDBSCAN (soft memberships -> argmax) on the UMAP projection, ``v_measure_score``.
-* **B cold** -- ``simcse_lab.experiment.run`` + ``Result.save`` with the same settings and an
-  empty ``data/interim`` (no embeddings, projections, clusterings or ONNX exports yet), plus EVoC
+* **B cold** -- ``simcse_lab.experiment.run`` + ``Result.save`` with the same settings, an
+  empty ``data/interim`` (no embeddings, projections, clusterings or ONNX exports yet) and no
+  earlier run folder (whose unchanged figures a rerun copies), plus EVoC
   on the raw vectors (B's own density clusterer; A has none to compare). What ``make install``
   made once belongs to the installed machine, not to a run's caches, so B cold has it: the backend
   speed record and numba's compiled code of EVoC and umap-learn (which the workbench keeps in
@@ -291,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             # this machine's backend speed record (`simcse-lab probe-backends`, made once by `make install`)
             # is part of the installed machine, not of a run's caches: B cold has it, like a user's first run
             shutil.rmtree(data_dir, ignore_errors=True)
+            shutil.rmtree(work / "runs", ignore_errors=True)  # no earlier run folder whose figures B could reuse
             for record in (ROOT / "data" / "interim" / "onnx").glob("speed-*.json"):
                 (data_dir / "interim" / "onnx").mkdir(parents=True, exist_ok=True)
                 shutil.copy2(record, data_dir / "interim" / "onnx" / record.name)
@@ -299,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_exports_kept:
                 for sub in ("embeddings", "projections", "clusterings"):
                     shutil.rmtree(data_dir / "interim" / sub, ignore_errors=True)
+                shutil.rmtree(work / "runs", ignore_errors=True)
                 print(f"{tag} B cold, ONNX exports kept", flush=True)
                 rounds.setdefault("B cold, exports kept", []).append(_child("b", work, models, data_dir))
             print(f"{tag} B warm", flush=True)
