@@ -133,7 +133,7 @@ class OnnxEncoder:
 
     def _infer(self, feeds: Iterator[dict[str, np.ndarray]]) -> list[np.ndarray]:
         """Each batch's output, in order. ``streams`` batches are inferred at once, one thread each,
-        while the next batches are tokenised here (on 2 CPU cores this encodes ~1.6x faster than one
+        while the next batches are tokenised here (on 2 CPU cores this encoded 1.3-1.6x faster than one
         batch at a time on two threads); a batch's result does not depend on which stream ran it."""
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
