@@ -388,7 +388,7 @@ def test_a_models_raw_space_is_clustered_before_its_projection_is_waited_for(mon
 
 @pytest.mark.slow
 @pytest.mark.parametrize("threads, expected", [(2, 1), (1, 1)])
-def test_a_run_clusters_on_the_core_its_umap_workers_leave(tmp_path, tiny_csv, threads, expected, monkeypatch):
+def test_a_run_clusters_on_one_thread_beside_its_umap_workers(tmp_path, tiny_csv, threads, expected, monkeypatch):
     """With UMAP workers (threads 2: two workers), KMeans and the scores run on one BLAS/OpenMP
     thread, whether or not a worker is busy at that moment (a rerun gets the same threads)."""
     from sklearn.utils._openmp_helpers import (

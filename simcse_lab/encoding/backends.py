@@ -200,9 +200,9 @@ def _use(encoder: SentenceEncoder, chosen: str, record: dict[str, Any], folder: 
 
 
 def probe_speeds(encoder: SentenceEncoder, texts: list[str], data_dir: str | Path = "data", *,
-                 repeats: int = 3, batch_size: int = 16) -> dict[str, Any]:
+                 repeats: int = 3, batch_size: int | None = None) -> dict[str, Any]:
     """Time torch and every ONNX variant of ``encoder``'s architecture on this machine, on a
-    probe of ``texts`` in batches of ``batch_size`` (a run's ``encode.batch_size``; best of
+    probe of ``texts`` in batches of ``batch_size`` (None: ``encode.batch_size``'s default; best of
     ``repeats``), with what the export costs; write the speed record ``auto`` decides from. Run it
     on an idle machine (``simcse-lab probe-backends``)."""
     import time
@@ -210,6 +210,7 @@ def probe_speeds(encoder: SentenceEncoder, texts: list[str], data_dir: str | Pat
     speed_path = _speed_path(encoder, data_dir)
     if speed_path is None:
         raise ValueError(f"{encoder.name}: only a local transformer model folder can be probed")
+    batch_size = batch_size or EncodeConfig().batch_size
     probe = _probe(list(texts))
     folder = export_dir(encoder, data_dir)
     t0 = time.perf_counter()
