@@ -140,7 +140,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .core.publish import folder_lock
     from .experiment import run, run_dir_for
     from .reporting.run_folder import check_run_folder, check_writable_folder
-    from .reporting.tables import comparison_markdown
 
     cfg = _resolve(args)
     # a run folder that cannot be written, or that another compare is writing, fails now, not
@@ -152,8 +151,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with folder_lock(args.run_dir, "run folder") if args.run_dir else contextlib.nullcontext():
         result = run(cfg)
         run_dir = result.save(args.run_dir or run_dir_for(cfg, result.corpus_fingerprint))
-    print("\n" + comparison_markdown(result.table, result.model_metrics, level=result.level,
-                                     corpus_name=result.corpus_name, n_texts=result.n_texts))
+    print("\n" + result.markdown())
     print(f"\nwall time {result.manifest['wall_seconds']:.0f}s; run folder: {run_dir}")
     print(f"report: {run_dir / 'report.html'} (open in a browser; no server needed)")
     return 0

@@ -28,11 +28,11 @@ import pandas as pd
 from .clustering.backend import resolve_backend
 from .clustering.prefetch import ProjectionPool
 from .clustering.reduce import make_reducer
+from .clustering.scaling import scaling_report
 from .core.cache import ArrayCache
 from .core.config import ExperimentConfig, config_hash, validate, with_overrides
 from .core.engines import make_engine
 from .core.paths import cache_dir
-from .core.registry import CLUSTERERS
 from .core.runtime import Timer, configure_threads, hardware, versions
 from .corpus.load import Corpus
 from .corpus.splits import load_corpus_for
@@ -42,7 +42,8 @@ from .evaluation.clusterings import ModelClusterings, cluster_model
 from .evaluation.describe import TermIndex
 from .evaluation.quality import alignment_sample, model_quality
 from .evaluation.scoring import metric_columns, spread_columns
-from .evaluation.verdict import VERDICT_COLUMNS, label_free_verdicts
+from .evaluation.verdict import VERDICT_COLUMNS, signal_columns
+from .evaluation.vs_start import add_same_k, judge_against_start
 from .reporting.results import ModelRun, Result
 from .reporting.run_folder import check_writable_folder
 
@@ -188,7 +189,8 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     wanted = [*([plot_reducer] if r.plot_2d else []), *reducers.values()]
     terms = TermIndex(corpus.texts) if cfg.metrics.describe_clusters else None
     clusterings_cache = ArrayCache(f) if (f := cache_dir(cfg.data_dir, "clusterings", enabled=cfg.encode.cache)) else None
-    found = ModelClusterings()
+    found, clustered = ModelClusterings(), {}
+    context = {"levels": _levels(corpus), "n_classes": n_classes, "texts": corpus.texts, "terms": terms, "timer": timer}
     with ProjectionPool.for_threads(cfg.threads) as pool:  # each model's seeded UMAP fit beside the rest
         ctx = SpecContext.for_config(cfg, corpus=corpus, timer=timer)
         runs, geometry = embed_models(cfg, corpus, timer, ctx, lambda mr: pool.submit(mr.name, mr.embeddings, wanted))
@@ -196,19 +198,18 @@ def _run_once(cfg: ExperimentConfig) -> Result:
             for mr in _progress(runs, "project, cluster and score", cfg):
                 fitted: dict[str, np.ndarray] = {}  # a projection is taken when first needed
                 spaces = {s: partial(_project, mr, fitted, red, pool, timer) for s, red in reducers.items()}
-                cluster_model(mr.name, mr.embeddings, spaces, cfg, levels=_levels(corpus), n_classes=n_classes,
-                              backend=backend, texts=corpus.texts, terms=terms, timer=timer, out=found,
-                              cache=clusterings_cache)
+                cluster_model(mr.name, mr.embeddings, spaces, cfg, backend=backend, out=found, cache=clusterings_cache,
+                              **context)
+                clustered[mr.name] = {s: fitted[repr(red)] for s, red in reducers.items() if repr(red) in fitted}
                 if r.plot_2d:
                     projections[mr.name] = _project(mr, fitted, plot_reducer, pool, timer)
+            add_same_k(found, runs, cfg, backend=backend, cache=clusterings_cache, **context)
+    with timer("judge against the start model"):
+        judge_against_start(found, runs, clustered, cfg, texts=corpus.texts)
     rows, cluster_labels = found.rows, found.labels
-    verdicts = label_free_verdicts(found.silhouettes, {m.name: m.trained_from for m in runs},
-                                   n_resamples=max(cfg.metrics.n_bootstrap, 2), seed=cfg.seed)
-    for row in rows:  # the label-free verdict of a trained model against its start model, on every row
-        row.update(verdicts.get((row["model"], row["clusterer"], row["space"]), {}))
     spread = spread_columns() if cfg.metrics.n_bootstrap else []
     table = pd.DataFrame(rows, columns=["model", "clusterer", "space", "level", *metric_columns(), *spread,
-                                        *VERDICT_COLUMNS])
+                                        *signal_columns(), *VERDICT_COLUMNS])
     model_metrics = pd.DataFrame([{"model": k, **v} for k, v in geometry.items()])
     manifest = {
         "config_hash": config_hash(cfg),
@@ -242,18 +243,6 @@ def _run_once(cfg: ExperimentConfig) -> Result:
         clusters=pd.concat(found.clusters, ignore_index=True) if found.clusters else None,
         probabilities=found.probabilities,
     )
-
-
-def scaling_report(cfg: ExperimentConfig, n: int, backend: str) -> dict[str, Any]:
-    """How this run's vectors were made and its spaces fitted, for the manifest."""
-    # the steps decide for themselves whether they sample; ask them rather than repeat the rule
-    umap = make_reducer("umap", cfg.reduce, backend=backend, engine=make_engine(cfg))
-    return {
-        "encode_engine": cfg.encode.engine,
-        "cluster_backend": backend,
-        "umap_fit": umap.describe_fit(n),
-        **{f"{name}_fit": CLUSTERERS[name].obj.describe_fit(cfg.cluster, n, backend) for name in cfg.cluster.methods},
-    }
 
 
 def compare(cfgs: ExperimentConfig | list[ExperimentConfig], *, save: bool = True) -> pd.DataFrame:

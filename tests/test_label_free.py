@@ -106,18 +106,6 @@ def test_clusters_are_described_by_their_terms_and_nearest_texts():
     assert d.loc[0, "text_1"].startswith("dress") and d.loc[1, "text_1"].startswith("coat")
 
 
-def test_the_verdict_says_better_worse_or_unclear_from_its_interval():
-    from simcse_lab.evaluation.verdict import label_free_verdicts
-
-    rng = np.random.default_rng(0)
-    before = rng.normal(0.1, 0.05, 300)
-    sil = {("m", "kmeans", "raw"): before, ("t", "kmeans", "raw"): before + 0.05,
-           ("w", "kmeans", "raw"): before - 0.05, ("u", "kmeans", "raw"): rng.permutation(before)}
-    v = label_free_verdicts(sil, {"m": None, "t": "m", "w": "m", "u": "m"}, n_resamples=100)
-    assert [v[(m, "kmeans", "raw")]["lf_verdict"] for m in "twu"] == ["better", "worse", "unclear"]
-    assert ("m", "kmeans", "raw") not in v
-
-
 def test_each_label_free_score_is_read_as_a_verdict_in_its_own_direction():
     from simcse_lab.reporting.agreement import score_verdicts
 

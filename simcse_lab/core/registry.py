@@ -7,8 +7,8 @@ registry instead of keeping a list by hand.
 
 A registry knows the package that holds its built-in entries, one module each
 (``simcse_lab.training.methods``, ``simcse_lab.clustering.clusterers``,
-``simcse_lab.evaluation.scores``), and imports every module in it on first use, so adding a file
-there is all it takes. Entries from outside the package come from plugin modules: the
+``simcse_lab.evaluation.scores``, ``simcse_lab.evaluation.signals``), and imports every module in
+it on first use, so adding a file there is all it takes. Entries from outside the package come from plugin modules: the
 ``simcse_lab.plugins`` entry-point group of installed distributions, and the comma-separated
 module names in ``$SIMCSE_LAB_PLUGINS``. These modules must be cheap to import (heavy libraries
 inside the functions), since listing the registry imports them all.
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-__all__ = ["CLUSTERERS", "METHODS", "PLUGIN_ENV", "SCORES", "Entry", "Registry", "load_plugins"]
+__all__ = ["CLUSTERERS", "METHODS", "PLUGIN_ENV", "SCORES", "SIGNALS", "Entry", "Registry", "load_plugins"]
 
 T = TypeVar("T")
 PLUGIN_ENV = "SIMCSE_LAB_PLUGINS"
@@ -134,3 +134,5 @@ class Registry(Generic[T]):
 METHODS: Registry[Callable[..., Any]] = Registry("training method", "simcse_lab.training.methods")
 CLUSTERERS: Registry[type] = Registry("clusterer", "simcse_lab.clustering.clusterers")
 SCORES: Registry[Callable[..., float]] = Registry("score", "simcse_lab.evaluation.scores")
+#: label-free signals read in a space the judged model cannot change (the verdict on training)
+SIGNALS: Registry[Callable[..., Any]] = Registry("verdict signal", "simcse_lab.evaluation.signals")

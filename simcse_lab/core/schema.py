@@ -20,7 +20,7 @@ from .engines import RayConfig
 from .fields import choices_of
 from .fields import section as _section
 from .fields import setting as _f
-from .registry import METHODS
+from .registry import METHODS, SIGNALS
 from .schema_clustering import ClusterConfig, ReduceConfig
 
 __all__ = [
@@ -195,6 +195,14 @@ class MetricsConfig:
                                  " clusters.csv, the report and the maps (false: skip, faster sweeps)")
     n_seeds: int = _f(
         1, "repeat the whole comparison (sampling, training, UMAP, clustering) with seeds seed..seed+n-1", ge=1
+    )
+    verdict_signal: str = _f(
+        "start_silhouette", "what the label-free verdict on training reads: a signal of both clusterings in a space"
+        " the trained model did not make (simcse_lab.evaluation.signals)", choices=SIGNALS.names
+    )
+    verdict_same_k: bool = _f(
+        True, "the verdict says unclear when the trained and the start model's clusterings have a different number"
+        " of clusters (a score compared across granularities favours the coarser one)"
     )
 
     def cross_checks(self) -> list[str]:

@@ -3,11 +3,12 @@
 A rerun of a comparison whose embeddings and projections come from the cache would otherwise fit
 every clusterer again, re-score it (stability refits it three more times) and describe its
 clusters. An entry is keyed by everything that determines it: the clustered points (their
-digest), the clusterer and its settings as built (k, seed and backend resolved of the clusterer as built), the label levels it was scored against, the bootstrap size and the registered scores,
-and, when clusters are described, the texts and embeddings. It lives in the verified array cache
+digest), the clusterer and its settings as built (k, seed and backend resolved), the label levels
+it was scored against, the bootstrap size and the registered scores, and, when clusters are
+described, the texts and embeddings. It lives in the verified array cache
 (`simcse_lab.core.cache.ArrayCache`, ``<data_dir>/interim/clusterings``): the labels are the
-array, checked against their digest on load; the rest (probabilities, per-text silhouettes,
-scores, descriptions, the k chosen without labels) is the entry's JSON record, stored exactly.
+array, checked against their digest on load; the rest (probabilities, scores, descriptions, the k
+chosen without labels) is the entry's JSON record, stored exactly.
 A missing, damaged or mismatched entry is a miss, and the clustering is computed again.
 """
 
@@ -25,7 +26,7 @@ from ..core.hashing import array_digest, content_hash
 
 __all__ = ["CachedClustering", "clustering_key", "load_clustering", "save_clustering", "scoring_context"]
 
-_VERSION = 1  # bump when what an entry holds, or how it is computed, changes
+_VERSION = 2  # bump when what an entry holds, or how it is computed, changes
 
 
 @dataclass
@@ -34,7 +35,6 @@ class CachedClustering:
 
     labels: dict[str, np.ndarray] = field(default_factory=dict)
     probabilities: dict[str, np.ndarray | None] = field(default_factory=dict)
-    silhouettes: dict[str, np.ndarray] = field(default_factory=dict)
     scored: dict[str, list[tuple[str, dict[str, float]]]] = field(default_factory=dict)
     clusters: dict[str, pd.DataFrame] = field(default_factory=dict)
     k_choice: dict[str, Any] | None = None
@@ -89,7 +89,6 @@ def save_clustering(cache: ArrayCache | None, key: str, entry: CachedClustering)
     cache.save(key, labels, {
         "what": "clustering", "names": names, "k_choice": entry.k_choice,
         "probabilities": {n: _floats(entry.probabilities.get(n)) for n in names},
-        "silhouettes": {n: _floats(entry.silhouettes.get(n)) for n in names},
         "scored": {n: [[lvl, {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in s.items()}]
                        for lvl, s in entry.scored[n]] for n in names},
         "clusters": {n: entry.clusters[n].to_dict(orient="split") for n in names if n in entry.clusters},
@@ -109,7 +108,6 @@ def load_clustering(cache: ArrayCache | None, key: str, n_points: int) -> Cached
         return CachedClustering(
             labels={n: np.asarray(x[:, i]).astype(np.int64) for i, n in enumerate(names)},
             probabilities={n: _array(record["probabilities"][n]) for n in names},
-            silhouettes={n: _array(record["silhouettes"][n]) for n in names},
             scored={n: [(lvl, {k: (np.nan if v is None else v) for k, v in s.items()}) for lvl, s in record["scored"][n]]
                     for n in names},
             clusters={n: pd.DataFrame(**c) for n, c in record["clusters"].items()},

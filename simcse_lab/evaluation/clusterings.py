@@ -26,24 +26,21 @@ from .clustering_cache import (
     scoring_context,
 )
 from .describe import TermIndex, describe_clusters
-from .scores.internal import silhouette_points
 from .scoring import Clustering
 
-__all__ = ["ModelClusterings", "cluster_model", "refitter"]
+__all__ = ["ModelClusterings", "cluster_model", "cluster_with", "refitter"]
 
 
 @dataclass
 class ModelClusterings:
-    """A model's table rows, labels and membership probabilities by (model, clusterer, space),
-    cluster descriptions, KMeans' label-free k choices by space, and each clustering's per-text
-    silhouettes (for the label-free verdict on training, `simcse_lab.evaluation.verdict`)."""
+    """A comparison's table rows, labels and membership probabilities by (model, clusterer, space),
+    cluster descriptions, and KMeans' label-free k choices by model and space."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     labels: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
     probabilities: dict[tuple[str, str, str], np.ndarray | None] = field(default_factory=dict)
     clusters: list[pd.DataFrame] = field(default_factory=list)
     k_choices: dict[str, dict[str, Any]] = field(default_factory=dict)
-    silhouettes: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
 
 
 def refitter(clusterer: Any, x: np.ndarray, name: str, memo: dict | None = None) -> Any:
@@ -79,30 +76,41 @@ def cluster_model(name: str, embeddings: np.ndarray, spaces: dict[str, Any], cfg
     its scores and descriptions, is read from ``cache`` when an entry made from the same points and
     settings is there (`clustering_cache`)."""
     out = out if out is not None else ModelClusterings()
-    context = scoring_context(levels=levels, n_bootstrap=cfg.metrics.n_bootstrap, scores=list(SCORES.names()),
-                              described=(texts, embeddings) if terms is not None else None) if cache is not None else ""
     for space, points in spaces.items():
         points = points() if callable(points) else points  # a projection still being fitted: waited for here
         for method in [m for m, s in cfg.cluster.runs() if s == space]:
             clusterer = make_clusterer(method, cfg.cluster, n_samples=len(points), n_classes=n_classes,
                                        seed=cfg.seed, backend=backend)
-            key = clustering_key(points, method, clusterer, context) if cache is not None else ""
-            entry = load_clustering(cache, key, len(points))
-            if entry is None:
-                entry = _fit_and_score(method, clusterer, points, cfg, levels=levels, texts=texts,
-                                       embeddings=embeddings, terms=terms, timer=timer)
-                save_clustering(cache, key, entry)
-            if entry.k_choice is not None:
-                out.k_choices[f"{name} {method}/{space}"] = {**entry.k_choice, "n_classes": n_classes}
-            for cname, lab in entry.labels.items():
-                k = (name, cname, space)
-                out.labels[k], out.probabilities[k] = lab, entry.probabilities.get(cname)
-                out.silhouettes[k] = entry.silhouettes[cname]
-                out.rows += [{"model": name, "clusterer": cname, "space": space, "level": lvl, **scores}
-                             for lvl, scores in entry.scored[cname]]
-                if cname in entry.clusters:
-                    out.clusters.append(entry.clusters[cname].assign(model=name, clusterer=cname, space=space))
+            cluster_with(name, method, clusterer, space, points, embeddings, cfg, levels=levels, n_classes=n_classes,
+                         texts=texts, terms=terms, timer=timer, out=out, cache=cache)
     return out
+
+
+def cluster_with(name: str, method: str, clusterer: Any, space: str, points: np.ndarray, embeddings: np.ndarray,
+                 cfg: Any, *, levels: dict[str, np.ndarray], n_classes: int | None, texts: list[str],
+                 terms: TermIndex | None, timer: Any, out: ModelClusterings, cache: ArrayCache | None = None,
+                 label: str | None = None) -> None:
+    """Fit ``clusterer`` (registered as ``method``) to ``points`` of model ``name`` in ``space``, or
+    read the fit from ``cache``; score and describe it and add it to ``out``, under ``label`` instead
+    of the clusterer's own name when given (a KMeans at another model's k, `vs_start`)."""
+    context = scoring_context(levels=levels, n_bootstrap=cfg.metrics.n_bootstrap, scores=list(SCORES.names()),
+                              described=(texts, embeddings) if terms is not None else None) if cache is not None else ""
+    key = clustering_key(points, method, clusterer, context) if cache is not None else ""
+    entry = load_clustering(cache, key, len(points))
+    if entry is None:
+        entry = _fit_and_score(method, clusterer, points, cfg, levels=levels, texts=texts, embeddings=embeddings,
+                               terms=terms, timer=timer)
+        save_clustering(cache, key, entry)
+    if entry.k_choice is not None:
+        out.k_choices[f"{name} {label or method}/{space}"] = {**entry.k_choice, "n_classes": n_classes}
+    for cname, lab in entry.labels.items():
+        shown = label if label and cname == method else cname
+        k = (name, shown, space)
+        out.labels[k], out.probabilities[k] = lab, entry.probabilities.get(cname)
+        out.rows += [{"model": name, "clusterer": shown, "space": space, "level": lvl, **scores}
+                     for lvl, scores in entry.scored[cname]]
+        if cname in entry.clusters:
+            out.clusters.append(entry.clusters[cname].assign(model=name, clusterer=shown, space=space))
 
 
 def _fit_and_score(method: str, clusterer: Any, points: np.ndarray, cfg: Any, *, levels: dict[str, np.ndarray],
@@ -121,7 +129,6 @@ def _fit_and_score(method: str, clusterer: Any, points: np.ndarray, cfg: Any, *,
         free = Clustering(lab, None, -1, points, density, refitter(clusterer, points, cname, refits), cfg.seed)
         with timer(f"score {method}"):
             entry.scored[cname] = assess_clustering(free, levels, n_bootstrap=cfg.metrics.n_bootstrap)
-        entry.silhouettes[cname] = silhouette_points(free)  # computed by the score above, kept in free.memo
         if terms is not None:
             with timer("describe clusters"):
                 entry.clusters[cname] = describe_clusters(lab, texts, embeddings, terms)

@@ -1,60 +1,119 @@
-"""A label-free verdict on training: did the trained model's clusters get better than its start
-model's, on the same texts, without looking at a label?
+"""The label-free verdict on training: are the trained model's clusters of the held-out texts
+better than its start model's, without looking at a label?
 
-For every trained model and every clustering (clusterer/space) the start model also has, the
-verdict compares the two clusterings' per-text cosine silhouettes (each in its own model's
-clustered space) on the same texts: the mean difference, with a 95% interval from paired
-bootstrap resamples of the texts (unpaired when noise leaves the two with different texts).
-``better``: the interval lies above 0; ``worse``: below 0; ``unclear``: it holds 0.
+For every trained model and every clustering (clusterer/space) its start model also has, every
+registered signal (`simcse_lab.evaluation.signals`) is read on both clusterings of the same texts,
+and its difference ``trained - start`` gets a 95% interval from paired bootstrap resamples of the
+texts (`paired_difference`): columns ``vs_start_<signal>``, ``_lo`` and ``_hi`` in the table, with
+each clustering's own value in column ``<signal>``.
+
+The verdict (``lf_*`` columns) reads one of them, ``metrics.verdict_signal``: ``better`` when the
+interval lies above 0, ``worse`` below 0, ``unclear`` when it holds 0. With
+``metrics.verdict_same_k`` it also says ``unclear`` when the two clusterings have a different
+number of clusters: a score compared across granularities favours the coarser one, whichever
+follows the topics. ``lf_signal`` names what was read, and why it abstained when it did.
 
 Examples
 --------
->>> before, after = np.full(100, 0.10), np.full(100, 0.20)
->>> v = silhouette_verdict(after, before, n_resamples=50)
->>> round(v["lf_diff"], 3), v["lf_verdict"]
+>>> after = lambda rows: 0.2 + 0 * len(rows)
+>>> before = lambda rows: 0.1 + 0 * len(rows)
+>>> v = paired_difference(after, before, 50, n_resamples=20)
+>>> round(v["diff"], 3), v["verdict"]
 (0.1, 'better')
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
-__all__ = ["VERDICT_COLUMNS", "label_free_verdicts", "silhouette_verdict"]
+from ..core.registry import SIGNALS
 
-VERDICT_COLUMNS = ["lf_diff", "lf_diff_lo", "lf_diff_hi", "lf_verdict"]
+__all__ = ["CHECK_FILE", "VERDICT_COLUMNS", "judge_pairs", "measured_check", "paired_difference", "signal_columns",
+           "verdict_of"]
+
+VERDICT_COLUMNS = ["lf_signal", "lf_diff", "lf_diff_lo", "lf_diff_hi", "lf_verdict"]
+
+Evaluator = Callable[[np.ndarray], float]
+
+#: the verdict's measured agreement with labels on the test halves, written by bench/verdicts.py
+CHECK_FILE = Path(__file__).with_name("verdict_check.json")
 
 
-def silhouette_verdict(after: np.ndarray, before: np.ndarray, *, n_resamples: int = 200, seed: int = 0
-                       ) -> dict[str, float | str]:
-    """The mean silhouette difference ``after - before`` with its 95% bootstrap interval, and the verdict."""
-    after, before = np.asarray(after, dtype=np.float64), np.asarray(before, dtype=np.float64)
-    if not after.size or not before.size:
-        return {"lf_diff": float("nan"), "lf_diff_lo": float("nan"), "lf_diff_hi": float("nan"),
-                "lf_verdict": "undefined"}
+def measured_check() -> dict[str, Any] | None:
+    """What ``bench/verdicts.py`` measured for the chosen rule (its signal, whether it abstains
+    across numbers of clusters, its claims on the labelled test halves), or None when not measured."""
+    try:
+        return json.loads(CHECK_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def signal_columns() -> list[str]:
+    """Every signal's value column, then its ``vs_start_`` difference and interval columns."""
+    names = list(SIGNALS.names())
+    return [*names, *(f"vs_start_{n}{part}" for n in names for part in ("", "_lo", "_hi"))]
+
+
+def verdict_of(lo: float, hi: float) -> str:
+    """``better`` / ``worse`` / ``unclear`` by where the interval ``[lo, hi]`` lies against 0."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "unclear"
+    return "better" if lo > 0 else "worse" if hi < 0 else "unclear"
+
+
+def paired_difference(after: Evaluator, before: Evaluator, n: int, *, n_resamples: int = 200,
+                      seed: int = 0) -> dict[str, Any]:
+    """``after - before`` on all ``n`` texts, its 95% interval over paired bootstrap resamples of
+    the texts (each resample read by both), and the verdict the interval gives."""
+    every = np.arange(n)
+    diff = after(every) - before(every)
+    if not np.isfinite(diff):
+        return {"diff": float("nan"), "lo": float("nan"), "hi": float("nan"), "verdict": "undefined"}
     rng = np.random.default_rng(seed)
-    diffs = []
-    paired = after.shape == before.shape
+    draws = []
     for _ in range(max(2, n_resamples)):
-        if paired:
-            idx = rng.integers(0, len(after), len(after))
-            diffs.append(after[idx].mean() - before[idx].mean())
-        else:
-            diffs.append(after[rng.integers(0, len(after), len(after))].mean()
-                         - before[rng.integers(0, len(before), len(before))].mean())
-    lo, hi = np.percentile(diffs, [2.5, 97.5])
-    verdict = "better" if lo > 0 else "worse" if hi < 0 else "unclear"
-    return {"lf_diff": float(after.mean() - before.mean()), "lf_diff_lo": float(lo), "lf_diff_hi": float(hi),
-            "lf_verdict": verdict}
+        rows = rng.integers(0, n, n)
+        draws.append(after(rows) - before(rows))
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[np.isfinite(draws)]
+    lo, hi = np.percentile(draws, [2.5, 97.5]) if draws.size else (float("nan"), float("nan"))
+    return {"diff": float(diff), "lo": float(lo), "hi": float(hi), "verdict": verdict_of(lo, hi)}
 
 
-def label_free_verdicts(silhouettes: dict[tuple[str, str, str], np.ndarray], trained_from: dict[str, str | None], *,
-                        n_resamples: int = 200, seed: int = 0) -> dict[tuple[str, str, str], dict[str, float | str]]:
-    """``{(model, clusterer, space): verdict}`` for every trained model whose start model is in the
-    comparison (``trained_from``: model name -> start model name or None)."""
-    out = {}
-    for (model, clusterer, space), after in silhouettes.items():
+def judge_pairs(judged: dict[tuple[str, str, str], Any], trained_from: dict[str, str | None], *, signal: str,
+                same_k: bool, n_resamples: int = 200, seed: int = 0) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """``{(model, clusterer, space): columns}``: every clustering's signal values, and for every trained
+    model whose start model has the same clustering, each signal's paired difference and the
+    verdict that reads ``signal`` (``judged``: a `simcse_lab.evaluation.views.Judged` per clustering;
+    ``trained_from``: model name -> start model name or None)."""
+    SIGNALS[signal]  # an unknown signal fails before anything is computed
+    evaluators = {key: {e.name: e.obj(j) for e in SIGNALS} for key, j in judged.items()}
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for key, fns in evaluators.items():
+        n = len(judged[key].labels)
+        out[key] = {name: fn(np.arange(n)) for name, fn in fns.items()}
+    for (model, clusterer, space), fns in evaluators.items():
         start = trained_from.get(model)
-        before = silhouettes.get((start, clusterer, space)) if start else None
-        if before is not None:
-            out[(model, clusterer, space)] = silhouette_verdict(after, before, n_resamples=n_resamples, seed=seed)
+        before_key = (start, clusterer, space)
+        if not start or before_key not in evaluators:
+            continue
+        n = len(judged[(model, clusterer, space)].labels)
+        row = out[(model, clusterer, space)]
+        for name, fn in fns.items():
+            d = paired_difference(fn, evaluators[before_key][name], n, n_resamples=n_resamples, seed=seed)
+            row.update({f"vs_start_{name}": d["diff"], f"vs_start_{name}_lo": d["lo"], f"vs_start_{name}_hi": d["hi"]})
+        k_after, k_before = judged[(model, clusterer, space)].n_clusters, judged[before_key].n_clusters
+        verdict = verdict_of(row[f"vs_start_{signal}_lo"], row[f"vs_start_{signal}_hi"])
+        read = signal
+        if not np.isfinite(row[f"vs_start_{signal}"]):
+            verdict = "undefined"
+        elif same_k and k_after != k_before:
+            verdict, read = "unclear", f"{signal} (not read: {k_after} clusters against the start model's {k_before})"
+        row.update({"lf_signal": read, "lf_diff": row[f"vs_start_{signal}"], "lf_diff_lo": row[f"vs_start_{signal}_lo"],
+                    "lf_diff_hi": row[f"vs_start_{signal}_hi"], "lf_verdict": verdict})
     return out

@@ -35,13 +35,16 @@ import pandas as pd
 from ..evaluation.statistics import mean_ci
 from .tables import paired_differences
 
-__all__ = ["agreement_rate", "score_correlations", "score_verdicts", "verdict_agreement"]
+__all__ = ["agreement_rate", "claims", "score_correlations", "score_verdicts", "seed_verdicts", "verdict_agreement"]
 
 
 def _sign(score: str) -> int:
-    """+1 for a score where higher is better, -1 for one where lower is (Davies-Bouldin)."""
-    from ..core.registry import SCORES
+    """+1 for a score where higher is better, -1 for one where lower is (Davies-Bouldin); every
+    verdict signal (`simcse_lab.evaluation.signals`) is higher-is-better."""
+    from ..core.registry import SCORES, SIGNALS
 
+    if score in SIGNALS:
+        return 1
     return 1 if SCORES[score].meta.get("higher_is_better", True) else -1
 
 
@@ -99,6 +102,43 @@ def score_verdicts(table: pd.DataFrame, *, baseline: str, scores: list[str] | No
             rows.append({"model": r.model, "level": r.level, "setting": r.setting, "score": score,
                          "verdict": verdict, "lf_verdict": lf_verdict, "agree": verdict == lf_verdict})
     return pd.DataFrame(rows, columns=["model", "level", "setting", "score", "verdict", "lf_verdict", "agree"])
+
+
+def seed_verdicts(table: pd.DataFrame, *, baseline: str, signals: list[str]) -> pd.DataFrame:
+    """Each signal's verdict as one run gives it (a user runs one seed): for every trained model,
+    level, clusterer/space and seed, the verdict of that seed's paired bootstrap interval
+    (``vs_start_<signal>_lo``/``_hi``), beside the labelled verdict over every seed, and both
+    clusterings' numbers of clusters (``k``, ``k_start``). One row per case, seed and signal."""
+    labelled = paired_differences(table, baseline=baseline).set_index(["model", "level", "setting"])
+    t = table if "seed" in table.columns else table.assign(seed=0)
+    t = t.assign(setting=t["clusterer"] + "/" + t["space"])
+    k_start = t[t["model"] == baseline].set_index(["level", "setting", "seed"])["n_clusters"]
+    rows = []
+    for r in t[t["model"] != baseline].itertuples(index=False):
+        if (r.model, r.level, r.setting) not in labelled.index or (r.level, r.setting, r.seed) not in k_start.index:
+            continue
+        v = labelled.loc[(r.model, r.level, r.setting)]
+        for signal in signals:
+            lo, hi = getattr(r, f"vs_start_{signal}_lo", np.nan), getattr(r, f"vs_start_{signal}_hi", np.nan)
+            rows.append({"model": r.model, "level": r.level, "setting": r.setting, "seed": r.seed, "signal": signal,
+                         "verdict": _verdict(v["diff_lo"], v["diff_hi"]), "v_diff": v["diff"],
+                         "lf_verdict": _verdict(lo, hi), "lf_diff": getattr(r, f"vs_start_{signal}", np.nan),
+                         "k": r.n_clusters, "k_start": k_start.loc[(r.level, r.setting, r.seed)]})
+    return pd.DataFrame(rows, columns=["model", "level", "setting", "seed", "signal", "verdict", "v_diff",
+                                       "lf_verdict", "lf_diff", "k", "k_start"])
+
+
+def claims(verdicts: pd.DataFrame) -> dict[str, int]:
+    """What a verdict's rows claim against the labels: the cases the labels decide, how many of
+    those it agrees with, how many it calls the wrong way (better for worse, or the reverse), where
+    it abstains, and how many decisive claims it makes where the labels are unclear."""
+    decided = verdicts["verdict"] != "unclear"
+    decisive = verdicts["lf_verdict"].isin(["better", "worse"])
+    return {"cases": len(verdicts), "decided": int(decided.sum()),
+            "agrees": int((decided & (verdicts["verdict"] == verdicts["lf_verdict"])).sum()),
+            "wrong_direction": int((decided & decisive & (verdicts["verdict"] != verdicts["lf_verdict"])).sum()),
+            "abstains_where_decided": int((decided & ~decisive).sum()),
+            "decisive": int(decisive.sum()), "decisive_where_unclear": int((~decided & decisive).sum())}
 
 
 def agreement_rate(agreement: pd.DataFrame) -> float:

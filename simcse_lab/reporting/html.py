@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..core.assets import atomic_write
+from ..evaluation.verdict import measured_check
 from .tables import has_label_free, label_free_table
+from .verdicts import verdict_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +167,11 @@ def build_html_report(run_dir: str | Path, *, out: str | Path | None = None, nam
             f"<p>Corpus <b>{html.escape(str(corpus.get('name')))}</b>: {corpus.get('n_texts')} texts; "
             f"{html.escape(str(corpus.get('source', '')))}. Wall time {manifest.get('wall_seconds', '?')} s.</p>"
         )
+    trained_from = {m["name"]: m.get("trained_from") for m in manifest.get("models", [])}
+    sentences = verdict_sentences(table, trained_from, check=measured_check()) if "lf_verdict" in table else []
+    if sentences:  # the answer first: did training help, read without labels
+        parts += ["<h2>Did training help? (read without labels)</h2><ul>",
+                  *(f"<li>{html.escape(line)}</li>" for line in sentences), "</ul>"]
     if level:
         one_header = summary.rename_axis(columns=None).reset_index()  # model as a column: one header row
         parts += [f"<h2>V-measure against {html.escape(str(level))}</h2>",

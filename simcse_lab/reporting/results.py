@@ -77,6 +77,18 @@ class Result:
         """The scored corpus's content fingerprint (texts and labels), as in the manifest."""
         return (self.manifest.get("corpus") or {}).get("fingerprint")
 
+    @property
+    def trained_from(self) -> dict[str, str | None]:
+        """Each model's start model (None: it was not trained here), as in the manifest."""
+        return {m["name"]: m.get("trained_from") for m in self.manifest.get("models", [])}
+
+    def markdown(self) -> str:
+        """The tables ``simcse-lab compare`` prints (`comparison_markdown`), with the verdict on training."""
+        from .tables import comparison_markdown
+
+        return comparison_markdown(self.table, self.model_metrics, level=self.level, corpus_name=self.corpus_name,
+                                   n_texts=self.n_texts, trained_from=self.trained_from)
+
     def summary(self, metric: str | None = None, level: str | None = None) -> pd.DataFrame:
         """Mean ``metric`` (default `main_metric`) per model (rows) and clusterer/space (columns)."""
         return summary_table(self.table, metric=metric or self.main_metric, level=level or self.level)

@@ -109,8 +109,11 @@ def label_free_table(table: pd.DataFrame, *, level: str | None = None, digits: i
         out["silhouette"] = [f"{m:.{digits}f} ± {h:.{digits}f}" for m, h in zip(out["silhouette"], half)]
     if "lf_verdict" in t.columns and t["lf_verdict"].notna().any():
         # the label-free verdict against the start model: silhouette difference [95% interval], verdict
-        v = g.agg(diff=("lf_diff", "mean"), lo=("lf_diff_lo", "mean"), hi=("lf_diff_hi", "mean"),
-                  verdict=("lf_verdict", lambda s: "/".join(sorted(set(s.dropna().astype(str))))))
+        said = t["lf_verdict"].where(~t.get("lf_signal", pd.Series("", index=t.index)).astype(str).str.contains(
+            "not read"), t["lf_verdict"] + " (k differs)")
+        v = t.assign(said=said).groupby(["model", "setting"], sort=False).agg(
+            diff=("lf_diff", "mean"), lo=("lf_diff_lo", "mean"), hi=("lf_diff_hi", "mean"),
+            verdict=("said", lambda s: "/".join(sorted(set(s.dropna().astype(str))))))
         out["vs start model"] = [
             "" if not verdict else f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}] {verdict}"
             for d, lo, hi, verdict in zip(v["diff"], v["lo"], v["hi"], v["verdict"])]
@@ -125,7 +128,7 @@ def has_label_free(table: pd.DataFrame) -> bool:
 
 
 def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, level: str, corpus_name: str,
-                        n_texts: int) -> str:
+                        n_texts: int, trained_from: dict[str, str | None] | None = None) -> str:
     """The tables ``simcse-lab compare`` prints, as Markdown: V-measure against ``level`` per
     model and clusterer/space with its 95% half-width (when the corpus has labels), the label-free
     scores, and each model's geometry and STS-B. The docs' generated tables come from the same
@@ -141,9 +144,17 @@ def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, lev
                   summary.to_markdown(), ""]
     free = label_free_table(table, level=level)
     if has_label_free(free):
+        signals = table["lf_signal"].dropna().astype(str).str.split(" ").str[0] if "lf_signal" in table else []
+        read = (f"; vs start model: the difference in {signals.iloc[0]} (both clusterings read in the start"
+                " model's space or the texts', not the trained model's) with its 95% interval" if len(signals) else "")
         parts += [f"Label-free scores ({corpus_name}, {n_texts} texts; no labels used; silhouette {lf_spread}; "
-                  "davies_bouldin: lower is better, the others higher):", "",
+                  f"davies_bouldin: lower is better, the others higher{read}):", "",
                   free.to_markdown(index=False, floatfmt=".3f"), ""]
+        if trained_from:
+            from ..evaluation.verdict import measured_check
+            from .verdicts import verdict_sentences
+
+            parts += [*(f"- {line}" for line in verdict_sentences(table, trained_from, check=measured_check())), ""]
     return "\n".join([
         *parts,
         "Per model (alignment/uniformity: lower is better; mean_cosine: anisotropy; sts_*: STS-B Spearman):", "",

@@ -1,0 +1,186 @@
+"""Benchmark: how far the label-free verdict on training can be trusted, chosen on dev halves and
+checked on test halves.
+
+    python bench/verdicts.py                       # every docs/data/vd-*-dev and vd-*-test record
+    python bench/verdicts.py --from-json bench/results/verdicts.json
+
+Each record is a `simcse-lab compare methods` run folder, copied into ``docs/data/vd-<corpus>-<half>``
+with ``scripts/docs_tables.py --record`` (the commands are in ``docs/without-labels.md``): `minilm`
+against models trained from it (self-training with k chosen without labels, the true-label
+reference, unsupervised SimCSE) on a dev or test half, 3 seeds, every KMeans k chosen without
+labels. Its ``results.csv`` holds, for every trained model's clustering, every verdict signal's
+paired bootstrap difference to `minilm` (`simcse_lab.evaluation.verdict`).
+
+A case is a corpus, label level, trained model and clustering; the labels decide it when the paired
+V-measure difference over the seeds has a 95% t-interval clear of 0. A rule is a signal, read as
+one run gives it (each seed's bootstrap interval: ``better`` above 0, ``worse`` below), with or
+without abstaining where the two clusterings have a different number of clusters. Each (case,
+seed) is one claim. Per rule: the claims where the labels decide, how many agree, how many point
+the wrong way, how many abstain, and the decisive claims where the labels are unclear.
+
+The rule is chosen on the dev records only: no wrong-direction claim, decisive claims where the
+labels are unclear at most 25% of its decisive claims, then the highest agreement (ties: fewer
+abstentions where the labels decide). The test records are then read once, for that rule and for
+every other, so the table shows what the choice cost. Also: each signal's Spearman correlation
+with V-measure across the models and clusterings of each corpus and level (means over seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _records(half: str) -> list[Path]:
+    return sorted(p for p in (ROOT / "docs" / "data").glob(f"vd-*-{half}") if (p / "results.csv").is_file())
+
+
+def _claims_of(records: list[Path]):
+    """Every (case, seed, signal) claim of ``records``, with its corpus."""
+    import pandas as pd
+
+    from simcse_lab.core.registry import SIGNALS
+    from simcse_lab.reporting.agreement import seed_verdicts
+
+    parts = []
+    for folder in records:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        table = pd.read_csv(folder / "results.csv")
+        table["level"] = table["level"].fillna("")
+        baseline = manifest["models"][0]["name"]
+        got = seed_verdicts(table, baseline=baseline, signals=list(SIGNALS.names()))
+        parts.append(got.assign(record=folder.name, corpus=manifest["corpus"]["name"]))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _apply(claims, same_k: bool):
+    """The claims with the abstention rule applied: ``unclear`` where the numbers of clusters differ."""
+    out = claims.copy()
+    if same_k:
+        out.loc[out["k"] != out["k_start"], "lf_verdict"] = "unclear"
+    return out
+
+
+def rule_table(claims) -> list[dict]:
+    """Every rule's claims against the labels."""
+    from simcse_lab.reporting.agreement import claims as tally
+
+    rows = []
+    for signal, g in claims.groupby("signal", sort=False):
+        for same_k in (False, True):
+            t = tally(_apply(g, same_k))
+            rows.append({"signal": signal, "same_k": same_k, **t,
+                         "agreement": t["agrees"] / t["decided"] if t["decided"] else None,
+                         "unclear_share": t["decisive_where_unclear"] / t["decisive"] if t["decisive"] else None})
+    return rows
+
+
+def choose(rows: list[dict]) -> dict | None:
+    ok = [r for r in rows if r["wrong_direction"] == 0 and (r["unclear_share"] or 0) <= 0.25 and r["decided"]]
+    return max(ok, key=lambda r: (r["agreement"], -r["abstains_where_decided"])) if ok else None
+
+
+def correlations(records: list[Path]) -> list[dict]:
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    from simcse_lab.core.registry import SIGNALS
+
+    rows = []
+    for folder in records:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        t = pd.read_csv(folder / "results.csv")
+        t["level"] = t["level"].fillna("")
+        t["setting"] = t["clusterer"] + "/" + t["space"]
+        for level, g in t.groupby("level", sort=False):
+            means = g.groupby(["model", "setting"])[["v_measure", *SIGNALS.names()]].mean()
+            for s in SIGNALS.names():
+                ok = means[["v_measure", s]].dropna()
+                rho = float(spearmanr(ok["v_measure"], ok[s]).statistic) if len(ok) >= 3 else None
+                rows.append({"record": folder.name, "corpus": manifest["corpus"]["name"], "level": level, "signal": s,
+                             "spearman": rho, "n": len(ok)})
+    return rows
+
+
+def run() -> dict:
+    dev, test = _records("dev"), _records("test")
+    if not dev:
+        raise SystemExit("no docs/data/vd-*-dev record: record the dev runs first (docs/without-labels.md)")
+    dev_rows = rule_table(_claims_of(dev))
+    chosen = choose(dev_rows)
+    test_claims = _claims_of(test) if test else None
+    test_rows = rule_table(test_claims) if test_claims is not None else []
+    wrong = []
+    if chosen is not None and test_claims is not None:
+        c = _apply(test_claims[test_claims["signal"] == chosen["signal"]], chosen["same_k"])
+        bad = c[(c["verdict"] != "unclear") & c["lf_verdict"].isin(["better", "worse"]) & (c["verdict"] != c["lf_verdict"])]
+        wrong = bad.drop(columns="signal").to_dict(orient="records")
+    return {"dev_records": [p.name for p in dev], "test_records": [p.name for p in test], "dev": dev_rows,
+            "chosen": chosen and {"signal": chosen["signal"], "same_k": chosen["same_k"]}, "test": test_rows,
+            "test_wrong_direction": wrong, "spearman": correlations(dev + test)}
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:.0%}"
+
+
+def write_markdown(result: dict, out: Path) -> None:
+    import pandas as pd
+
+    def table(rows: list[dict]) -> str:
+        t = pd.DataFrame(rows)
+        t["agreement"], t["unclear_share"] = t["agreement"].map(_pct), t["unclear_share"].map(_pct)
+        t = t.rename(columns={"same_k": "abstains across k", "decided": "decided by the labels",
+                              "wrong_direction": "wrong direction", "abstains_where_decided": "abstains where decided",
+                              "decisive_where_unclear": "decisive where the labels are unclear",
+                              "unclear_share": "of its decisive claims"})
+        return t.drop(columns=["cases"]).to_markdown(index=False)
+
+    chosen = result["chosen"]
+    lines = ["# The label-free verdict on training: chosen on dev halves, checked on test halves", "",
+             f"Claims: each (corpus, level, trained model, clustering, seed) as one run gives it. Dev records:"
+             f" {', '.join(result['dev_records'])}.", "", table(result["dev"]), ""]
+    if chosen is None:
+        lines += ["No rule met the dev-half conditions (no wrong-direction claim, at most 25% of its decisive claims"
+                  " where the labels are unclear).", ""]
+    else:
+        lines += [f"Chosen on the dev halves: `{chosen['signal']}`"
+                  + (", abstaining across different numbers of clusters" if chosen["same_k"] else "") + ".", ""]
+    if result["test"]:
+        lines += [f"Test records: {', '.join(result['test_records'])}.", "", table(result["test"]), ""]
+        if chosen is not None:
+            r = next(r for r in result["test"] if r["signal"] == chosen["signal"] and r["same_k"] == chosen["same_k"])
+            met = (r["decided"] >= 40 and (r["agreement"] or 0) >= 0.9 and r["wrong_direction"] == 0
+                   and (r["unclear_share"] or 0) <= 0.25)
+            lines += [f"The chosen rule on the test halves: agrees with the labels in {r['agrees']} of {r['decided']}"
+                      f" decided claims ({_pct(r['agreement'])}), {r['wrong_direction']} in the wrong direction,"
+                      f" abstains in {r['abstains_where_decided']}; {r['decisive_where_unclear']} of its"
+                      f" {r['decisive']} decisive claims ({_pct(r['unclear_share'])}) are where the labels are unclear."
+                      f" Target (>= 90% of >= 40 decided, 0 wrong, <= 25% decisive where unclear): "
+                      f"{'met' if met else 'not met'}.", ""]
+    rho = pd.DataFrame(result["spearman"])
+    if len(rho):
+        wide = rho.pivot_table(index=["record", "level"], columns="signal", values="spearman", sort=False)
+        lines += ["Spearman correlation with V-measure across models and clusterings (means over seeds):", "",
+                  wide.to_markdown(floatfmt="+.2f"), ""]
+    out.write_text("\n".join(lines).rstrip() + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "verdicts.json")
+    ap.add_argument("--from-json", type=Path, help="only write the .md again from this result's .json")
+    args = ap.parse_args()
+    result = json.loads(args.from_json.read_text()) if args.from_json else run()
+    if not args.from_json:
+        args.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    write_markdown(result, (args.from_json or args.out).with_suffix(".md"))
+
+
+if __name__ == "__main__":
+    main()

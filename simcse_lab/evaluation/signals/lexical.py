@@ -1,0 +1,72 @@
+"""Signals read off the words of the texts: does a clustering follow what the texts say?
+
+- ``lexical_nmi``: normalised mutual information between the clustering and a KMeans of the
+  texts' LSA vectors with as many clusters (an independent view at the same granularity);
+- ``bow_kappa``: how well a bag-of-words classifier (logistic regression on TF-IDF) predicts the
+  clusters of texts it was not fitted on (5-fold cross-validation), as Cohen's kappa, so a
+  clustering into few clusters gets no credit for chance.
+
+Noise (HDBSCAN's -1) is left out of both.
+
+>>> from simcse_lab.evaluation.views import Judged, LexicalView
+>>> texts = ["red wool coat warm", "blue wool coat soft"] * 10 + ["tax law court ruling", "court law judge"] * 10
+>>> view = LexicalView(texts, n_components=2, min_df=1)
+>>> x = np.zeros((40, 2))
+>>> topics, shuffled = np.repeat([0, 1], 20), np.tile([0, 1], 20)
+>>> every = np.arange(40)
+>>> lexical_nmi(Judged(topics, x, x, view))(every) > 0.9 > 0.1 > lexical_nmi(Judged(shuffled, x, x, view))(every)
+True
+>>> bow_kappa(Judged(topics, x, x, view))(every) > 0.9
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...core.registry import SIGNALS
+
+__all__ = ["bow_kappa", "lexical_nmi"]
+
+
+@SIGNALS.register("lexical_nmi", "NMI with a KMeans of the texts' TF-IDF/LSA vectors at the same number of clusters",
+                  order=40)
+def lexical_nmi(j):
+    from sklearn.metrics import normalized_mutual_info_score
+
+    labels, kept = np.asarray(j.labels), j.kept
+    lexical = j.lexical.kmeans(max(j.n_clusters, 1))
+
+    def f(rows: np.ndarray) -> float:
+        rows = rows[kept[rows]]
+        return float(normalized_mutual_info_score(labels[rows], lexical[rows])) if len(rows) else float("nan")
+
+    return f
+
+
+@SIGNALS.register("bow_kappa", "Cohen's kappa of a bag-of-words classifier predicting the clusters"
+                  " (5-fold cross-validated)", order=50)
+def bow_kappa(j):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import cohen_kappa_score
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    labels, kept = np.asarray(j.labels), j.kept
+    idx = np.flatnonzero(kept)
+    predicted = np.full(len(labels), -2, dtype=np.int64)
+    if len(np.unique(labels[idx])) >= 2 and len(idx) >= 10:
+        folds = KFold(n_splits=5, shuffle=True, random_state=j.seed)
+        try:
+            predicted[idx] = cross_val_predict(LogisticRegression(max_iter=300), j.lexical.tfidf[idx], labels[idx],
+                                               cv=folds)
+        except ValueError:  # a fold whose training part holds one cluster only: no classifier to fit
+            pass
+
+    def f(rows: np.ndarray) -> float:
+        rows = rows[kept[rows]]
+        if not len(rows) or (predicted[rows] == -2).all():
+            return float("nan")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(cohen_kappa_score(labels[rows], predicted[rows]))
+
+    return f

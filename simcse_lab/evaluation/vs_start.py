@@ -1,0 +1,85 @@
+"""Each trained model against its start model, on the held-out texts, without labels.
+
+Two steps after every model is clustered (`simcse_lab.experiment.run`):
+
+1. `add_same_k`: when KMeans chose k without labels, each model chose its own, and a trained model
+   whose KMeans chose another k than its start model's cannot be compared with it like for like.
+   Both are also clustered at the start model's k, as clusterer ``kmeans-start-k`` (the start
+   model's row is its own KMeans again). The trained model's own-k KMeans stays the clustering a
+   user reads.
+2. `judge_against_start`: every clustering is read by every verdict signal in the views its model
+   did not make (`simcse_lab.evaluation.views`), and each trained model's clusterings get the
+   paired differences and the verdict (`simcse_lab.evaluation.verdict`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ..clustering.clusterers import make_clusterer
+from .clusterings import ModelClusterings, cluster_with
+from .verdict import judge_pairs
+from .views import Judged, LexicalView
+
+__all__ = ["SAME_K", "add_same_k", "judge_against_start"]
+
+SAME_K = "kmeans-start-k"
+
+
+def add_same_k(found: ModelClusterings, runs: list[Any], cfg: Any, *, backend: str, cache: Any = None,
+               **context: Any) -> None:
+    """Add ``kmeans-start-k`` clusterings to ``found`` for every trained model whose start model is
+    in ``runs`` and whose KMeans (on the vectors) chose k without labels. ``context``: what
+    `cluster_with` needs besides (levels, n_classes, texts, terms, timer)."""
+    if ("kmeans", "raw") not in set(cfg.cluster.runs()):
+        return
+    by_name = {m.name: m for m in runs}
+    for mr in runs:
+        start = by_name.get(mr.trained_from) if mr.trained_from else None
+        chosen = found.k_choices.get(f"{start.name} kmeans/raw") if start else None
+        own = found.k_choices.get(f"{mr.name} kmeans/raw")
+        if chosen is None or own is None:  # k was not chosen per model: the kmeans rows already share it
+            continue
+        _same_as_kmeans(found, start.name)
+        if own["k"] == chosen["k"]:
+            _same_as_kmeans(found, mr.name)
+            continue
+        x = mr.embeddings
+        clusterer = make_clusterer("kmeans", cfg.cluster, n_samples=len(x), n_classes=None, seed=cfg.seed,
+                                   backend=backend)
+        clusterer = dataclasses.replace(clusterer, n_clusters=int(chosen["k"]))
+        cluster_with(mr.name, "kmeans", clusterer, "raw", x, x, cfg, out=found, cache=cache, label=SAME_K, **context)
+    order = {m.name: i for i, m in enumerate(runs)}
+    found.rows.sort(key=lambda r: order.get(r["model"], len(order)))  # each model's rows together, in run order
+
+
+def _same_as_kmeans(found: ModelClusterings, model: str) -> None:
+    """``model``'s own KMeans again, as its ``kmeans-start-k`` clustering (its k is the start model's)."""
+    key, same = (model, "kmeans", "raw"), (model, SAME_K, "raw")
+    if same in found.labels:
+        return
+    found.labels[same], found.probabilities[same] = found.labels[key], found.probabilities.get(key)
+    found.rows += [{**r, "clusterer": SAME_K} for r in found.rows
+                   if (r["model"], r["clusterer"], r["space"]) == key]
+
+
+def judge_against_start(found: ModelClusterings, runs: list[Any], spaces: dict[str, dict[str, np.ndarray]], cfg: Any,
+                        *, texts: list[str]) -> None:
+    """Add every signal's value, and for trained models the paired differences and the verdict, to
+    the rows of ``found`` (``spaces``: each model's clustered points by space)."""
+    lexical = LexicalView(texts, seed=cfg.seed)
+    by_name = {m.name: m for m in runs}
+    judged = {}
+    for (model, clusterer, space), labels in found.labels.items():
+        mr = by_name[model]
+        start = by_name.get(mr.trained_from, mr) if mr.trained_from else mr
+        judged[(model, clusterer, space)] = Judged(np.asarray(labels), spaces[model][space], start.embeddings,
+                                                   lexical, noise_label=-1, seed=cfg.seed)
+    columns = judge_pairs(judged, {m.name: m.trained_from for m in runs}, signal=cfg.metrics.verdict_signal,
+                          same_k=cfg.metrics.verdict_same_k, n_resamples=max(cfg.metrics.n_bootstrap, 2),
+                          seed=cfg.seed)
+    for row in found.rows:
+        row.update(columns.get((row["model"], row["clusterer"], row["space"]), {}))

@@ -1,0 +1,64 @@
+"""The answer a user without labels reads first: did training help?
+
+`verdict_sentences` turns a run's table into one sentence per trained model: ``helped``, ``made it
+worse`` or ``cannot tell``, with the signal the verdict read, the clustering it read it on, the
+difference and its 95% interval, and how often that verdict was measured to agree with labels
+(`simcse_lab.evaluation.verdict.measured_check`, written by ``bench/verdicts.py`` from the labelled
+test halves). The like-for-like clustering is read: KMeans at the start model's k
+(``kmeans-start-k``) when each model chose its own k, else KMeans on the vectors.
+
+>>> t = pd.DataFrame({"model": ["m", "t"], "clusterer": "kmeans", "space": "raw", "level": "",
+...                   "n_clusters": [4, 4], "lf_signal": [None, "start_silhouette"], "lf_diff": [None, 0.02],
+...                   "lf_diff_lo": [None, 0.01], "lf_diff_hi": [None, 0.03], "lf_verdict": [None, "better"]})
+>>> verdict_sentences(t, {"t": "m"}, check=None)[0]
+'t against m: helped. start_silhouette of KMeans on the vectors (4 clusters each): +0.020 [+0.010, +0.030]; this verdict was not checked against labels.'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["verdict_sentences"]
+
+WORDS = {"better": "helped", "worse": "made it worse"}
+PREFERRED = (("kmeans-start-k", "raw", "KMeans on the vectors at the start model's k"),
+             ("kmeans", "raw", "KMeans on the vectors"))
+
+
+def _measured(check: dict[str, Any] | None, signal: str, same_k: bool) -> str:
+    if not check or check.get("signal") != signal or bool(check.get("same_k")) != same_k:
+        return "this verdict was not checked against labels"
+    t = check["test"]
+    return (f"checked on labelled test halves ({', '.join(check['corpora'])}), it agreed with the labels in "
+            f"{t['agrees']} of {t['decided']} decided claims, called {t['wrong_direction']} the wrong way and said"
+            f" cannot tell in {t['abstains_where_decided']}")
+
+
+def verdict_sentences(table: pd.DataFrame, trained_from: dict[str, str | None], *, check: dict[str, Any] | None,
+                      same_k: bool = True) -> list[str]:
+    """One sentence per trained model of ``table`` (a run's rows; with several seeds, the first)
+    whose start model is in it."""
+    t = table
+    if "seed" in t.columns:
+        t = t[t["seed"] == t["seed"].min()]
+    t = t[t["level"] == t["level"].iloc[0]] if len(t) else t
+    out = []
+    for model, start in trained_from.items():
+        rows = t[(t["model"] == model) & t.get("lf_verdict", pd.Series(dtype=object)).notna()] if start else t[:0]
+        for clusterer, space, what in PREFERRED:
+            row = rows[(rows["clusterer"] == clusterer) & (rows["space"] == space)]
+            if len(row):
+                break
+        else:
+            continue
+        r = row.iloc[0]
+        base = t[(t["model"] == start) & (t["clusterer"] == clusterer) & (t["space"] == space)]
+        k, k_start = int(r["n_clusters"]), int(base["n_clusters"].iloc[0]) if len(base) else int(r["n_clusters"])
+        signal = str(r["lf_signal"]).split(" ")[0]
+        ks = f"{k} clusters each" if k == k_start else f"{k} clusters against {k_start}"
+        word = WORDS.get(r["lf_verdict"], "cannot tell")
+        out.append(f"{model} against {start}: {word}. {signal} of {what} ({ks}): {r['lf_diff']:+.3f} "
+                   f"[{r['lf_diff_lo']:+.3f}, {r['lf_diff_hi']:+.3f}]; {_measured(check, signal, same_k)}.")
+    return out

@@ -1,0 +1,139 @@
+"""The label-free verdict on training: signals read where the trained model cannot reach, paired
+bootstrap differences, abstaining across granularities, and KMeans at the start model's k."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from simcse_lab.core.config import load_config
+from simcse_lab.core.registry import SIGNALS
+from simcse_lab.evaluation.verdict import judge_pairs, paired_difference
+from simcse_lab.evaluation.views import Judged, LexicalView
+
+TOPICS = {"coat": "warm wool coat winter lining", "court": "court judge ruling appeal law",
+          "phone": "battery screen charger phone display"}
+
+
+def _corpus(n_per=30, seed=0):
+    """Texts of three topics, and a start model's vectors that place them in three groups."""
+    rng = np.random.default_rng(seed)
+    words = {t: w.split() for t, w in TOPICS.items()}
+    texts = [" ".join(rng.choice(words[t], 4)) for t in TOPICS for _ in range(n_per)]
+    topic = np.repeat(np.arange(3), n_per)
+    start = np.eye(8)[topic] + rng.normal(0, 0.3, (len(texts), 8))
+    return texts, topic, start
+
+
+def _pair(trained_labels, trained_space, *, start_labels=None, same_k=False, signal="start_silhouette"):
+    texts, topic, start = _corpus()
+    view = LexicalView(texts, min_df=1, n_components=5)
+    judged = {("m", "kmeans", "raw"): Judged(topic if start_labels is None else start_labels, start, start, view),
+              ("t", "kmeans", "raw"): Judged(trained_labels, trained_space, start, view)}
+    return judge_pairs(judged, {"m": None, "t": "m"}, signal=signal, same_k=same_k, n_resamples=100)
+
+
+def test_a_trained_space_that_makes_wrong_clusters_compact_is_caught_in_the_start_models_space():
+    texts, topic, start = _corpus()
+    wrong = np.arange(len(texts)) % 3  # a grouping across the topics...
+    squeezed = np.eye(8)[wrong] + np.random.default_rng(1).normal(0, 0.01, (len(texts), 8))  # ...made compact
+    t = _pair(wrong, squeezed)[("t", "kmeans", "raw")]
+    assert t["vs_start_own_silhouette"] > 0 and t["vs_start_own_silhouette_lo"] > 0  # its own space says better
+    assert t["lf_verdict"] == "worse" and t["lf_diff_hi"] < 0  # the start model's space does not
+    for name in ("lexical_silhouette", "lexical_nmi", "bow_kappa"):
+        assert t[f"vs_start_{name}_hi"] < 0, name
+
+
+def test_the_same_clustering_again_is_unclear_and_the_start_model_gets_values_but_no_verdict():
+    texts, topic, start = _corpus()
+    got = _pair(topic, start)
+    t, m = got[("t", "kmeans", "raw")], got[("m", "kmeans", "raw")]
+    assert t["lf_verdict"] == "unclear" and t["lf_diff"] == pytest.approx(0)
+    assert "lf_verdict" not in m and m["start_silhouette"] == pytest.approx(m["own_silhouette"])
+    assert set(SIGNALS.names()) <= set(m)
+
+
+def test_across_different_numbers_of_clusters_the_verdict_abstains_when_asked_to():
+    texts, topic, start = _corpus()
+    coarse = (topic > 0).astype(int)  # 2 clusters against the start model's 3
+    loose = _pair(coarse, start, same_k=False)[("t", "kmeans", "raw")]
+    strict = _pair(coarse, start, same_k=True)[("t", "kmeans", "raw")]
+    assert loose["lf_verdict"] in {"better", "worse"}
+    assert strict["lf_verdict"] == "unclear" and "2 clusters against the start model's 3" in strict["lf_signal"]
+    assert strict["lf_diff"] == loose["lf_diff"]  # the difference is still shown
+
+
+def test_an_unknown_signal_is_one_clear_error():
+    with pytest.raises(ValueError, match="unknown verdict signal 'start_silhoutte' .*did you mean 'start_silhouette'"):
+        _pair(np.zeros(90, int), np.zeros((90, 8)), signal="start_silhoutte")
+
+
+def test_a_paired_difference_reads_both_on_the_same_resamples():
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 1, 500)  # large text-to-text spread, a small constant shift
+    v = paired_difference(lambda r: float((base[r] + 0.05).mean()), lambda r: float(base[r].mean()), 500,
+                          n_resamples=50)
+    assert v["verdict"] == "better" and v["lo"] == pytest.approx(0.05) and v["hi"] == pytest.approx(0.05)
+    nan = paired_difference(lambda r: float("nan"), lambda r: 0.0, 10, n_resamples=5)
+    assert nan["verdict"] == "undefined"
+
+
+@dataclass
+class _Run:
+    name: str
+    embeddings: np.ndarray
+    trained_from: str | None = None
+
+
+def test_a_trained_model_whose_kmeans_chose_another_k_is_also_clustered_at_the_start_models_k():
+    from simcse_lab.core.runtime import Timer
+    from simcse_lab.evaluation.clusterings import ModelClusterings, cluster_model
+    from simcse_lab.evaluation.vs_start import SAME_K, add_same_k
+
+    texts, topic, start = _corpus()
+    two = np.eye(8)[(topic > 0).astype(int)] + np.random.default_rng(2).normal(0, 0.05, (len(texts), 8))
+    cfg = load_config("default", {"cluster.n_clusters": "auto", "cluster.methods": ["kmeans"],
+                                  "cluster.spaces": ["raw"], "cluster.pairs": [], "metrics.n_bootstrap": 0})
+    runs = [_Run("m", start), _Run("t", two, "m"), _Run("u", start.copy(), "m")]
+    found = ModelClusterings()
+    context = {"levels": {"topic": topic}, "n_classes": None, "texts": texts, "terms": None, "timer": Timer()}
+    for r in runs:
+        cluster_model(r.name, r.embeddings, {"raw": r.embeddings}, cfg, backend="cpu", out=found, **context)
+    assert found.k_choices["m kmeans/raw"]["k"] == 3 and found.k_choices["t kmeans/raw"]["k"] == 2
+    add_same_k(found, runs, cfg, backend="cpu", **context)
+    k_of = {r["model"]: r["n_clusters"] for r in found.rows if r["clusterer"] == SAME_K}
+    assert k_of == {"m": 3, "t": 3, "u": 3}
+    assert np.array_equal(found.labels[("m", SAME_K, "raw")], found.labels[("m", "kmeans", "raw")])
+    assert not np.array_equal(found.labels[("t", SAME_K, "raw")], found.labels[("t", "kmeans", "raw")])
+
+
+def test_the_printed_table_marks_an_abstention_and_the_sentence_names_signal_clustering_and_check():
+    import pandas as pd
+
+    from simcse_lab.reporting.tables import label_free_table
+    from simcse_lab.reporting.verdicts import verdict_sentences
+
+    rows = []
+    for model, k_hdb, verdict, signal in [("m", 2, None, None), ("t", 9, "worse", "start_silhouette")]:
+        rows.append({"model": model, "clusterer": "kmeans-start-k", "space": "raw", "level": "", "n_clusters": 5,
+                     "silhouette": 0.1, "lf_signal": signal, "lf_diff": None if signal is None else -0.02,
+                     "lf_diff_lo": None if signal is None else -0.03, "lf_diff_hi": None if signal is None else -0.01,
+                     "lf_verdict": verdict})
+        rows.append({"model": model, "clusterer": "hdbscan", "space": "umap", "level": "", "n_clusters": k_hdb,
+                     "silhouette": 0.5, "lf_signal": signal and f"{signal} (not read: 9 clusters against 2)",
+                     "lf_diff": None if signal is None else -0.2, "lf_diff_lo": None if signal is None else -0.3,
+                     "lf_diff_hi": None if signal is None else -0.1, "lf_verdict": verdict and "unclear"})
+    table = pd.DataFrame(rows)
+    shown = label_free_table(table).set_index(["model", "setting"])["vs start model"]
+    assert shown[("t", "hdbscan/umap")].endswith("unclear (k differs)")
+    assert shown[("t", "kmeans-start-k/raw")].endswith("] worse")
+    check = {"signal": "start_silhouette", "same_k": True, "corpora": ["a", "b"],
+             "test": {"agrees": 40, "decided": 42, "wrong_direction": 0, "abstains_where_decided": 2}}
+    line, = verdict_sentences(table, {"m": None, "t": "m"}, check=check)
+    assert line.startswith("t against m: made it worse. start_silhouette of KMeans on the vectors at the start"
+                           " model's k (5 clusters each): -0.020 [-0.030, -0.010]")
+    assert "agreed with the labels in 40 of 42 decided claims, called 0 the wrong way" in line
+    other, = verdict_sentences(table, {"m": None, "t": "m"}, check={**check, "signal": "lexical_nmi"})
+    assert other.endswith("this verdict was not checked against labels.")
