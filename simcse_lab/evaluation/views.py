@@ -7,8 +7,8 @@ not the groups follow the topics. The views here are made without the trained mo
 
 - ``start``: the start model's embeddings of the same texts (both clusterings of a pair are read
   in the one space, so only the grouping differs);
-- `LexicalView`: the texts' TF-IDF (English stop words, sublinear term frequency, l2 rows) and
-  its LSA projection (``TruncatedSVD``, l2 rows), which no training touches.
+- `LexicalView`: the texts' TF-IDF (English stop words, sublinear term frequency, l2 rows), its
+  LSA projection (``TruncatedSVD``, l2 rows) and their term counts, which no training touches.
 
 `Judged` is one clustering with those views; `simcse_lab.evaluation.signals` reads it.
 
@@ -69,6 +69,22 @@ class LexicalView:
         if n < 1:
             return np.zeros((tfidf.shape[0], 1))
         return normalize(TruncatedSVD(n_components=n, random_state=self.seed).fit_transform(tfidf))
+
+    @cached_property
+    def terms(self) -> Any:
+        """The texts' term counts (`simcse_lab.evaluation.describe.TermIndex`), for c-TF-IDF terms."""
+        from .describe import TermIndex
+
+        return TermIndex(self.texts)
+
+    @cached_property
+    def documents(self) -> list[list[str]]:
+        """Each text as its set of counted terms (the vocabulary of `terms`), for co-occurrence counts."""
+        counts, vocabulary = self.terms.counts, self.terms.terms
+        if counts is None:
+            return [[] for _ in self.texts]
+        return [[str(vocabulary[j]) for j in counts.indices[counts.indptr[i]:counts.indptr[i + 1]]]
+                for i in range(counts.shape[0])]
 
     def kmeans(self, k: int) -> np.ndarray:
         """KMeans labels of the LSA rows with ``k`` clusters (seeded, kept per k)."""
