@@ -36,8 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _records(half: str) -> list[Path]:
-    return sorted(p for p in (ROOT / "docs" / "data").glob(f"vd-*-{half}") if (p / "results.csv").is_file())
+DATA = ROOT / "docs" / "data"
+
+
+def _records(half: str, data: Path = DATA) -> list[Path]:
+    return sorted(p for p in data.glob(f"vd-*-{half}") if (p / "results.csv").is_file())
 
 
 def _claims_of(records: list[Path]):
@@ -58,9 +61,26 @@ def _claims_of(records: list[Path]):
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def _apply(claims, same_k: bool):
-    """The claims with the abstention rule applied: ``unclear`` where the numbers of clusters differ."""
-    out = claims.copy()
+KEYS = ["record", "corpus", "model", "level", "setting", "seed", "verdict", "v_diff", "k", "k_start"]
+
+
+def _rules() -> list[tuple[str, ...]]:
+    """Every signal alone, and every pair read together (better or worse only when both say so)."""
+    from itertools import combinations
+
+    from simcse_lab.core.registry import SIGNALS
+
+    names = list(SIGNALS.names())
+    return [(n,) for n in names] + list(combinations(names, 2))
+
+
+def _apply(claims, signals: tuple[str, ...], same_k: bool):
+    """One row per (case, seed): the verdict of ``signals`` read together, ``unclear`` where the
+    numbers of clusters differ when ``same_k``."""
+    wide = claims.pivot_table(index=KEYS, columns="signal", values="lf_verdict", aggfunc="first").reset_index()
+    said = wide[list(signals)]
+    agree = said.nunique(axis=1) == 1
+    out = wide[KEYS].assign(lf_verdict=said.iloc[:, 0].where(agree, "unclear"))
     if same_k:
         out.loc[out["k"] != out["k_start"], "lf_verdict"] = "unclear"
     return out
@@ -71,10 +91,10 @@ def rule_table(claims) -> list[dict]:
     from simcse_lab.reporting.agreement import claims as tally
 
     rows = []
-    for signal, g in claims.groupby("signal", sort=False):
+    for signals in _rules():
         for same_k in (False, True):
-            t = tally(_apply(g, same_k))
-            rows.append({"signal": signal, "same_k": same_k, **t,
+            t = tally(_apply(claims, signals, same_k))
+            rows.append({"signals": "+".join(signals), "same_k": same_k, **t,
                          "agreement": t["agrees"] / t["decided"] if t["decided"] else None,
                          "unclear_share": t["decisive_where_unclear"] / t["decisive"] if t["decisive"] else None})
     return rows
@@ -107,8 +127,53 @@ def correlations(records: list[Path]) -> list[dict]:
     return rows
 
 
-def run() -> dict:
-    dev, test = _records("dev"), _records("test")
+def _read_first(records: list[Path]) -> list[dict]:
+    """Which clustering a user should read first, by each rule: per record, level, model and seed,
+    the clustering a rule picks among KMeans on the vectors and HDBSCAN (soft and hard) on UMAP,
+    against the one with the highest V-measure. A pick is right when its V-measure reaches the best
+    one's bootstrap interval (``v_measure_lo``); regret is the V-measure it gives up."""
+    import numpy as np
+    import pandas as pd
+
+    from simcse_lab.core.registry import SIGNALS
+
+    settings = ["kmeans/raw", "hdbscan/umap", "hdbscan-hard/umap"]
+    rules = {"always kmeans/raw": None, "always hdbscan/umap": None, **{f"highest {s}": s for s in SIGNALS.names()}}
+    rows = []
+    for folder in records:
+        t = pd.read_csv(folder / "results.csv")
+        t["level"] = t["level"].fillna("")
+        t["setting"] = t["clusterer"] + "/" + t["space"]
+        t = t[t["setting"].isin(settings)]
+        if "seed" not in t:
+            t["seed"] = 0
+        for _, g in t.groupby(["level", "model", "seed"]):
+            if len(g) < 2:
+                continue
+            best = g.loc[g["v_measure"].idxmax()]
+            for rule, signal in rules.items():
+                if signal is None:
+                    pick = g[g["setting"] == rule.split(" ", 1)[1]]
+                    pick = pick.iloc[0] if len(pick) else None
+                else:
+                    ok = g[np.isfinite(g[signal])]
+                    pick = ok.loc[ok[signal].idxmax()] if len(ok) else None
+                if pick is None:
+                    continue
+                rows.append({"record": folder.name, "rule": rule,
+                             "right": bool(pick["v_measure"] >= best.get("v_measure_lo", best["v_measure"])),
+                             "regret": float(best["v_measure"] - pick["v_measure"])})
+    t = pd.DataFrame(rows)
+    if t.empty:
+        return []
+    out = t.groupby("rule", sort=False).agg(groups=("right", "size"), right=("right", "sum"),
+                                            mean_regret=("regret", "mean")).reset_index()
+    out["right_share"] = out["right"] / out["groups"]
+    return out.to_dict(orient="records")
+
+
+def run(data: Path = DATA) -> dict:
+    dev, test = _records("dev", data), _records("test", data)
     if not dev:
         raise SystemExit("no docs/data/vd-*-dev record: record the dev runs first (docs/without-labels.md)")
     dev_rows = rule_table(_claims_of(dev))
@@ -117,16 +182,36 @@ def run() -> dict:
     test_rows = rule_table(test_claims) if test_claims is not None else []
     wrong = []
     if chosen is not None and test_claims is not None:
-        c = _apply(test_claims[test_claims["signal"] == chosen["signal"]], chosen["same_k"])
+        c = _apply(test_claims, tuple(chosen["signals"].split("+")), chosen["same_k"])
         bad = c[(c["verdict"] != "unclear") & c["lf_verdict"].isin(["better", "worse"]) & (c["verdict"] != c["lf_verdict"])]
-        wrong = bad.drop(columns="signal").to_dict(orient="records")
+        wrong = bad.to_dict(orient="records")
+    first_dev = _read_first(dev)
+    first = max(first_dev, key=lambda r: (r["right_share"], -r["mean_regret"]))["rule"] if first_dev else None
     return {"dev_records": [p.name for p in dev], "test_records": [p.name for p in test], "dev": dev_rows,
-            "chosen": chosen and {"signal": chosen["signal"], "same_k": chosen["same_k"]}, "test": test_rows,
-            "test_wrong_direction": wrong, "spearman": correlations(dev + test)}
+            "chosen": chosen and {"signals": chosen["signals"].split("+"), "same_k": chosen["same_k"]}, "test": test_rows,
+            "test_wrong_direction": wrong, "spearman": correlations(dev + test),
+            "read_first": {"dev": first_dev, "chosen": first, "test": _read_first(test) if test else []}}
+
+
+def write_check(result: dict) -> None:
+    """The chosen rule and its claims on the test halves, where `simcse-lab explore` reads them
+    (`simcse_lab.evaluation.verdict.CHECK_FILE`); nothing when no rule was chosen or tested."""
+    from simcse_lab.evaluation.verdict import CHECK_FILE
+
+    chosen = result["chosen"]
+    test = [r for r in result["test"] if chosen and r["signals"] == "+".join(chosen["signals"])
+            and r["same_k"] == chosen["same_k"]]
+    if not test:
+        CHECK_FILE.unlink(missing_ok=True)
+        return
+    corpora = sorted({json.loads((DATA / name / "manifest.json").read_text())["corpus"]["name"]
+                      for name in result["test_records"]})
+    CHECK_FILE.write_text(json.dumps({**chosen, "corpora": corpora, "records": result["test_records"],
+                                      "test": test[0]}, indent=1) + "\n")
 
 
 def _pct(v) -> str:
-    return "-" if v is None else f"{v:.0%}"
+    return "-" if v is None or v != v else f"{v:.0%}"
 
 
 def write_markdown(result: dict, out: Path) -> None:
@@ -149,12 +234,13 @@ def write_markdown(result: dict, out: Path) -> None:
         lines += ["No rule met the dev-half conditions (no wrong-direction claim, at most 25% of its decisive claims"
                   " where the labels are unclear).", ""]
     else:
-        lines += [f"Chosen on the dev halves: `{chosen['signal']}`"
+        lines += [f"Chosen on the dev halves: `{'+'.join(chosen['signals'])}`"
                   + (", abstaining across different numbers of clusters" if chosen["same_k"] else "") + ".", ""]
     if result["test"]:
         lines += [f"Test records: {', '.join(result['test_records'])}.", "", table(result["test"]), ""]
         if chosen is not None:
-            r = next(r for r in result["test"] if r["signal"] == chosen["signal"] and r["same_k"] == chosen["same_k"])
+            r = next(r for r in result["test"]
+                     if r["signals"] == "+".join(chosen["signals"]) and r["same_k"] == chosen["same_k"])
             met = (r["decided"] >= 40 and (r["agreement"] or 0) >= 0.9 and r["wrong_direction"] == 0
                    and (r["unclear_share"] or 0) <= 0.25)
             lines += [f"The chosen rule on the test halves: agrees with the labels in {r['agrees']} of {r['decided']}"
@@ -163,6 +249,20 @@ def write_markdown(result: dict, out: Path) -> None:
                       f" {r['decisive']} decisive claims ({_pct(r['unclear_share'])}) are where the labels are unclear."
                       f" Target (>= 90% of >= 40 decided, 0 wrong, <= 25% decisive where unclear): "
                       f"{'met' if met else 'not met'}.", ""]
+    first = result.get("read_first") or {}
+    if first.get("dev"):
+        def picks(rows: list[dict]) -> str:
+            t = pd.DataFrame(rows)
+            t["right_share"] = t["right_share"].map(_pct)
+            return t.rename(columns={"groups": "model x level x seed", "right": "picks the best",
+                                     "mean_regret": "V-measure given up (mean)", "right_share": "share"}
+                            ).to_markdown(index=False, floatfmt=".3f")
+
+        lines += ["Which clustering to read first (KMeans on the vectors, HDBSCAN soft or hard on UMAP): the pick"
+                  " is right when its V-measure reaches the best clustering's bootstrap interval. Dev halves:", "",
+                  picks(first["dev"]), "", f"Chosen on the dev halves: {first['chosen']}.", ""]
+        if first.get("test"):
+            lines += ["Test halves:", "", picks(first["test"]), ""]
     rho = pd.DataFrame(result["spearman"])
     if len(rho):
         wide = rho.pivot_table(index=["record", "level"], columns="signal", values="spearman", sort=False)
@@ -175,10 +275,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "verdicts.json")
     ap.add_argument("--from-json", type=Path, help="only write the .md again from this result's .json")
+    ap.add_argument("--records", type=Path, default=DATA, help="the folder holding the vd-* records")
     args = ap.parse_args()
-    result = json.loads(args.from_json.read_text()) if args.from_json else run()
+    result = json.loads(args.from_json.read_text()) if args.from_json else run(args.records)
     if not args.from_json:
         args.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+        if args.records == DATA:
+            write_check(result)
     write_markdown(result, (args.from_json or args.out).with_suffix(".md"))
 
 

@@ -27,12 +27,12 @@ def _corpus(n_per=30, seed=0):
     return texts, topic, start
 
 
-def _pair(trained_labels, trained_space, *, start_labels=None, same_k=False, signal="start_silhouette"):
+def _pair(trained_labels, trained_space, *, start_labels=None, same_k=False, signals=("start_silhouette",)):
     texts, topic, start = _corpus()
     view = LexicalView(texts, min_df=1, n_components=5)
     judged = {("m", "kmeans", "raw"): Judged(topic if start_labels is None else start_labels, start, start, view),
               ("t", "kmeans", "raw"): Judged(trained_labels, trained_space, start, view)}
-    return judge_pairs(judged, {"m": None, "t": "m"}, signal=signal, same_k=same_k, n_resamples=100)
+    return judge_pairs(judged, {"m": None, "t": "m"}, signals=signals, same_k=same_k, n_resamples=100)
 
 
 def test_a_trained_space_that_makes_wrong_clusters_compact_is_caught_in_the_start_models_space():
@@ -44,6 +44,10 @@ def test_a_trained_space_that_makes_wrong_clusters_compact_is_caught_in_the_star
     assert t["lf_verdict"] == "worse" and t["lf_diff_hi"] < 0  # the start model's space does not
     for name in ("lexical_silhouette", "lexical_nmi", "bow_kappa"):
         assert t[f"vs_start_{name}_hi"] < 0, name
+    both = _pair(wrong, squeezed, signals=("own_silhouette", "start_silhouette"))[("t", "kmeans", "raw")]
+    assert both["lf_verdict"] == "unclear" and both["lf_signal"] == "own_silhouette+start_silhouette"
+    agreed = _pair(wrong, squeezed, signals=("start_silhouette", "lexical_nmi"))[("t", "kmeans", "raw")]
+    assert agreed["lf_verdict"] == "worse" and agreed["lf_diff"] == t["vs_start_start_silhouette"]
 
 
 def test_the_same_clustering_again_is_unclear_and_the_start_model_gets_values_but_no_verdict():
@@ -67,7 +71,7 @@ def test_across_different_numbers_of_clusters_the_verdict_abstains_when_asked_to
 
 def test_an_unknown_signal_is_one_clear_error():
     with pytest.raises(ValueError, match="unknown verdict signal 'start_silhoutte' .*did you mean 'start_silhouette'"):
-        _pair(np.zeros(90, int), np.zeros((90, 8)), signal="start_silhoutte")
+        _pair(np.zeros(90, int), np.zeros((90, 8)), signals=["start_silhoutte"])
 
 
 def test_a_paired_difference_reads_both_on_the_same_resamples():
@@ -129,11 +133,11 @@ def test_the_printed_table_marks_an_abstention_and_the_sentence_names_signal_clu
     shown = label_free_table(table).set_index(["model", "setting"])["vs start model"]
     assert shown[("t", "hdbscan/umap")].endswith("unclear (k differs)")
     assert shown[("t", "kmeans-start-k/raw")].endswith("] worse")
-    check = {"signal": "start_silhouette", "same_k": True, "corpora": ["a", "b"],
+    check = {"signals": ["start_silhouette"], "same_k": True, "corpora": ["a", "b"],
              "test": {"agrees": 40, "decided": 42, "wrong_direction": 0, "abstains_where_decided": 2}}
     line, = verdict_sentences(table, {"m": None, "t": "m"}, check=check)
     assert line.startswith("t against m: made it worse. start_silhouette of KMeans on the vectors at the start"
                            " model's k (5 clusters each): -0.020 [-0.030, -0.010]")
     assert "agreed with the labels in 40 of 42 decided claims, called 0 the wrong way" in line
-    other, = verdict_sentences(table, {"m": None, "t": "m"}, check={**check, "signal": "lexical_nmi"})
+    other, = verdict_sentences(table, {"m": None, "t": "m"}, check={**check, "signals": ["lexical_nmi"]})
     assert other.endswith("this verdict was not checked against labels.")

@@ -196,9 +196,10 @@ class MetricsConfig:
     n_seeds: int = _f(
         1, "repeat the whole comparison (sampling, training, UMAP, clustering) with seeds seed..seed+n-1", ge=1
     )
-    verdict_signal: str = _f(
-        "start_silhouette", "what the label-free verdict on training reads: a signal of both clusterings in a space"
-        " the trained model did not make (simcse_lab.evaluation.signals)", choices=SIGNALS.names
+    verdict_signals: tuple[str, ...] = _f(
+        ("start_silhouette",), "what the label-free verdict on training reads: signals of both clusterings in a space"
+        " the trained model did not make (simcse_lab.evaluation.signals); with several, better or worse only when"
+        " every one says so", choices=SIGNALS.names
     )
     verdict_same_k: bool = _f(
         True, "the verdict says unclear when the trained and the start model's clusterings have a different number"

@@ -7,8 +7,9 @@ and its difference ``trained - start`` gets a 95% interval from paired bootstrap
 texts (`paired_difference`): columns ``vs_start_<signal>``, ``_lo`` and ``_hi`` in the table, with
 each clustering's own value in column ``<signal>``.
 
-The verdict (``lf_*`` columns) reads one of them, ``metrics.verdict_signal``: ``better`` when the
-interval lies above 0, ``worse`` below 0, ``unclear`` when it holds 0. With
+The verdict (``lf_*`` columns) reads ``metrics.verdict_signals``: ``better`` when every one's
+interval lies above 0, ``worse`` when every one's lies below 0, ``unclear`` otherwise; ``lf_diff``
+and its interval are the first signal's. With
 ``metrics.verdict_same_k`` it also says ``unclear`` when the two clusterings have a different
 number of clusters: a score compared across granularities favours the coarser one, whichever
 follows the topics. ``lf_signal`` names what was read, and why it abstained when it did.
@@ -85,13 +86,17 @@ def paired_difference(after: Evaluator, before: Evaluator, n: int, *, n_resample
     return {"diff": float(diff), "lo": float(lo), "hi": float(hi), "verdict": verdict_of(lo, hi)}
 
 
-def judge_pairs(judged: dict[tuple[str, str, str], Any], trained_from: dict[str, str | None], *, signal: str,
-                same_k: bool, n_resamples: int = 200, seed: int = 0) -> dict[tuple[str, str, str], dict[str, Any]]:
+def judge_pairs(judged: dict[tuple[str, str, str], Any], trained_from: dict[str, str | None], *,
+                signals: tuple[str, ...] | list[str], same_k: bool, n_resamples: int = 200, seed: int = 0
+                ) -> dict[tuple[str, str, str], dict[str, Any]]:
     """``{(model, clusterer, space): columns}``: every clustering's signal values, and for every trained
     model whose start model has the same clustering, each signal's paired difference and the
-    verdict that reads ``signal`` (``judged``: a `simcse_lab.evaluation.views.Judged` per clustering;
+    verdict that reads ``signals`` (``judged``: a `simcse_lab.evaluation.views.Judged` per clustering;
     ``trained_from``: model name -> start model name or None)."""
-    SIGNALS[signal]  # an unknown signal fails before anything is computed
+    for signal in signals:
+        SIGNALS[signal]  # an unknown signal fails before anything is computed
+    if not signals:
+        raise ValueError("metrics.verdict_signals is empty: name at least one signal the verdict reads")
     evaluators = {key: {e.name: e.obj(j) for e in SIGNALS} for key, j in judged.items()}
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for key, fns in evaluators.items():
@@ -108,12 +113,22 @@ def judge_pairs(judged: dict[tuple[str, str, str], Any], trained_from: dict[str,
             d = paired_difference(fn, evaluators[before_key][name], n, n_resamples=n_resamples, seed=seed)
             row.update({f"vs_start_{name}": d["diff"], f"vs_start_{name}_lo": d["lo"], f"vs_start_{name}_hi": d["hi"]})
         k_after, k_before = judged[(model, clusterer, space)].n_clusters, judged[before_key].n_clusters
-        verdict = verdict_of(row[f"vs_start_{signal}_lo"], row[f"vs_start_{signal}_hi"])
-        read = signal
-        if not np.isfinite(row[f"vs_start_{signal}"]):
-            verdict = "undefined"
-        elif same_k and k_after != k_before:
-            verdict, read = "unclear", f"{signal} (not read: {k_after} clusters against the start model's {k_before})"
-        row.update({"lf_signal": read, "lf_diff": row[f"vs_start_{signal}"], "lf_diff_lo": row[f"vs_start_{signal}_lo"],
-                    "lf_diff_hi": row[f"vs_start_{signal}_hi"], "lf_verdict": verdict})
+        row.update(_verdict_row(row, list(signals), same_k and k_after != k_before, k_after, k_before))
     return out
+
+
+def _verdict_row(row: dict[str, Any], signals: list[str], other_k: bool, k_after: int, k_before: int
+                 ) -> dict[str, Any]:
+    """The ``lf_*`` columns: the first signal's difference and interval; ``better`` or ``worse``
+    only when every signal's interval says so."""
+    first = signals[0]
+    said = {verdict_of(row[f"vs_start_{s}_lo"], row[f"vs_start_{s}_hi"]) for s in signals}
+    read = "+".join(signals)
+    if not all(np.isfinite(row[f"vs_start_{s}"]) for s in signals):
+        verdict = "undefined"
+    elif other_k:
+        verdict, read = "unclear", f"{read} (not read: {k_after} clusters against the start model's {k_before})"
+    else:
+        verdict = said.pop() if len(said) == 1 else "unclear"
+    return {"lf_signal": read, "lf_diff": row[f"vs_start_{first}"], "lf_diff_lo": row[f"vs_start_{first}_lo"],
+            "lf_diff_hi": row[f"vs_start_{first}_hi"], "lf_verdict": verdict}

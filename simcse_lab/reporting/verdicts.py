@@ -28,7 +28,7 @@ PREFERRED = (("kmeans-start-k", "raw", "KMeans on the vectors at the start model
 
 
 def _measured(check: dict[str, Any] | None, signal: str, same_k: bool) -> str:
-    if not check or check.get("signal") != signal or bool(check.get("same_k")) != same_k:
+    if not check or "+".join(check.get("signals", [])) != signal or bool(check.get("same_k")) != same_k:
         return "this verdict was not checked against labels"
     t = check["test"]
     return (f"checked on labelled test halves ({', '.join(check['corpora'])}), it agreed with the labels in "
@@ -56,7 +56,7 @@ def verdict_sentences(table: pd.DataFrame, trained_from: dict[str, str | None], 
         r = row.iloc[0]
         base = t[(t["model"] == start) & (t["clusterer"] == clusterer) & (t["space"] == space)]
         k, k_start = int(r["n_clusters"]), int(base["n_clusters"].iloc[0]) if len(base) else int(r["n_clusters"])
-        signal = str(r["lf_signal"]).split(" ")[0]
+        signal = str(r["lf_signal"]).split(" ")[0]  # "a+b", without a note on why it was not read
         ks = f"{k} clusters each" if k == k_start else f"{k} clusters against {k_start}"
         word = WORDS.get(r["lf_verdict"], "cannot tell")
         out.append(f"{model} against {start}: {word}. {signal} of {what} ({ks}): {r['lf_diff']:+.3f} "
