@@ -12,6 +12,9 @@ script replaces each block's body with what the source NAME renders today:
 ``lessons``           each executed lesson in ``docs/lessons/``: its run time and parameters
 ``bench:<file>``      a benchmark table, ``bench/results/<file>.md`` (written with its JSON by the
                       benchmark script)
+``verdict-signals``   the verdict's signals (from their registry) and which it reads by default
+``verdict-check``     the chosen verdict's claims on the labelled test halves, from
+                      ``simcse_lab/evaluation/verdict_check.json`` (written by ``bench/verdicts.py``)
 ``run:<name>``        a recorded run's verdicts, from ``docs/data/<name>/`` (copied with
                       ``--record NAME RUN_DIR``): per trained model and clusterer, the paired
                       V-measure difference to the start model beside the label-free verdict
@@ -250,6 +253,36 @@ def run_findings(name: str) -> str:
     return "\n".join([head, "", shown.to_markdown(index=False), "", tail])
 
 
+def verdict_signals() -> str:
+    """Every registered verdict signal with its help, and which ones the verdict reads by default."""
+    from simcse_lab.core.config import load_config
+    from simcse_lab.core.registry import SIGNALS
+
+    cfg = load_config("default")
+    rows = [f"| `{e.name}` | {e.help} |" for e in SIGNALS]
+    return "\n".join(["| signal | what it reads |", "|---|---|", *rows, "",
+                      f"The verdict reads `{'+'.join(cfg.metrics.verdict_signals)}`"
+                      + (", and says `unclear` where the two clusterings have a different number of clusters"
+                         if cfg.metrics.verdict_same_k else "") + " (`metrics.verdict_signals`, `metrics.verdict_same_k`)."])
+
+
+def verdict_check() -> str:
+    """The chosen verdict's measured claims on the labelled test halves, one sentence."""
+    from simcse_lab.evaluation.verdict import measured_check
+
+    check = measured_check()
+    if not check:
+        return "The verdict's agreement with labels has not been measured (`python bench/verdicts.py`)."
+    t = check["test"]
+    rate = f" ({t['agrees'] / t['decided']:.0%})" if t["decided"] else ""
+    return (f"The verdict reads `{'+'.join(check['signals'])}`"
+            + (" and says `unclear` across different numbers of clusters" if check["same_k"] else "")
+            + f". Chosen on dev halves and checked on the test halves of {', '.join(check['corpora'])}: it agreed"
+            f" with the labels in {t['agrees']} of {t['decided']} claims the labels decide{rate}, called"
+            f" {t['wrong_direction']} the wrong way and said `unclear` in {t['abstains_where_decided']};"
+            f" {t['decisive_where_unclear']} of its {t['decisive']} decisive claims were where the labels are unclear.")
+
+
 def bench(name: str) -> str:
     text = (ROOT / "bench" / "results" / f"{name}.md").read_text().strip()
     # the benchmark's own title becomes a bold line: the docs page has its own headings
@@ -262,7 +295,8 @@ def render(name: str) -> str:
     if name.startswith("run:"):
         return run_findings(name.split(":", 1)[1])
     sources = {"demo": demo, "demo-findings": demo_findings, "demo-machine": demo_machine, "config-keys": config_keys, "lessons": lessons,
-               "agreement-all": agreement_all, "agreement-scores": agreement_scores}
+               "agreement-all": agreement_all, "agreement-scores": agreement_scores,
+               "verdict-signals": verdict_signals, "verdict-check": verdict_check}
     if name not in sources:
         raise SystemExit(f"unknown generated block {name!r}; known: {', '.join(sources)}, bench:<file>")
     return sources[name]()

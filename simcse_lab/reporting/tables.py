@@ -143,20 +143,30 @@ def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, lev
         parts += [f"V-measure against '{level}' ({corpus_name}, {n_texts} texts; {spread}):", "",
                   summary.to_markdown(), ""]
     free = label_free_table(table, level=level)
+    sentences = []
     if has_label_free(free):
-        signals = table["lf_signal"].dropna().astype(str).str.split(" ").str[0] if "lf_signal" in table else []
-        read = (f"; vs start model: the difference in {signals.iloc[0]} (both clusterings read in the start"
-                " model's space or the texts', not the trained model's) with its 95% interval" if len(signals) else "")
         parts += [f"Label-free scores ({corpus_name}, {n_texts} texts; no labels used; silhouette {lf_spread}; "
-                  f"davies_bouldin: lower is better, the others higher{read}):", "",
+                  f"davies_bouldin: lower is better, the others higher{_verdict_read(table)}):", "",
                   free.to_markdown(index=False, floatfmt=".3f"), ""]
         if trained_from:
             from ..evaluation.verdict import measured_check
             from .verdicts import verdict_sentences
 
-            parts += [*(f"- {line}" for line in verdict_sentences(table, trained_from, check=measured_check())), ""]
+            sentences = ["", *(f"- {line}" for line in verdict_sentences(table, trained_from, check=measured_check()))]
     return "\n".join([
         *parts,
         "Per model (alignment/uniformity: lower is better; mean_cosine: anisotropy; sts_*: STS-B Spearman):", "",
-        geometry.to_markdown(index=False, floatfmt=".3f"),
+        geometry.to_markdown(index=False, floatfmt=".3f"), *sentences,
     ])
+
+
+def _verdict_read(table: pd.DataFrame) -> str:
+    """What the "vs start model" column reads, for the label-free table's heading."""
+    from ..core.registry import SIGNALS
+
+    said = table["lf_signal"].dropna().astype(str) if "lf_signal" in table else pd.Series(dtype=str)
+    if said.empty:
+        return ""
+    names = said.iloc[0].split(" ")[0].split("+")
+    what = "; ".join(f"{n}: {SIGNALS[n].help}" if n in SIGNALS else n for n in names)
+    return f"; vs start model: the trained model's clustering against its start model's, {what}, with a 95% interval"
