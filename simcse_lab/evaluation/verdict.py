@@ -75,11 +75,14 @@ def paired_difference(after: Evaluator, before: Evaluator, n: int, *, n_resample
     diff = after(every) - before(every)
     if not np.isfinite(diff):
         return {"diff": float("nan"), "lo": float("nan"), "hi": float("nan"), "verdict": "undefined"}
+    from sklearn import config_context
+
     rng = np.random.default_rng(seed)
     draws = []
-    for _ in range(max(2, n_resamples)):
-        rows = rng.integers(0, n, n)
-        draws.append(after(rows) - before(rows))
+    with config_context(skip_parameter_validation=True, assume_finite=True):  # the same inputs, checked once above
+        for _ in range(max(2, n_resamples)):
+            rows = rng.integers(0, n, n)
+            draws.append(after(rows) - before(rows))
     draws = np.asarray(draws, dtype=float)
     draws = draws[np.isfinite(draws)]
     lo, hi = np.percentile(draws, [2.5, 97.5]) if draws.size else (float("nan"), float("nan"))

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["verdict_sentences"]
+__all__ = ["read_first", "verdict_sentences"]
 
 WORDS = {"better": "helped", "worse": "made it worse"}
 PREFERRED = (("kmeans-start-k", "raw", "KMeans on the vectors at the start model's k"),
@@ -61,4 +61,26 @@ def verdict_sentences(table: pd.DataFrame, trained_from: dict[str, str | None], 
         word = WORDS.get(r["lf_verdict"], "cannot tell")
         out.append(f"{model} against {start}: {word}. {signal} of {what} ({ks}): {r['lf_diff']:+.3f} "
                    f"[{r['lf_diff_lo']:+.3f}, {r['lf_diff_hi']:+.3f}]; {_measured(check, signal, same_k)}.")
+    return out
+
+
+READ_FROM = ("kmeans/raw", "hdbscan/umap", "hdbscan-hard/umap")
+
+
+def read_first(table: pd.DataFrame, rule: str | None) -> dict[str, str]:
+    """``{model: clusterer/space}``: the clustering each model's user should read first, by ``rule``
+    (``always <clusterer/space>`` or ``highest <signal>``, as ``bench/verdicts.py`` chose it on the
+    labelled dev halves); empty without a rule."""
+    if not rule:
+        return {}
+    t = table.assign(setting=table["clusterer"] + "/" + table["space"])
+    t = t[t["setting"].isin(READ_FROM) & (t["level"] == t["level"].iloc[0])] if len(t) else t
+    how, what = rule.split(" ", 1)
+    out = {}
+    for model, g in t.groupby("model", sort=False):
+        if how == "always":
+            if what in set(g["setting"]):
+                out[str(model)] = what
+        elif what in g and g[what].notna().any():
+            out[str(model)] = str(g.groupby("setting")[what].mean().idxmax())
     return out

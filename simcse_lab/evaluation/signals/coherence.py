@@ -38,6 +38,9 @@ def npmi(j):
 
 
 def _coherence(topics: list[list[str]], documents: list[list[str]]) -> list[float]:
+    import logging
+
+    logging.getLogger("gensim").setLevel(logging.WARNING)  # a line per dictionary and accumulator otherwise
     from gensim.corpora import Dictionary
     from gensim.models.coherencemodel import CoherenceModel
 
