@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     from simcse_lab.corpus.load import load_corpus
     from simcse_lab.encoding.backends import (
         OnnxEncoder,
-        runtime_of,
         export_dir,
         export_onnx,
+        runtime_of,
     )
     from simcse_lab.encoding.resolve import load_encoder
 

@@ -13,8 +13,9 @@ paired bootstrap difference to `minilm` (`simcse_lab.evaluation.verdict`).
 
 A case is a corpus, label level, trained model and clustering; the labels decide it when the paired
 V-measure difference over the seeds has a 95% t-interval clear of 0. A rule is a signal, read as
-one run gives it (each seed's bootstrap interval: ``better`` above 0, ``worse`` below), with or
-without abstaining where the two clusterings have a different number of clusters. Each (case,
+one run gives it (each seed's bootstrap interval: ``better`` above 0, ``worse`` below), or a pair
+of signals read together (``better`` or ``worse`` only when both say so), saying ``unclear`` where
+the two clusterings have a different number of clusters never, for KMeans only, or always. Each (case,
 seed) is one claim. Per rule: the claims where the labels decide, how many agree, how many point
 the wrong way, how many abstain, and the decisive claims where the labels are unclear.
 
@@ -74,15 +75,22 @@ def _rules() -> list[tuple[str, ...]]:
     return [(n,) for n in names] + list(combinations(names, 2))
 
 
-def _apply(claims, signals: tuple[str, ...], same_k: bool):
+ACROSS = ("never", "kmeans", "always")
+
+
+def _apply(claims, signals: tuple[str, ...], across: str):
     """One row per (case, seed): the verdict of ``signals`` read together, ``unclear`` where the
-    numbers of clusters differ when ``same_k``."""
+    numbers of clusters differ (``across``: never, for KMeans only, always), as
+    `simcse_lab.evaluation.verdict.judge_pairs` decides it."""
     wide = claims.pivot_table(index=KEYS, columns="signal", values="lf_verdict", aggfunc="first").reset_index()
     said = wide[list(signals)]
     agree = said.nunique(axis=1) == 1
     out = wide[KEYS].assign(lf_verdict=said.iloc[:, 0].where(agree, "unclear"))
-    if same_k:
-        out.loc[out["k"] != out["k_start"], "lf_verdict"] = "unclear"
+    differ = out["k"] != out["k_start"]
+    if across == "kmeans":
+        differ &= out["setting"].str.startswith("kmeans")
+    if across != "never":
+        out.loc[differ, "lf_verdict"] = "unclear"
     return out
 
 
@@ -92,9 +100,9 @@ def rule_table(claims) -> list[dict]:
 
     rows = []
     for signals in _rules():
-        for same_k in (False, True):
-            t = tally(_apply(claims, signals, same_k))
-            rows.append({"signals": "+".join(signals), "same_k": same_k, **t,
+        for across in ACROSS:
+            t = tally(_apply(claims, signals, across))
+            rows.append({"signals": "+".join(signals), "abstain_across_k": across, **t,
                          "agreement": t["agrees"] / t["decided"] if t["decided"] else None,
                          "unclear_share": t["decisive_where_unclear"] / t["decisive"] if t["decisive"] else None})
     return rows
@@ -182,13 +190,13 @@ def run(data: Path = DATA) -> dict:
     test_rows = rule_table(test_claims) if test_claims is not None else []
     wrong = []
     if chosen is not None and test_claims is not None:
-        c = _apply(test_claims, tuple(chosen["signals"].split("+")), chosen["same_k"])
+        c = _apply(test_claims, tuple(chosen["signals"].split("+")), chosen["abstain_across_k"])
         bad = c[(c["verdict"] != "unclear") & c["lf_verdict"].isin(["better", "worse"]) & (c["verdict"] != c["lf_verdict"])]
         wrong = bad.to_dict(orient="records")
     first_dev = _read_first(dev)
     first = max(first_dev, key=lambda r: (r["right_share"], -r["mean_regret"]))["rule"] if first_dev else None
     return {"dev_records": [p.name for p in dev], "test_records": [p.name for p in test], "dev": dev_rows,
-            "chosen": chosen and {"signals": chosen["signals"].split("+"), "same_k": chosen["same_k"]}, "test": test_rows,
+            "chosen": chosen and {"signals": chosen["signals"].split("+"), "abstain_across_k": chosen["abstain_across_k"]}, "test": test_rows,
             "test_wrong_direction": wrong, "spearman": correlations(dev + test),
             "read_first": {"dev": first_dev, "chosen": first, "test": _read_first(test) if test else []}}
 
@@ -200,7 +208,7 @@ def write_check(result: dict) -> None:
 
     chosen = result["chosen"]
     test = [r for r in result["test"] if chosen and r["signals"] == "+".join(chosen["signals"])
-            and r["same_k"] == chosen["same_k"]]
+            and r["abstain_across_k"] == chosen["abstain_across_k"]]
     if not test:
         CHECK_FILE.unlink(missing_ok=True)
         return
@@ -220,7 +228,7 @@ def write_markdown(result: dict, out: Path) -> None:
     def table(rows: list[dict]) -> str:
         t = pd.DataFrame(rows)
         t["agreement"], t["unclear_share"] = t["agreement"].map(_pct), t["unclear_share"].map(_pct)
-        t = t.rename(columns={"same_k": "abstains across k", "decided": "decided by the labels",
+        t = t.rename(columns={"abstain_across_k": "unclear across k", "decided": "decided by the labels",
                               "wrong_direction": "wrong direction", "abstains_where_decided": "abstains where decided",
                               "decisive_where_unclear": "decisive where the labels are unclear",
                               "unclear_share": "of its decisive claims"})
@@ -235,12 +243,13 @@ def write_markdown(result: dict, out: Path) -> None:
                   " where the labels are unclear).", ""]
     else:
         lines += [f"Chosen on the dev halves: `{'+'.join(chosen['signals'])}`"
-                  + (", abstaining across different numbers of clusters" if chosen["same_k"] else "") + ".", ""]
+                  + f", unclear across numbers of clusters: {chosen['abstain_across_k']}.", ""]
     if result["test"]:
         lines += [f"Test records: {', '.join(result['test_records'])}.", "", table(result["test"]), ""]
         if chosen is not None:
             r = next(r for r in result["test"]
-                     if r["signals"] == "+".join(chosen["signals"]) and r["same_k"] == chosen["same_k"])
+                     if r["signals"] == "+".join(chosen["signals"])
+                     and r["abstain_across_k"] == chosen["abstain_across_k"])
             met = (r["decided"] >= 40 and (r["agreement"] or 0) >= 0.9 and r["wrong_direction"] == 0
                    and (r["unclear_share"] or 0) <= 0.25)
             lines += [f"The chosen rule on the test halves: agrees with the labels in {r['agrees']} of {r['decided']}"

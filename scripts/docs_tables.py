@@ -262,8 +262,15 @@ def verdict_signals() -> str:
     rows = [f"| `{e.name}` | {e.help} |" for e in SIGNALS]
     return "\n".join(["| signal | what it reads |", "|---|---|", *rows, "",
                       f"The verdict reads `{'+'.join(cfg.metrics.verdict_signals)}`"
-                      + (", and says `unclear` where the two clusterings have a different number of clusters"
-                         if cfg.metrics.verdict_same_k else "") + " (`metrics.verdict_signals`, `metrics.verdict_same_k`)."])
+                      + _across(cfg.metrics.verdict_abstain_across_k)
+                      + " (`metrics.verdict_signals`, `metrics.verdict_abstain_across_k`)."])
+
+
+def _across(mode: str) -> str:
+    """How the verdict treats clusterings with different numbers of clusters, as a clause."""
+    return {"never": "", "always": ", and says `unclear` where the two clusterings have a different number of clusters",
+            "kmeans": ", and says `unclear` where two KMeans clusterings have a different number of clusters (their"
+                      " like-for-like comparison is `kmeans-start-k`)"}[mode]
 
 
 def verdict_check() -> str:
@@ -276,7 +283,7 @@ def verdict_check() -> str:
     t = check["test"]
     rate = f" ({t['agrees'] / t['decided']:.0%})" if t["decided"] else ""
     return (f"The verdict reads `{'+'.join(check['signals'])}`"
-            + (" and says `unclear` across different numbers of clusters" if check["same_k"] else "")
+            + _across(check["abstain_across_k"])
             + f". Chosen on dev halves and checked on the test halves of {', '.join(check['corpora'])}: it agreed"
             f" with the labels in {t['agrees']} of {t['decided']} claims the labels decide{rate}, called"
             f" {t['wrong_direction']} the wrong way and said `unclear` in {t['abstains_where_decided']};"

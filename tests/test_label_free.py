@@ -178,6 +178,10 @@ def test_explore_runs_the_walk_through_on_a_small_unlabelled_file(tmp_path):
     trained = table[table["model"] == "selftrain(minilm)"]
     assert trained["lf_verdict"].isin(["better", "worse", "unclear"]).all()
     assert "vs start model" in r.stdout and "clusters.csv" in r.stdout
+    # the closing answer: one sentence per trained model, naming what the verdict read
+    assert "- selftrain(minilm) against minilm: " in r.stdout and "KMeans on the vectors" in r.stdout
+    assert {"kmeans-start-k", "kmeans", "hdbscan"} <= set(table["clusterer"])
+    assert trained["vs_start_start_silhouette"].notna().all() and trained["lf_signal"].notna().all()
     for model in ("minilm", "selftrain_minilm"):
         assert (run_dir / "figures" / f"{model}__map.png").is_file()
     assert (run_dir / "assignments.csv").is_file() and (run_dir / "clusters.csv").is_file()

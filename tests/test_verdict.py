@@ -27,12 +27,13 @@ def _corpus(n_per=30, seed=0):
     return texts, topic, start
 
 
-def _pair(trained_labels, trained_space, *, start_labels=None, same_k=False, signals=("start_silhouette",)):
+def _pair(trained_labels, trained_space, *, start_labels=None, across="never", signals=("start_silhouette",),
+          clusterer="kmeans"):
     texts, topic, start = _corpus()
     view = LexicalView(texts, min_df=1, n_components=5)
-    judged = {("m", "kmeans", "raw"): Judged(topic if start_labels is None else start_labels, start, start, view),
-              ("t", "kmeans", "raw"): Judged(trained_labels, trained_space, start, view)}
-    return judge_pairs(judged, {"m": None, "t": "m"}, signals=signals, same_k=same_k, n_resamples=100)
+    judged = {("m", clusterer, "raw"): Judged(topic if start_labels is None else start_labels, start, start, view),
+              ("t", clusterer, "raw"): Judged(trained_labels, trained_space, start, view)}
+    return judge_pairs(judged, {"m": None, "t": "m"}, signals=signals, abstain_across_k=across, n_resamples=100)
 
 
 def test_a_trained_space_that_makes_wrong_clusters_compact_is_caught_in_the_start_models_space():
@@ -62,8 +63,12 @@ def test_the_same_clustering_again_is_unclear_and_the_start_model_gets_values_bu
 def test_across_different_numbers_of_clusters_the_verdict_abstains_when_asked_to():
     texts, topic, start = _corpus()
     coarse = (topic > 0).astype(int)  # 2 clusters against the start model's 3
-    loose = _pair(coarse, start, same_k=False)[("t", "kmeans", "raw")]
-    strict = _pair(coarse, start, same_k=True)[("t", "kmeans", "raw")]
+    loose = _pair(coarse, start, across="never")[("t", "kmeans", "raw")]
+    strict = _pair(coarse, start, across="kmeans")[("t", "kmeans", "raw")]
+    hdbscan = _pair(coarse, start, across="kmeans", clusterer="hdbscan")[("t", "hdbscan", "raw")]
+    assert hdbscan["lf_verdict"] == loose["lf_verdict"]  # HDBSCAN has no like-for-like row: read as it is
+    always = _pair(coarse, start, across="always", clusterer="hdbscan")[("t", "hdbscan", "raw")]
+    assert always["lf_verdict"] == "unclear"
     assert loose["lf_verdict"] in {"better", "worse"}
     assert strict["lf_verdict"] == "unclear" and "2 clusters against the start model's 3" in strict["lf_signal"]
     assert strict["lf_diff"] == loose["lf_diff"]  # the difference is still shown
@@ -133,7 +138,7 @@ def test_the_printed_table_marks_an_abstention_and_the_sentence_names_signal_clu
     shown = label_free_table(table).set_index(["model", "setting"])["vs start model"]
     assert shown[("t", "hdbscan/umap")].endswith("unclear (k differs)")
     assert shown[("t", "kmeans-start-k/raw")].endswith("] worse")
-    check = {"signals": ["start_silhouette"], "same_k": True, "corpora": ["a", "b"],
+    check = {"signals": ["start_silhouette"], "abstain_across_k": "kmeans", "corpora": ["a", "b"],
              "test": {"agrees": 40, "decided": 42, "wrong_direction": 0, "abstains_where_decided": 2}}
     line, = verdict_sentences(table, {"m": None, "t": "m"}, check=check)
     assert line.startswith("t against m: made it worse. start_silhouette of KMeans on the vectors at the start"

@@ -197,13 +197,15 @@ class MetricsConfig:
         1, "repeat the whole comparison (sampling, training, UMAP, clustering) with seeds seed..seed+n-1", ge=1
     )
     verdict_signals: tuple[str, ...] = _f(
-        ("start_silhouette",), "what the label-free verdict on training reads: signals of both clusterings in a space"
+        ("lexical_silhouette", "lexical_nmi"), "what the label-free verdict on training reads: signals of both clusterings in a space"
         " the trained model did not make (simcse_lab.evaluation.signals); with several, better or worse only when"
         " every one says so", choices=SIGNALS.names
     )
-    verdict_same_k: bool = _f(
-        True, "the verdict says unclear when the trained and the start model's clusterings have a different number"
-        " of clusters (a score compared across granularities favours the coarser one)"
+    verdict_abstain_across_k: str = _f(
+        "kmeans", "where the verdict says unclear because the trained and the start model's clusterings have a"
+        " different number of clusters (a score compared across granularities favours the coarser one): never;"
+        " kmeans (KMeans only, whose like-for-like comparison is kmeans-start-k); always", choices=("never", "kmeans",
+                                                                                                   "always")
     )
 
     def cross_checks(self) -> list[str]:

@@ -10,9 +10,10 @@ each clustering's own value in column ``<signal>``.
 The verdict (``lf_*`` columns) reads ``metrics.verdict_signals``: ``better`` when every one's
 interval lies above 0, ``worse`` when every one's lies below 0, ``unclear`` otherwise; ``lf_diff``
 and its interval are the first signal's. With
-``metrics.verdict_same_k`` it also says ``unclear`` when the two clusterings have a different
-number of clusters: a score compared across granularities favours the coarser one, whichever
-follows the topics. ``lf_signal`` names what was read, and why it abstained when it did.
+``metrics.verdict_abstain_across_k`` it also says ``unclear`` when the two clusterings have a
+different number of clusters (``always``, or ``kmeans``: for KMeans only, whose like-for-like
+comparison is the ``kmeans-start-k`` clustering): a score compared across granularities favours
+the coarser one, whichever follows the topics. ``lf_signal`` names what was read, and why it abstained when it did.
 
 Examples
 --------
@@ -90,7 +91,8 @@ def paired_difference(after: Evaluator, before: Evaluator, n: int, *, n_resample
 
 
 def judge_pairs(judged: dict[tuple[str, str, str], Any], trained_from: dict[str, str | None], *,
-                signals: tuple[str, ...] | list[str], same_k: bool, n_resamples: int = 200, seed: int = 0
+                signals: tuple[str, ...] | list[str], abstain_across_k: str = "never", n_resamples: int = 200,
+                seed: int = 0
                 ) -> dict[tuple[str, str, str], dict[str, Any]]:
     """``{(model, clusterer, space): columns}``: every clustering's signal values, and for every trained
     model whose start model has the same clustering, each signal's paired difference and the
@@ -116,7 +118,8 @@ def judge_pairs(judged: dict[tuple[str, str, str], Any], trained_from: dict[str,
             d = paired_difference(fn, evaluators[before_key][name], n, n_resamples=n_resamples, seed=seed)
             row.update({f"vs_start_{name}": d["diff"], f"vs_start_{name}_lo": d["lo"], f"vs_start_{name}_hi": d["hi"]})
         k_after, k_before = judged[(model, clusterer, space)].n_clusters, judged[before_key].n_clusters
-        row.update(_verdict_row(row, list(signals), same_k and k_after != k_before, k_after, k_before))
+        across = abstain_across_k == "always" or (abstain_across_k == "kmeans" and clusterer.startswith("kmeans"))
+        row.update(_verdict_row(row, list(signals), across and k_after != k_before, k_after, k_before))
     return out
 
 

@@ -79,7 +79,7 @@ def judge_against_start(found: ModelClusterings, runs: list[Any], spaces: dict[s
         judged[(model, clusterer, space)] = Judged(np.asarray(labels), spaces[model][space], start.embeddings,
                                                    lexical, noise_label=-1, seed=cfg.seed)
     columns = judge_pairs(judged, {m.name: m.trained_from for m in runs}, signals=cfg.metrics.verdict_signals,
-                          same_k=cfg.metrics.verdict_same_k, n_resamples=max(cfg.metrics.n_bootstrap, 2),
+                          abstain_across_k=cfg.metrics.verdict_abstain_across_k, n_resamples=max(cfg.metrics.n_bootstrap, 2),
                           seed=cfg.seed)
     for row in found.rows:
         row.update(columns.get((row["model"], row["clusterer"], row["space"]), {}))

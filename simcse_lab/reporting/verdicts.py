@@ -27,8 +27,9 @@ PREFERRED = (("kmeans-start-k", "raw", "KMeans on the vectors at the start model
              ("kmeans", "raw", "KMeans on the vectors"))
 
 
-def _measured(check: dict[str, Any] | None, signal: str, same_k: bool) -> str:
-    if not check or "+".join(check.get("signals", [])) != signal or bool(check.get("same_k")) != same_k:
+def _measured(check: dict[str, Any] | None, signal: str, abstain_across_k: str) -> str:
+    if (not check or "+".join(check.get("signals", [])) != signal
+            or check.get("abstain_across_k") != abstain_across_k):
         return "this verdict was not checked against labels"
     t = check["test"]
     return (f"checked on labelled test halves ({', '.join(check['corpora'])}), it agreed with the labels in "
@@ -37,7 +38,7 @@ def _measured(check: dict[str, Any] | None, signal: str, same_k: bool) -> str:
 
 
 def verdict_sentences(table: pd.DataFrame, trained_from: dict[str, str | None], *, check: dict[str, Any] | None,
-                      same_k: bool = True) -> list[str]:
+                      abstain_across_k: str = "kmeans") -> list[str]:
     """One sentence per trained model of ``table`` (a run's rows; with several seeds, the first)
     whose start model is in it."""
     t = table
@@ -60,7 +61,7 @@ def verdict_sentences(table: pd.DataFrame, trained_from: dict[str, str | None], 
         ks = f"{k} clusters each" if k == k_start else f"{k} clusters against {k_start}"
         word = WORDS.get(r["lf_verdict"], "cannot tell")
         out.append(f"{model} against {start}: {word}. {signal} of {what} ({ks}): {r['lf_diff']:+.3f} "
-                   f"[{r['lf_diff_lo']:+.3f}, {r['lf_diff_hi']:+.3f}]; {_measured(check, signal, same_k)}.")
+                   f"[{r['lf_diff_lo']:+.3f}, {r['lf_diff_hi']:+.3f}]; {_measured(check, signal, abstain_across_k)}.")
     return out
 
 
