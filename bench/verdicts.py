@@ -214,8 +214,11 @@ def write_check(result: dict) -> None:
         return
     corpora = sorted({json.loads((DATA / name / "manifest.json").read_text())["corpus"]["name"]
                       for name in result["test_records"]})
+    first = result.get("read_first") or {}
+    first_test = [r for r in first.get("test", []) if r["rule"] == first.get("chosen")]
     CHECK_FILE.write_text(json.dumps({**chosen, "corpora": corpora, "records": result["test_records"],
-                                      "test": test[0]}, indent=1) + "\n")
+                                      "test": test[0], "read_first": first.get("chosen"),
+                                      "read_first_test": first_test[0] if first_test else None}, indent=1) + "\n")
 
 
 def _pct(v) -> str:

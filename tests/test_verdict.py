@@ -146,3 +146,26 @@ def test_the_printed_table_marks_an_abstention_and_the_sentence_names_signal_clu
     assert "agreed with the labels in 40 of 42 decided claims, called 0 the wrong way" in line
     other, = verdict_sentences(table, {"m": None, "t": "m"}, check={**check, "signals": ["lexical_nmi"]})
     assert other.endswith("this verdict was not checked against labels.")
+
+
+def test_read_first_names_the_start_models_clusters_unless_training_was_judged_better():
+    import pandas as pd
+
+    from simcse_lab.reporting.verdicts import read_first_sentence
+
+    def table(verdict):
+        return pd.DataFrame([{"model": m, "clusterer": c, "space": s, "level": "", "lexical_nmi": v,
+                              "lf_verdict": None if m == "m" else verdict}
+                             for m in ("m", "t") for c, s, v in [("kmeans", "raw", 0.2), ("hdbscan", "umap", 0.3)]])
+
+    check = {"read_first": "always hdbscan/umap", "read_first_test": {"right": 10, "groups": 12}}
+    helped = read_first_sentence(table("better"), {"m": None, "t": "m"}, check=check)
+    assert helped == ("Read first: t, hdbscan/umap (always hdbscan/umap; the verdict says training helped); on the"
+                      " labelled test halves this rule picked a clustering within the best one's interval in 10 of"
+                      " 12 cases.")
+    for verdict in ("worse", "unclear"):
+        assert read_first_sentence(table(verdict), {"m": None, "t": "m"}, check=check).startswith(
+            "Read first: m, hdbscan/umap")
+    highest = read_first_sentence(table("unclear"), {"m": None, "t": "m"}, check={"read_first": "highest lexical_nmi"})
+    assert highest.startswith("Read first: m, hdbscan/umap (highest lexical_nmi")
+    assert read_first_sentence(table("better"), {"m": None, "t": "m"}, check=None) is None

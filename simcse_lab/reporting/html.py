@@ -20,7 +20,7 @@ import pandas as pd
 from ..core.assets import atomic_write
 from ..evaluation.verdict import measured_check
 from .tables import has_label_free, label_free_table
-from .verdicts import verdict_sentences
+from .verdicts import read_first_sentence, verdict_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,10 @@ def build_html_report(run_dir: str | Path, *, out: str | Path | None = None, nam
             f"{html.escape(str(corpus.get('source', '')))}. Wall time {manifest.get('wall_seconds', '?')} s.</p>"
         )
     trained_from = {m["name"]: m.get("trained_from") for m in manifest.get("models", [])}
-    sentences = verdict_sentences(table, trained_from, check=measured_check()) if "lf_verdict" in table else []
+    check = measured_check()
+    sentences = verdict_sentences(table, trained_from, check=check) if "lf_verdict" in table else []
+    first = read_first_sentence(table, trained_from, check=check) if sentences else None
+    sentences += [first] if first else []
     if sentences:  # the answer first: did training help, read without labels
         parts += ["<h2>Did training help? (read without labels)</h2><ul>",
                   *(f"<li>{html.escape(line)}</li>" for line in sentences), "</ul>"]

@@ -150,9 +150,12 @@ def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, lev
                   free.to_markdown(index=False, floatfmt=".3f"), ""]
         if trained_from:
             from ..evaluation.verdict import measured_check
-            from .verdicts import verdict_sentences
+            from .verdicts import read_first_sentence, verdict_sentences
 
-            sentences = ["", *(f"- {line}" for line in verdict_sentences(table, trained_from, check=measured_check()))]
+            check = measured_check()
+            first = read_first_sentence(table, trained_from, check=check)
+            lines = [*verdict_sentences(table, trained_from, check=check), *([first] if first else [])]
+            sentences = ["", *(f"- {line}" for line in lines)]
     return "\n".join([
         *parts,
         "Per model (alignment/uniformity: lower is better; mean_cosine: anisotropy; sts_*: STS-B Spearman):", "",

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["read_first", "verdict_sentences"]
+__all__ = ["read_first", "read_first_sentence", "verdict_sentences"]
 
 WORDS = {"better": "helped", "worse": "made it worse"}
 PREFERRED = (("kmeans-start-k", "raw", "KMeans on the vectors at the start model's k"),
@@ -85,3 +85,26 @@ def read_first(table: pd.DataFrame, rule: str | None) -> dict[str, str]:
         elif what in g and g[what].notna().any():
             out[str(model)] = str(g.groupby("setting")[what].mean().idxmax())
     return out
+
+
+def read_first_sentence(table: pd.DataFrame, trained_from: dict[str, str | None], *,
+                        check: dict[str, Any] | None) -> str | None:
+    """Which clusters to open first: the start model's, unless the verdict says training helped
+    (then the trained model's), in the clustering the measured rule picks; None without a rule."""
+    rule = (check or {}).get("read_first")
+    picks = read_first(table, rule)
+    if not picks:
+        return None
+    t = table[table["level"] == table["level"].iloc[0]]
+    helped = [m for m, s in trained_from.items() if s and (t[t["model"] == m]["lf_verdict"] == "better").any()
+              and not (t[t["model"] == m]["lf_verdict"] == "worse").any()]
+    starts = [s for m, s in trained_from.items() if s]
+    model = helped[0] if len(helped) == 1 else starts[0] if starts else next(iter(picks))
+    if model not in picks:
+        return None
+    why = ("the verdict says training helped" if model in helped else
+           "the start model's, as no trained model was judged better" if starts else "")
+    measured = (check or {}).get("read_first_test") or {}
+    odds = (f"; on the labelled test halves this rule picked a clustering within the best one's interval in"
+            f" {measured['right']} of {measured['groups']} cases" if measured else "")
+    return f"Read first: {model}, {picks[model]} ({rule}" + (f"; {why}" if why else "") + f"){odds}."
