@@ -169,3 +169,34 @@ def test_read_first_names_the_start_models_clusters_unless_training_was_judged_b
     highest = read_first_sentence(table("unclear"), {"m": None, "t": "m"}, check={"read_first": "highest lexical_nmi"})
     assert highest.startswith("Read first: m, hdbscan/umap (highest lexical_nmi")
     assert read_first_sentence(table("better"), {"m": None, "t": "m"}, check=None) is None
+
+
+def test_the_verdicts_are_read_back_from_the_cache_unless_a_clustering_or_a_setting_changed(tmp_path, monkeypatch):
+    from simcse_lab.core.cache import ArrayCache
+    from simcse_lab.evaluation import vs_start
+    from simcse_lab.evaluation.clusterings import ModelClusterings
+
+    texts, topic, start = _corpus()
+    runs = [_Run("m", start), _Run("t", start + 0.01, "m"), _Run("other", start)]
+    cfg = load_config("default", {"metrics.n_bootstrap": 20})
+    calls = []
+    real = vs_start.judge_pairs
+    monkeypatch.setattr(vs_start, "judge_pairs", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    def judged(labels_t, cfg=cfg):
+        found = ModelClusterings()
+        for name, labels in [("m", topic), ("t", labels_t), ("other", topic)]:
+            found.labels[(name, "kmeans", "raw")] = labels
+            found.rows.append({"model": name, "clusterer": "kmeans", "space": "raw", "level": ""})
+        spaces = {r.name: {"raw": r.embeddings} for r in runs}
+        vs_start.judge_against_start(found, runs, spaces, cfg, texts=texts, cache=ArrayCache(tmp_path))
+        return {r["model"]: r for r in found.rows}
+
+    first = judged(topic)
+    assert "start_silhouette" not in first["other"]  # not in a pair: not read
+    again = judged(topic)
+    assert len(calls) == 1 and again["t"]["lf_verdict"] == first["t"]["lf_verdict"]
+    assert again["t"]["vs_start_lexical_nmi"] == first["t"]["vs_start_lexical_nmi"]
+    judged(np.roll(topic, 1))
+    judged(topic, load_config("default", {"metrics.n_bootstrap": 20, "metrics.verdict_signals": ["bow_kappa"]}))
+    assert len(calls) == 3

@@ -15,11 +15,15 @@ Two steps after every model is clustered (`simcse_lab.experiment.run`):
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..clustering.clusterers import make_clusterer
+from ..core.cache import ArrayCache
+from ..core.hashing import array_digest, content_hash
+from ..core.registry import SIGNALS
 from .clusterings import ModelClusterings, cluster_with
 from .verdict import judge_pairs
 from .views import Judged, LexicalView
@@ -67,19 +71,56 @@ def _same_as_kmeans(found: ModelClusterings, model: str) -> None:
 
 
 def judge_against_start(found: ModelClusterings, runs: list[Any], spaces: dict[str, dict[str, np.ndarray]], cfg: Any,
-                        *, texts: list[str]) -> None:
+                        *, texts: list[str], cache: ArrayCache | None = None) -> None:
     """Add every signal's value, and for trained models the paired differences and the verdict, to
-    the rows of ``found`` (``spaces``: each model's clustered points by space)."""
-    lexical = LexicalView(texts, seed=cfg.seed)
+    the rows of ``found`` (``spaces``: each model's clustered points by space). Only the models of a
+    pair (a trained model and its start model) are read. The result is kept in ``cache`` under
+    everything it depends on (the clusterings, their spaces, the texts, the settings and the code
+    of the signals), so a rerun from the caches reads it back."""
     by_name = {m.name: m for m in runs}
+    paired = {m.name for m in runs if m.trained_from in by_name} | {m.trained_from for m in runs
+                                                                    if m.trained_from in by_name}
+    if not paired:
+        return
+    lexical = LexicalView(texts, seed=cfg.seed)
     judged = {}
     for (model, clusterer, space), labels in found.labels.items():
-        mr = by_name[model]
-        start = by_name.get(mr.trained_from, mr) if mr.trained_from else mr
-        judged[(model, clusterer, space)] = Judged(np.asarray(labels), spaces[model][space], start.embeddings,
-                                                   lexical, noise_label=-1, seed=cfg.seed)
-    columns = judge_pairs(judged, {m.name: m.trained_from for m in runs}, signals=cfg.metrics.verdict_signals,
-                          abstain_across_k=cfg.metrics.verdict_abstain_across_k, n_resamples=max(cfg.metrics.n_bootstrap, 2),
-                          seed=cfg.seed)
+        if model in paired:
+            mr = by_name[model]
+            start = by_name.get(mr.trained_from, mr) if mr.trained_from else mr
+            judged[(model, clusterer, space)] = Judged(np.asarray(labels), spaces[model][space], start.embeddings,
+                                                       lexical, noise_label=-1, seed=cfg.seed)
+    settings = {"signals": list(cfg.metrics.verdict_signals), "across": cfg.metrics.verdict_abstain_across_k,
+                "n_resamples": max(cfg.metrics.n_bootstrap, 2), "seed": cfg.seed}
+    key = _judged_key(judged, texts, {m: by_name[m].trained_from for m in paired}, settings) if cache else ""
+    record = cache.record(key) if cache is not None and cache.load(key) is not None else None
+    if record is not None and record.get("what") == "verdicts":
+        columns = {tuple(k.split("\x1f")): {c: (np.nan if v is None else v) for c, v in row.items()}
+                   for k, row in record["columns"].items()}
+    else:
+        columns = judge_pairs(judged, {m.name: m.trained_from for m in runs}, signals=settings["signals"],
+                              abstain_across_k=settings["across"], n_resamples=settings["n_resamples"],
+                              seed=cfg.seed)
+        if cache is not None:
+            cache.save(key, np.zeros((1, 1), np.float32), {"what": "verdicts", "columns": {
+                "\x1f".join(k): {c: (None if isinstance(v, float) and not np.isfinite(v) else v) for c, v in row.items()}
+                for k, row in columns.items()}})
     for row in found.rows:
         row.update(columns.get((row["model"], row["clusterer"], row["space"]), {}))
+
+
+def _judged_key(judged: dict, texts: list[str], trained_from: dict, settings: dict) -> str:
+    """Everything the verdicts depend on, the code of the signals included."""
+    import inspect
+
+    from . import signals, verdict, views
+
+    code = [inspect.getsource(m) for m in (verdict, views)]
+    code += [p.read_text() for p in sorted(Path(signals.__file__).parent.glob("*.py"))]
+    return content_hash({
+        "what": "verdicts", "settings": settings, "texts": content_hash(list(texts)), "trained_from": trained_from,
+        "code": content_hash(code), "registered": list(SIGNALS.names()),
+        "judged": {"\x1f".join(k): [array_digest(np.ascontiguousarray(j.labels)),
+                                     array_digest(np.ascontiguousarray(j.space)),
+                                     array_digest(np.ascontiguousarray(j.start))] for k, j in judged.items()},
+    })
