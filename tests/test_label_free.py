@@ -177,7 +177,7 @@ def test_explore_runs_the_walk_through_on_a_small_unlabelled_file(tmp_path):
     assert set(table["model"]) == {"minilm", "selftrain(minilm)"}
     trained = table[table["model"] == "selftrain(minilm)"]
     assert trained["lf_verdict"].isin(["better", "worse", "unclear"]).all()
-    assert "vs start model" in r.stdout and "clusters.csv" in r.stdout
+    assert "vs start: " in r.stdout and "| verdict" in r.stdout and "clusters.csv" in r.stdout
     # the closing answer: one sentence per trained model, naming what the verdict read
     assert "- selftrain(minilm) against minilm: " in r.stdout and "KMeans on the vectors" in r.stdout
     assert {"kmeans-start-k", "kmeans", "hdbscan"} <= set(table["clusterer"])

@@ -108,15 +108,17 @@ def label_free_table(table: pd.DataFrame, *, level: str | None = None, digits: i
                                                                               sort=False).mean())
         out["silhouette"] = [f"{m:.{digits}f} ± {h:.{digits}f}" for m, h in zip(out["silhouette"], half)]
     if "lf_verdict" in t.columns and t["lf_verdict"].notna().any():
-        # the label-free verdict against the start model: silhouette difference [95% interval], verdict
+        # the label-free verdict against the start model: each signal it read, difference [95% interval]
+        read = t["lf_signal"].dropna().astype(str) if "lf_signal" in t.columns else pd.Series(dtype=str)
+        signals = read.iloc[0].split(" ")[0].split("+") if len(read) else []
+        for signal in [s for s in signals if f"vs_start_{s}" in t.columns]:
+            d = g[[f"vs_start_{signal}", f"vs_start_{signal}_lo", f"vs_start_{signal}_hi"]].mean()
+            out[f"vs start: {signal}"] = ["" if pd.isna(m) else f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+                                          for m, lo, hi in d.itertuples(index=False)]
         said = t["lf_verdict"].where(~t.get("lf_signal", pd.Series("", index=t.index)).astype(str).str.contains(
             "not read"), t["lf_verdict"] + " (k differs)")
-        v = t.assign(said=said).groupby(["model", "setting"], sort=False).agg(
-            diff=("lf_diff", "mean"), lo=("lf_diff_lo", "mean"), hi=("lf_diff_hi", "mean"),
-            verdict=("said", lambda s: "/".join(sorted(set(s.dropna().astype(str))))))
-        out["vs start model"] = [
-            "" if not verdict else f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}] {verdict}"
-            for d, lo, hi, verdict in zip(v["diff"], v["lo"], v["hi"], v["verdict"])]
+        out["verdict"] = t.assign(said=said).groupby(["model", "setting"], sort=False)["said"].agg(
+            lambda s: "/".join(sorted(set(s.dropna().astype(str)))))
     return out.reset_index()
 
 
@@ -164,7 +166,7 @@ def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, lev
 
 
 def _verdict_read(table: pd.DataFrame) -> str:
-    """What the "vs start model" column reads, for the label-free table's heading."""
+    """What the "vs start" columns read, for the label-free table's heading."""
     from ..core.registry import SIGNALS
 
     said = table["lf_signal"].dropna().astype(str) if "lf_signal" in table else pd.Series(dtype=str)
@@ -172,4 +174,5 @@ def _verdict_read(table: pd.DataFrame) -> str:
         return ""
     names = said.iloc[0].split(" ")[0].split("+")
     what = "; ".join(f"{n}: {SIGNALS[n].help}" if n in SIGNALS else n for n in names)
-    return f"; vs start model: the trained model's clustering against its start model's, {what}, with a 95% interval"
+    return (f"; vs start: the trained model's clustering against its start model's, {what}, each with a 95%"
+            " interval; verdict: better or worse only when every one says so")

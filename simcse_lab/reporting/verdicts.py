@@ -11,7 +11,7 @@ test halves). The like-for-like clustering is read: KMeans at the start model's 
 ...                   "n_clusters": [4, 4], "lf_signal": [None, "start_silhouette"], "lf_diff": [None, 0.02],
 ...                   "lf_diff_lo": [None, 0.01], "lf_diff_hi": [None, 0.03], "lf_verdict": [None, "better"]})
 >>> verdict_sentences(t, {"t": "m"}, check=None)[0]
-'t against m: helped. start_silhouette of KMeans on the vectors (4 clusters each): +0.020 [+0.010, +0.030]; this verdict was not checked against labels.'
+'t against m: helped. On KMeans on the vectors (4 clusters each): start_silhouette +0.020 [+0.010, +0.030]; this verdict was not checked against labels.'
 """
 
 from __future__ import annotations
@@ -60,8 +60,12 @@ def verdict_sentences(table: pd.DataFrame, trained_from: dict[str, str | None], 
         signal = str(r["lf_signal"]).split(" ")[0]  # "a+b", without a note on why it was not read
         ks = f"{k} clusters each" if k == k_start else f"{k} clusters against {k_start}"
         word = WORDS.get(r["lf_verdict"], "cannot tell")
-        out.append(f"{model} against {start}: {word}. {signal} of {what} ({ks}): {r['lf_diff']:+.3f} "
-                   f"[{r['lf_diff_lo']:+.3f}, {r['lf_diff_hi']:+.3f}]; {_measured(check, signal, abstain_across_k)}.")
+        diffs = ", ".join(
+            f"{s} {r[f'vs_start_{s}']:+.3f} [{r[f'vs_start_{s}_lo']:+.3f}, {r[f'vs_start_{s}_hi']:+.3f}]"
+            if f"vs_start_{s}" in r else f"{s} {r['lf_diff']:+.3f} [{r['lf_diff_lo']:+.3f}, {r['lf_diff_hi']:+.3f}]"
+            for s in signal.split("+"))
+        out.append(f"{model} against {start}: {word}. On {what} ({ks}): {diffs}; "
+                   f"{_measured(check, signal, abstain_across_k)}.")
     return out
 
 
