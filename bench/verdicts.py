@@ -278,8 +278,15 @@ def write_markdown(result: dict, out: Path) -> None:
     rho = pd.DataFrame(result["spearman"])
     if len(rho):
         wide = rho.pivot_table(index=["record", "level"], columns="signal", values="spearman", sort=False)
+        wide = wide.reset_index().rename_axis(columns=None)
         lines += ["Spearman correlation with V-measure across models and clusterings (means over seeds):", "",
-                  wide.to_markdown(floatfmt="+.2f"), ""]
+                  wide.to_markdown(index=False, floatfmt="+.2f"), ""]
+        tested = rho[rho["record"].isin(result["test_records"])]
+        if chosen is not None and len(tested):
+            low = {s: tested[tested["signal"] == s]["spearman"].min() for s in chosen["signals"]}
+            lines += ["On the test records, the lowest correlation of each signal the verdict reads: "
+                      + ", ".join(f"{s} {v:+.2f}" for s, v in low.items())
+                      + f" (target >= 0.6 on every corpus: {'met' if min(low.values()) >= 0.6 else 'not met'}).", ""]
     out.write_text("\n".join(lines).rstrip() + "\n")
 
 
