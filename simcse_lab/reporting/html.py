@@ -184,7 +184,9 @@ def build_html_report(run_dir: str | Path, *, out: str | Path | None = None, nam
         parts += ["<h2>Label-free scores (no labels used)</h2>",
                   "<p>silhouette: cosine, in the clustered space (higher is better); davies_bouldin: lower is "
                   "better; calinski_harabasz, dbcv (density clusterings), stability (ARI across re-clusterings of "
-                  "80% subsamples): higher is better.</p>", free.to_html(index=False, float_format="%.3f")]
+                  "80% subsamples): higher is better. vs start: a trained model's clustering against its start model's, "
+                  "read where the trained model cannot inflate it, with a 95% interval over resampled texts; verdict: "
+                  "better or worse only when every one of them says so.</p>", free.to_html(index=False, float_format="%.3f")]
     if (run_dir / "model_metrics.csv").is_file():
         parts += ["<h2>Embedding geometry</h2>",
                   pd.read_csv(run_dir / "model_metrics.csv").to_html(index=False, float_format="%.3f")]
