@@ -197,7 +197,7 @@ class MetricsConfig:
         1, "repeat the whole comparison (sampling, training, UMAP, clustering) with seeds seed..seed+n-1", ge=1
     )
     verdict_signals: tuple[str, ...] = _f(
-        ("own_silhouette", "lexical_nmi"), "what the label-free verdict on training reads: signals of both clusterings in a space"
+        ("lexical_silhouette", "lexical_nmi"), "what the label-free verdict on training reads: signals of both clusterings in a space"
         " the trained model did not make (simcse_lab.evaluation.signals); with several, better or worse only when"
         " every one says so", choices=SIGNALS.names
     )
