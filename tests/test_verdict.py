@@ -200,3 +200,16 @@ def test_the_verdicts_are_read_back_from_the_cache_unless_a_clustering_or_a_sett
     judged(np.roll(topic, 1))
     judged(topic, load_config("default", {"metrics.n_bootstrap": 20, "metrics.verdict_signals": ["bow_kappa"]}))
     assert len(calls) == 3
+
+
+def test_the_default_verdict_is_the_rule_whose_error_rate_was_measured():
+    """bench/verdicts.py writes the rule it chose on the dev halves and its claims on the test halves;
+    the default config must read that rule, or explore would quote another verdict's error rate."""
+    from simcse_lab.evaluation.verdict import measured_check
+
+    check = measured_check()
+    assert check is not None, "simcse_lab/evaluation/verdict_check.json is missing: run python bench/verdicts.py"
+    metrics = load_config("default").metrics
+    assert list(metrics.verdict_signals) == check["signals"]
+    assert metrics.verdict_abstain_across_k == check["abstain_across_k"]
+    assert {"agrees", "decided", "wrong_direction", "abstains_where_decided"} <= set(check["test"])
