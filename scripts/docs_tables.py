@@ -56,7 +56,8 @@ def demo() -> str:
     table = pd.read_csv(DEMO / "results.csv")
     level = next(iter(manifest["corpus"]["levels"]))
     return comparison_markdown(table, pd.read_csv(DEMO / "model_metrics.csv"), level=level,
-                               corpus_name=manifest["corpus"]["name"], n_texts=manifest["corpus"]["n_texts"])
+                               corpus_name=manifest["corpus"]["name"], n_texts=manifest["corpus"]["n_texts"],
+                               trained_from={m["name"]: m.get("trained_from") for m in manifest["models"]})
 
 
 def demo_findings() -> str:
