@@ -6,6 +6,7 @@ script replaces each block's body with what the source NAME renders today:
 ====================  ========================================================================
 ``demo``              the demo's two tables, from ``docs/data/demo/`` (a copy of the run folder's
                       ``results.csv``, ``model_metrics.csv`` and ``manifest.json``)
+``demo-summary``      the README's part of it: V-measure, the verdict sentences, what to read first
 ``demo-findings``     each trained model's V-measure difference to its start model, same files
 ``demo-machine``      which machine and command produced them, from the same manifest
 ``config-keys``       every config key with its default and help, from the schema
@@ -58,6 +59,30 @@ def demo() -> str:
     return comparison_markdown(table, pd.read_csv(DEMO / "model_metrics.csv"), level=level,
                                corpus_name=manifest["corpus"]["name"], n_texts=manifest["corpus"]["n_texts"],
                                trained_from={m["name"]: m.get("trained_from") for m in manifest["models"]})
+
+
+def demo_summary() -> str:
+    """The README's part of the demo: V-measure per model and clustering, then the verdict sentences
+    and which clusters to read first, as `compare` prints them (the rest is in docs/results.md)."""
+    import pandas as pd
+
+    from simcse_lab.evaluation.verdict import measured_check
+    from simcse_lab.reporting.tables import format_summary, spread_label, spread_table, summary_table
+    from simcse_lab.reporting.verdicts import read_first_sentence, verdict_sentences
+
+    manifest = _demo_manifest()
+    table = pd.read_csv(DEMO / "results.csv")
+    table["level"] = table["level"].fillna("")
+    level = next(iter(manifest["corpus"]["levels"]))
+    trained_from = {m["name"]: m.get("trained_from") for m in manifest["models"]}
+    summary = format_summary(summary_table(table, level=level), spread_table(table, level=level))
+    check = measured_check()
+    first = read_first_sentence(table, trained_from, check=check)
+    lines = [*verdict_sentences(table, trained_from, check=check), *([first] if first else [])]
+    return "\n".join([f"V-measure against '{level}' ({manifest['corpus']['name']}, {manifest['corpus']['n_texts']}"
+                      f" texts; {spread_label(table)}):", "", summary.to_markdown(), "",
+                      "What a run without labels says (the label-free table is in [the demo's results](docs/results.md)):",
+                      "", *(f"- {line}" for line in lines)])
 
 
 def demo_findings() -> str:
@@ -302,7 +327,7 @@ def render(name: str) -> str:
         return bench(name.split(":", 1)[1])
     if name.startswith("run:"):
         return run_findings(name.split(":", 1)[1])
-    sources = {"demo": demo, "demo-findings": demo_findings, "demo-machine": demo_machine, "config-keys": config_keys, "lessons": lessons,
+    sources = {"demo": demo, "demo-summary": demo_summary, "demo-findings": demo_findings, "demo-machine": demo_machine, "config-keys": config_keys, "lessons": lessons,
                "agreement-all": agreement_all, "agreement-scores": agreement_scores,
                "verdict-signals": verdict_signals, "verdict-check": verdict_check}
     if name not in sources:
