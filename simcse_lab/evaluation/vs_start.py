@@ -92,7 +92,7 @@ def judge_against_start(found: ModelClusterings, runs: list[Any], spaces: dict[s
                                                        lexical, noise_label=-1, seed=cfg.seed)
     settings = {"signals": list(cfg.metrics.verdict_signals), "across": cfg.metrics.verdict_abstain_across_k,
                 "n_resamples": max(cfg.metrics.n_bootstrap, 2), "seed": cfg.seed}
-    key = _judged_key(judged, texts, {m: by_name[m].trained_from for m in paired}, settings) if cache else ""
+    key = _judged_key(judged, texts, {m: by_name[m].trained_from for m in paired}, settings) if cache is not None else ""
     record = cache.record(key) if cache is not None and cache.load(key) is not None else None
     if record is not None and record.get("what") == "verdicts":
         columns = {tuple(k.split("\x1f")): {c: (np.nan if v is None else v) for c, v in row.items()}

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.statistics import mean_ci
+from ..evaluation.verdict import verdict_of
 from .tables import paired_differences
 
 __all__ = ["agreement_rate", "claims", "score_correlations", "score_verdicts", "seed_verdicts", "verdict_agreement"]
@@ -48,10 +49,6 @@ def _sign(score: str) -> int:
     return 1 if SCORES[score].meta.get("higher_is_better", True) else -1
 
 
-def _verdict(lo: float, hi: float) -> str:
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "unclear"
-    return "better" if lo > 0 else "worse" if hi < 0 else "unclear"
 
 
 def verdict_agreement(table: pd.DataFrame, *, baseline: str) -> pd.DataFrame:
@@ -71,7 +68,7 @@ def verdict_agreement(table: pd.DataFrame, *, baseline: str) -> pd.DataFrame:
             lf, lf_lo, lf_hi = float(diffs[0]), float(g["lf_diff_lo"].iloc[0]), float(g["lf_diff_hi"].iloc[0])
         else:
             lf = lf_lo = lf_hi = float("nan")
-        verdict, lf_verdict = _verdict(r.diff_lo, r.diff_hi), _verdict(lf_lo, lf_hi)
+        verdict, lf_verdict = verdict_of(r.diff_lo, r.diff_hi), verdict_of(lf_lo, lf_hi)
         rows.append({"model": r.model, "level": r.level, "setting": r.setting, "v_diff": r.diff,
                      "v_lo": r.diff_lo, "v_hi": r.diff_hi, "verdict": verdict, "lf_diff": lf, "lf_lo": lf_lo,
                      "lf_hi": lf_hi, "lf_verdict": lf_verdict, "agree": verdict == lf_verdict,
@@ -97,8 +94,8 @@ def score_verdicts(table: pd.DataFrame, *, baseline: str, scores: list[str] | No
                 continue
             v = labelled.loc[(r.model, r.level, r.setting)]
             lo, hi = sorted((sign * r.diff_lo, sign * r.diff_hi))
-            lf_verdict = _verdict(lo, hi) if np.isfinite(r.diff) else "n/a"
-            verdict = _verdict(v["diff_lo"], v["diff_hi"])
+            lf_verdict = verdict_of(lo, hi) if np.isfinite(r.diff) else "n/a"
+            verdict = verdict_of(v["diff_lo"], v["diff_hi"])
             rows.append({"model": r.model, "level": r.level, "setting": r.setting, "score": score,
                          "verdict": verdict, "lf_verdict": lf_verdict, "agree": verdict == lf_verdict})
     return pd.DataFrame(rows, columns=["model", "level", "setting", "score", "verdict", "lf_verdict", "agree"])
@@ -121,8 +118,8 @@ def seed_verdicts(table: pd.DataFrame, *, baseline: str, signals: list[str]) -> 
         for signal in signals:
             lo, hi = getattr(r, f"vs_start_{signal}_lo", np.nan), getattr(r, f"vs_start_{signal}_hi", np.nan)
             rows.append({"model": r.model, "level": r.level, "setting": r.setting, "seed": r.seed, "signal": signal,
-                         "verdict": _verdict(v["diff_lo"], v["diff_hi"]), "v_diff": v["diff"],
-                         "lf_verdict": _verdict(lo, hi), "lf_diff": getattr(r, f"vs_start_{signal}", np.nan),
+                         "verdict": verdict_of(v["diff_lo"], v["diff_hi"]), "v_diff": v["diff"],
+                         "lf_verdict": verdict_of(lo, hi), "lf_diff": getattr(r, f"vs_start_{signal}", np.nan),
                          "k": r.n_clusters, "k_start": k_start.loc[(r.level, r.setting, r.seed)]})
     return pd.DataFrame(rows, columns=["model", "level", "setting", "seed", "signal", "verdict", "v_diff",
                                        "lf_verdict", "lf_diff", "k", "k_start"])
