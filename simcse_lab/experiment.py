@@ -205,7 +205,8 @@ def _run_once(cfg: ExperimentConfig) -> Result:
                     projections[mr.name] = _project(mr, fitted, plot_reducer, pool, timer)
             add_same_k(found, runs, cfg, backend=backend, cache=clusterings_cache, **context)
     with timer("judge against the start model"):
-        judge_against_start(found, runs, clustered, cfg, texts=corpus.texts, cache=clusterings_cache)
+        judge_against_start(found, runs, clustered, cfg, texts=corpus.texts, terms=terms,
+                            cache=clusterings_cache)
     rows, cluster_labels = found.rows, found.labels
     spread = spread_columns() if cfg.metrics.n_bootstrap else []
     table = pd.DataFrame(rows, columns=["model", "clusterer", "space", "level", *metric_columns(), *spread,

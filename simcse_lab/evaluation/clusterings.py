@@ -76,25 +76,30 @@ def cluster_model(name: str, embeddings: np.ndarray, spaces: dict[str, Any], cfg
     its scores and descriptions, is read from ``cache`` when an entry made from the same points and
     settings is there (`clustering_cache`)."""
     out = out if out is not None else ModelClusterings()
+    context = scoring_context(levels=levels, n_bootstrap=cfg.metrics.n_bootstrap, scores=list(SCORES.names()),
+                              described=(texts, embeddings) if terms is not None else None) if cache is not None else ""
     for space, points in spaces.items():
         points = points() if callable(points) else points  # a projection still being fitted: waited for here
         for method in [m for m, s in cfg.cluster.runs() if s == space]:
             clusterer = make_clusterer(method, cfg.cluster, n_samples=len(points), n_classes=n_classes,
                                        seed=cfg.seed, backend=backend)
             cluster_with(name, method, clusterer, space, points, embeddings, cfg, levels=levels, n_classes=n_classes,
-                         texts=texts, terms=terms, timer=timer, out=out, cache=cache)
+                         texts=texts, terms=terms, timer=timer, out=out, cache=cache, context=context)
     return out
 
 
 def cluster_with(name: str, method: str, clusterer: Any, space: str, points: np.ndarray, embeddings: np.ndarray,
                  cfg: Any, *, levels: dict[str, np.ndarray], n_classes: int | None, texts: list[str],
                  terms: TermIndex | None, timer: Any, out: ModelClusterings, cache: ArrayCache | None = None,
-                 label: str | None = None) -> None:
+                 label: str | None = None, context: str | None = None) -> None:
     """Fit ``clusterer`` (registered as ``method``) to ``points`` of model ``name`` in ``space``, or
     read the fit from ``cache``; score and describe it and add it to ``out``, under ``label`` instead
-    of the clusterer's own name when given (a KMeans at another model's k, `vs_start`)."""
-    context = scoring_context(levels=levels, n_bootstrap=cfg.metrics.n_bootstrap, scores=list(SCORES.names()),
-                              described=(texts, embeddings) if terms is not None else None) if cache is not None else ""
+    of the clusterer's own name when given (a KMeans at another model's k, `vs_start`). ``context``:
+    the model's `scoring_context`, when the caller made it once for all of the model's clusterings."""
+    if context is None:
+        context = scoring_context(levels=levels, n_bootstrap=cfg.metrics.n_bootstrap, scores=list(SCORES.names()),
+                                  described=(texts, embeddings) if terms is not None else None
+                                  ) if cache is not None else ""
     key = clustering_key(points, method, clusterer, context) if cache is not None else ""
     entry = load_clustering(cache, key, len(points))
     if entry is None:

@@ -38,9 +38,12 @@ class LexicalView:
     """TF-IDF and LSA of the texts, made once per run when first read; `kmeans` keeps each k's
     labels, so every clustering with that many clusters is compared with one lexical KMeans."""
 
-    def __init__(self, texts: list[str], *, n_components: int = 100, min_df: int = 2, seed: int = 0) -> None:
+    def __init__(self, texts: list[str], *, n_components: int = 100, min_df: int = 2, seed: int = 0,
+                 terms: Any = None) -> None:
         self.texts, self.n_components, self.min_df, self.seed = list(texts), n_components, min_df, seed
         self._kmeans: dict[int, np.ndarray] = {}
+        if terms is not None:  # the run's own term counts of the same texts (its cluster descriptions')
+            self.terms = terms
 
     @cached_property
     def tfidf(self) -> Any:

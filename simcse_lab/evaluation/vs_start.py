@@ -71,18 +71,19 @@ def _same_as_kmeans(found: ModelClusterings, model: str) -> None:
 
 
 def judge_against_start(found: ModelClusterings, runs: list[Any], spaces: dict[str, dict[str, np.ndarray]], cfg: Any,
-                        *, texts: list[str], cache: ArrayCache | None = None) -> None:
+                        *, texts: list[str], terms: Any = None, cache: ArrayCache | None = None) -> None:
     """Add every signal's value, and for trained models the paired differences and the verdict, to
     the rows of ``found`` (``spaces``: each model's clustered points by space). Only the models of a
     pair (a trained model and its start model) are read. The result is kept in ``cache`` under
     everything it depends on (the clusterings, their spaces, the texts, the settings and the code
-    of the signals), so a rerun from the caches reads it back."""
+    of the signals), so a rerun from the caches reads it back. ``terms``: the run's term counts of
+    ``texts`` (`simcse_lab.evaluation.describe.TermIndex`), counted again here when None."""
     by_name = {m.name: m for m in runs}
     paired = {m.name for m in runs if m.trained_from in by_name} | {m.trained_from for m in runs
                                                                     if m.trained_from in by_name}
     if not paired:
         return
-    lexical = LexicalView(texts, seed=cfg.seed)
+    lexical = LexicalView(texts, seed=cfg.seed, terms=terms)
     judged = {}
     for (model, clusterer, space), labels in found.labels.items():
         if model in paired:

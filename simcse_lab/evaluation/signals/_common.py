@@ -1,4 +1,5 @@
-"""What the silhouette signals share: each text's cosine silhouette in a view, NaN for noise."""
+"""What the signals share: each text's cosine silhouette in a view (NaN for noise), and NMI and
+Cohen's kappa from one contingency table, cheap enough to read on every bootstrap resample."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-#: silhouettes grow with the square of the texts: a seeded sample above this many (NaN for the rest)
-MAX_POINTS = 5000
+# the silhouette score's sample size: silhouettes are read on a seeded sample above it
+from ..scores.internal import MAX_POINTS
 
 
 def per_text_silhouette(points: np.ndarray, labels: np.ndarray, kept: np.ndarray, seed: int) -> np.ndarray:
