@@ -12,7 +12,7 @@ EXTRAS  = models,onnx,plot,notebooks,dev,ray,docs
 TORCH  ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo torch || echo torch==2.13.0)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast docs lessons clean-cache
+.PHONY: install demo test test-fast lint docs lessons clean-cache
 
 install: $(VENV)/.installed
 
@@ -38,8 +38,13 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: install
 	$(VENV)/bin/simcse-lab compare default
 
-test: install
+test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the layout is the formatter's (ruff format), the linter's rules are in pyproject.toml
+lint: install
+	$(PY) -m ruff format --check --quiet .
+	$(PY) -m ruff check --quiet .
 
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -86,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     from simcse_lab.encoding.resolve import load_encoder
 
     threads = configure_threads(None)
-    texts = load_corpus("ecommerce-reviews", n_samples=args.n_texts, dedupe=True, drop_labels=["Trend"],
-                        seed=args.seed).texts
+    texts = load_corpus(
+        "ecommerce-reviews", n_samples=args.n_texts, dedupe=True, drop_labels=["Trend"], seed=args.seed
+    ).texts
     peak = matmul_peak_gflops()
     enc = load_encoder(args.model, max_seq_length=args.max_seq_length, data_dir=args.data_dir)
     st = enc.model
@@ -96,30 +97,58 @@ def main(argv: list[str] | None = None) -> int:
     flops32, tokens32 = encoder_flops(st, texts, 32)
     rows = []
     ref, secs = timed(lambda t: st.encode(t), texts)  # the seed's call: defaults (batch 32)
-    rows.append({"encoder": "SentenceTransformer.encode (defaults, batch 32)", "texts_per_s": len(texts) / secs,
-                 "gflops": flops32 / secs / 1e9, "min_cosine_to_torch": 1.0})
+    rows.append(
+        {
+            "encoder": "SentenceTransformer.encode (defaults, batch 32)",
+            "texts_per_s": len(texts) / secs,
+            "gflops": flops32 / secs / 1e9,
+            "min_cosine_to_torch": 1.0,
+        }
+    )
     x, secs = timed(lambda t: enc.encode(t, batch_size=bs), texts)
-    rows.append({"encoder": f"simcse_lab torch (batch {bs})", "texts_per_s": len(texts) / secs,
-                 "gflops": flops_b / secs / 1e9, "min_cosine_to_torch": _min_cos(ref, x)})
+    rows.append(
+        {
+            "encoder": f"simcse_lab torch (batch {bs})",
+            "texts_per_s": len(texts) / secs,
+            "gflops": flops_b / secs / 1e9,
+            "min_cosine_to_torch": _min_cos(ref, x),
+        }
+    )
     folder = export_dir(enc, args.data_dir)
-    record = (json.loads((folder / "export.json").read_text()) if (folder / "export.json").is_file()
-              else export_onnx(enc, folder, texts[:96]))
+    record = (
+        json.loads((folder / "export.json").read_text())
+        if (folder / "export.json").is_file()
+        else export_onnx(enc, folder, texts[:96])
+    )
     for variant, info in record["variants"].items():
-        onnx_enc = OnnxEncoder(folder / info["file"], enc, enc.name, enc.identity, threads=threads,
-                               runtime=runtime_of(variant))
+        onnx_enc = OnnxEncoder(
+            folder / info["file"], enc, enc.name, enc.identity, threads=threads, runtime=runtime_of(variant)
+        )
         x, secs = timed(lambda t, e=onnx_enc: e.encode(t, batch_size=bs), texts)
-        rows.append({"encoder": f"simcse_lab {variant} (batch {bs})", "texts_per_s": len(texts) / secs,
-                     "gflops": flops_b / secs / 1e9, "min_cosine_to_torch": _min_cos(ref, x)})
+        rows.append(
+            {
+                "encoder": f"simcse_lab {variant} (batch {bs})",
+                "texts_per_s": len(texts) / secs,
+                "gflops": flops_b / secs / 1e9,
+                "min_cosine_to_torch": _min_cos(ref, x),
+            }
+        )
     for r in rows:
         r["fraction_of_peak"] = r["gflops"] / peak
         r["speedup_vs_st_default"] = r["texts_per_s"] / rows[0]["texts_per_s"]
     cfg = st[0].auto_model.config
     report = {
-        "model": args.model, "n_texts": len(texts), "max_seq_length": args.max_seq_length, "threads": threads,
+        "model": args.model,
+        "n_texts": len(texts),
+        "max_seq_length": args.max_seq_length,
+        "threads": threads,
         "matmul_peak_gflops": round(peak, 1),
         "architecture": {"layers": cfg.num_hidden_layers, "hidden": cfg.hidden_size, "ffn": cfg.intermediate_size},
         "mean_padded_tokens_per_text": {"batch 32": round(tokens32, 1), f"batch {bs}": round(tokens_b, 1)},
-        "gflop_per_text": {"batch 32": round(flops32 / len(texts) / 1e9, 3), f"batch {bs}": round(flops_b / len(texts) / 1e9, 3)},
+        "gflop_per_text": {
+            "batch 32": round(flops32 / len(texts) / 1e9, 3),
+            f"batch {bs}": round(flops_b / len(texts) / 1e9, 3),
+        },
         "rows": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -127,12 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"encode-{name}.json").write_text(json.dumps(report, indent=2))
     import pandas as pd
 
-    md = [f"# Encode throughput: {args.model}, {len(texts)} reviews, max_seq_length {args.max_seq_length}, "
-          f"{threads} threads", "",
-          f"torch float32 matmul peak: {peak:.1f} GFLOP/s; encoder: {report['architecture']}; "
-          f"{report['gflop_per_text'][f'batch {bs}']} GFLOP per text at batch {bs} "
-          f"({report['mean_padded_tokens_per_text'][f'batch {bs}']} padded tokens per text).", "",
-          pd.DataFrame(report["rows"]).to_markdown(index=False, floatfmt=".3f"), ""]
+    md = [
+        f"# Encode throughput: {args.model}, {len(texts)} reviews, max_seq_length {args.max_seq_length}, "
+        f"{threads} threads",
+        "",
+        f"torch float32 matmul peak: {peak:.1f} GFLOP/s; encoder: {report['architecture']}; "
+        f"{report['gflop_per_text'][f'batch {bs}']} GFLOP per text at batch {bs} "
+        f"({report['mean_padded_tokens_per_text'][f'batch {bs}']} padded tokens per text).",
+        "",
+        pd.DataFrame(report["rows"]).to_markdown(index=False, floatfmt=".3f"),
+        "",
+    ]
     (args.out / f"encode-{name}.md").write_text("\n".join(md))
     print("\n".join(md))
     return 0

@@ -50,9 +50,18 @@ def main() -> None:
     from simcse_lab.evaluation.assess import assess
     from simcse_lab.evaluation.clusterings import refitter
 
-    cfg = with_overrides(load_config("default"), {
-        "corpus.source": args.source, "corpus.half": args.half, "corpus.n_samples": args.n, "corpus.level": args.level,
-        "corpus.heldout": 0, "encode.backend": "torch", **({} if args.source == "ecommerce-reviews" else {"corpus.drop_labels": []})})
+    cfg = with_overrides(
+        load_config("default"),
+        {
+            "corpus.source": args.source,
+            "corpus.half": args.half,
+            "corpus.n_samples": args.n,
+            "corpus.level": args.level,
+            "corpus.heldout": 0,
+            "encode.backend": "torch",
+            **({} if args.source == "ecommerce-reviews" else {"corpus.drop_labels": []}),
+        },
+    )
     corpus = load_corpus_for(cfg)
     y = corpus.label_array(args.level)
     k = len(np.unique(y))
@@ -64,8 +73,10 @@ def main() -> None:
         z = red.fit_transform(x)
         h = HDBSCANClusterer.from_config(cfg.cluster, n_samples=len(x), seed=seed)
         soft = h.fit_predict(z)
-        return time.perf_counter() - t, {"hdbscan/umap": (soft, z, h, "hdbscan"),
-                                         "hdbscan-hard/umap": (h.extra_labels_["hdbscan-hard"], z, h, "hdbscan-hard")}
+        return time.perf_counter() - t, {
+            "hdbscan/umap": (soft, z, h, "hdbscan"),
+            "hdbscan-hard/umap": (h.extra_labels_["hdbscan-hard"], z, h, "hdbscan-hard"),
+        }
 
     def evoc(seed, approx=None):
         e = EVoCClusterer(approx_n_clusters=approx, random_state=seed)
@@ -79,29 +90,52 @@ def main() -> None:
         for fn in (umap_hdbscan, evoc, lambda s: evoc(s, k)):
             seconds, out = fn(seed)
             for name, (labels, space, clusterer, cname) in out.items():
-                (_, s), = assess(labels, {args.level: y}, x=space, refit=refitter(clusterer, space, cname),
-                                 seed=seed)
-                rows.append({"seed": seed, "pipeline": name, "seconds": round(seconds, 3),
-                             "v_measure": round(s["v_measure"], 4), "n_clusters": int(s["n_clusters"]),
-                             "noise_fraction": round(s["noise_fraction"], 4),
-                             "silhouette": round(s["silhouette"], 4), "stability": round(s["stability"], 4)})
+                ((_, s),) = assess(labels, {args.level: y}, x=space, refit=refitter(clusterer, space, cname), seed=seed)
+                rows.append(
+                    {
+                        "seed": seed,
+                        "pipeline": name,
+                        "seconds": round(seconds, 3),
+                        "v_measure": round(s["v_measure"], 4),
+                        "n_clusters": int(s["n_clusters"]),
+                        "noise_fraction": round(s["noise_fraction"], 4),
+                        "silhouette": round(s["silhouette"], 4),
+                        "stability": round(s["stability"], 4),
+                    }
+                )
             print(rows[-1], flush=True)
     import pandas as pd
 
     t = pd.DataFrame(rows)
-    summary = t.groupby("pipeline", sort=False).agg(seconds=("seconds", "mean"), v_measure=("v_measure", "mean"),
-                                                    v_min=("v_measure", "min"), v_max=("v_measure", "max"),
-                                                    n_clusters=("n_clusters", "mean"),
-                                                    silhouette=("silhouette", "mean"),
-                                                    stability=("stability", "mean")).reset_index()
+    summary = (
+        t.groupby("pipeline", sort=False)
+        .agg(
+            seconds=("seconds", "mean"),
+            v_measure=("v_measure", "mean"),
+            v_min=("v_measure", "min"),
+            v_max=("v_measure", "max"),
+            n_clusters=("n_clusters", "mean"),
+            silhouette=("silhouette", "mean"),
+            stability=("stability", "mean"),
+        )
+        .reset_index()
+    )
     base = summary.set_index("pipeline").loc["hdbscan/umap"]
     summary["speedup_vs_umap_hdbscan"] = (base["seconds"] / summary["seconds"]).round(1)
     evoc_row = summary.set_index("pipeline").loc["evoc"]
     met = bool(evoc_row["speedup_vs_umap_hdbscan"] >= 20 and evoc_row["v_measure"] >= base["v_measure"])
-    record = {"corpus": corpus.name, "half": args.half, "level": args.level, "n_texts": len(x), "n_classes": k,
-              "seeds": args.seeds, "machine": f"{platform.processor() or platform.machine()}, "
-              f"{__import__('os').cpu_count()} cores", "rows": rows, "summary": summary.to_dict("records"),
-              "target_20x_at_equal_or_better_v_measure": met}
+    record = {
+        "corpus": corpus.name,
+        "half": args.half,
+        "level": args.level,
+        "n_texts": len(x),
+        "n_classes": k,
+        "seeds": args.seeds,
+        "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
+        "rows": rows,
+        "summary": summary.to_dict("records"),
+        "target_20x_at_equal_or_better_v_measure": met,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"evoc-{corpus.name}-{args.half}"
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2))
@@ -116,16 +150,23 @@ def write_markdown(record: dict, path: Path) -> None:
     rows = summary.set_index("pipeline")
     base, ev = rows.loc["hdbscan/umap"], rows.loc["evoc"]
     met = record["target_20x_at_equal_or_better_v_measure"]
-    why = [] if met else [f"EVoC is {ev['speedup_vs_umap_hdbscan']:.1f}x faster"
-                          + (" (short of 20x)" if ev["speedup_vs_umap_hdbscan"] < 20 else ""),
-                          f"its V-measure is {ev['v_measure']:.3f} against {base['v_measure']:.3f}"
-                          + (" (lower)" if ev["v_measure"] < base["v_measure"] else "")]
+    why = (
+        []
+        if met
+        else [
+            f"EVoC is {ev['speedup_vs_umap_hdbscan']:.1f}x faster"
+            + (" (short of 20x)" if ev["speedup_vs_umap_hdbscan"] < 20 else ""),
+            f"its V-measure is {ev['v_measure']:.3f} against {base['v_measure']:.3f}"
+            + (" (lower)" if ev["v_measure"] < base["v_measure"] else ""),
+        ]
+    )
     path.write_text(
         f"EVoC vs UMAP + HDBSCAN: {record['corpus']} ({record['half']} half, {record['n_texts']} texts,"
         f" {record['n_classes']} classes of {record['level']}), minilm, seeds {record['seeds']}; seconds exclude"
         " numba's first compilation.\n\n"
         + summary.to_markdown(index=False, floatfmt=".3f")
-        + f"\n\n20x faster at an equal or better V-measure: {'met' if met else 'not met: ' + '; '.join(why)}.\n")
+        + f"\n\n20x faster at an equal or better V-measure: {'met' if met else 'not met: ' + '; '.join(why)}.\n"
+    )
     print(path.read_text())
 
 

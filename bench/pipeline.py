@@ -137,19 +137,37 @@ def role_b(work: Path, models: dict[str, str], data_dir: Path) -> dict:
     labels = pd.read_csv(work / "corpus.csv")["label"]
     cfg_s = settings(len(labels), labels.nunique())
     u = cfg_s["umap"]
-    cfg = with_overrides(ExperimentConfig(), {
-        "name": "bench", "data_dir": str(data_dir), "runs_dir": str(work / "runs"),
-        "corpus.source": str(work / "corpus.csv"), "corpus.text_column": "Text", "corpus.label_columns": ["label"],
-        "corpus.n_samples": None, "corpus.min_class_size": 1,
-        "encode.max_seq_length": cfg_s["max_seq_length"], "encode.normalize": False, "encode.show_progress": False,
-        "models.encoders": list(models.values()), "models.simcse_from": [],
-        "reduce.n_components": u["n_components"], "reduce.n_neighbors": u["n_neighbors"],
-        "reduce.min_dist": u["min_dist"], "reduce.plot_min_dist": u["min_dist"], "reduce.metric": u["metric"],
-        "cluster.methods": ["kmeans", "hdbscan", "evoc"], "cluster.pairs": ["kmeans/raw", "hdbscan/umap", "evoc/raw"],
-        "cluster.min_cluster_size": cfg_s["hdbscan"]["min_cluster_size"],
-        "cluster.min_samples": cfg_s["hdbscan"]["min_samples"], "cluster.n_clusters": cfg_s["kmeans_k"],
-        "metrics.n_alignment_texts": 0, "metrics.sts_splits": [], "metrics.n_bootstrap": 0,
-    })
+    cfg = with_overrides(
+        ExperimentConfig(),
+        {
+            "name": "bench",
+            "data_dir": str(data_dir),
+            "runs_dir": str(work / "runs"),
+            "corpus.source": str(work / "corpus.csv"),
+            "corpus.text_column": "Text",
+            "corpus.label_columns": ["label"],
+            "corpus.n_samples": None,
+            "corpus.min_class_size": 1,
+            "encode.max_seq_length": cfg_s["max_seq_length"],
+            "encode.normalize": False,
+            "encode.show_progress": False,
+            "models.encoders": list(models.values()),
+            "models.simcse_from": [],
+            "reduce.n_components": u["n_components"],
+            "reduce.n_neighbors": u["n_neighbors"],
+            "reduce.min_dist": u["min_dist"],
+            "reduce.plot_min_dist": u["min_dist"],
+            "reduce.metric": u["metric"],
+            "cluster.methods": ["kmeans", "hdbscan", "evoc"],
+            "cluster.pairs": ["kmeans/raw", "hdbscan/umap", "evoc/raw"],
+            "cluster.min_cluster_size": cfg_s["hdbscan"]["min_cluster_size"],
+            "cluster.min_samples": cfg_s["hdbscan"]["min_samples"],
+            "cluster.n_clusters": cfg_s["kmeans_k"],
+            "metrics.n_alignment_texts": 0,
+            "metrics.sts_splits": [],
+            "metrics.n_bootstrap": 0,
+        },
+    )
     t = time.perf_counter()
     result = run(cfg)
     st.add("run", t)
@@ -164,7 +182,9 @@ def role_b(work: Path, models: dict[str, str], data_dir: Path) -> dict:
         steps[step] = secs
     table = result.table[result.table["level"] == result.level]
     scores = {
-        names[m]: {f"{r.clusterer}/{r.space}": float(r.v_measure) for r in rows.itertuples() if r.clusterer != "hdbscan-hard"}
+        names[m]: {
+            f"{r.clusterer}/{r.space}": float(r.v_measure) for r in rows.itertuples() if r.clusterer != "hdbscan-hard"
+        }
         for m, rows in table.groupby("model", sort=False)
     }
     rates = {}
@@ -172,9 +192,13 @@ def role_b(work: Path, models: dict[str, str], data_dir: Path) -> dict:
         secs = steps.get(f"encode {name}", 0.0)
         rates[name] = round(len(labels) / secs, 1) if secs > 0.5 else None  # None: served from the cache
     backend = {m["name"]: m.get("backend") or m["identity"].get("backend", "torch") for m in result.manifest["models"]}
-    return {"stages": {**st.seconds, **{f"  {k}": v for k, v in steps.items()}},
-            "encode_texts_per_s": rates, "v_measure": scores,
-            "backend": {names[k]: v for k, v in backend.items()}, "n_texts_scored": int(np.asarray(result.labels_true).size)}
+    return {
+        "stages": {**st.seconds, **{f"  {k}": v for k, v in steps.items()}},
+        "encode_texts_per_s": rates,
+        "v_measure": scores,
+        "backend": {names[k]: v for k, v in backend.items()},
+        "n_texts_scored": int(np.asarray(result.labels_true).size),
+    }
 
 
 # --------------------------------------------------------------------------- parent
@@ -199,10 +223,25 @@ def machine() -> dict:
 
     cpu = cpu_name()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    versions = package_versions(("torch", "sentence-transformers", "transformers", "onnxruntime",
-                                 "umap-learn", "hdbscan", "numba", "scikit-learn"))
-    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "memory_gib": round(mem, 1),
-            "python": platform.python_version(), "versions": versions}
+    versions = package_versions(
+        (
+            "torch",
+            "sentence-transformers",
+            "transformers",
+            "onnxruntime",
+            "umap-learn",
+            "hdbscan",
+            "numba",
+            "scikit-learn",
+        )
+    )
+    return {
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "memory_gib": round(mem, 1),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
 
 
 def prepare(work: Path, n_texts: int, model_specs: list[str], seed: int) -> dict[str, str]:
@@ -225,27 +264,50 @@ def ratio(a: float, b: float) -> float | None:
 
 def markdown(report: dict) -> str:
     n = report["n_texts"]
-    lines = [f"# Pipeline benchmark: {n} texts, models {', '.join(report['models'])}", "",
-             f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
-             f"{report['machine']['memory_gib']} GiB; Python {report['machine']['python']}.", ""]
+    lines = [
+        f"# Pipeline benchmark: {n} texts, models {', '.join(report['models'])}",
+        "",
+        f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+        f"{report['machine']['memory_gib']} GiB; Python {report['machine']['python']}.",
+        "",
+    ]
     runs = report["runs"]
     cols = list(runs)
     lines += ["| | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     lines.append("| process wall time (s) | " + " | ".join(f"{runs[c]['process_wall_s']:.1f}" for c in cols) + " |")
     if any(len(runs[c].get("process_wall_s_rounds", [])) > 1 for c in cols):
-        lines.append("| every round (s) | " + " | ".join(
-            ", ".join(f"{w:.1f}" for w in runs[c].get("process_wall_s_rounds", [])) for c in cols) + " |")
+        lines.append(
+            "| every round (s) | "
+            + " | ".join(", ".join(f"{w:.1f}" for w in runs[c].get("process_wall_s_rounds", [])) for c in cols)
+            + " |"
+        )
     lines.append("| peak memory (MiB) | " + " | ".join(f"{runs[c]['peak_rss_mb']:.0f}" for c in cols) + " |")
     for m in report["models"]:
-        lines.append(f"| encode texts/s, {m} | " + " | ".join(
-            str(runs[c]["encode_texts_per_s"].get(m) or "cached") for c in cols) + " |")
+        lines.append(
+            f"| encode texts/s, {m} | "
+            + " | ".join(str(runs[c]["encode_texts_per_s"].get(m) or "cached") for c in cols)
+            + " |"
+        )
         for setting in ("kmeans/raw", "hdbscan/umap"):
-            lines.append(f"| V-measure {setting}, {m} | " + " | ".join(
-                f"{runs[c]['v_measure'][m][setting]:.3f}" for c in cols) + " |")
-    lines += ["", "Ratios (process wall time, each variant's fastest round): " + ", ".join(f"{k} {v}x" for k, v in report["ratios"].items()), ""]
+            lines.append(
+                f"| V-measure {setting}, {m} | "
+                + " | ".join(f"{runs[c]['v_measure'][m][setting]:.3f}" for c in cols)
+                + " |"
+            )
+    lines += [
+        "",
+        "Ratios (process wall time, each variant's fastest round): "
+        + ", ".join(f"{k} {v}x" for k, v in report["ratios"].items()),
+        "",
+    ]
     agree = report["agreement"]
-    lines += [f"A and B agree on V-measure within {agree['tolerance']}: {agree['ok']} "
-              f"(largest difference {agree['max_abs_diff']:.3f}).", "", "Stages (seconds):", ""]
+    lines += [
+        f"A and B agree on V-measure within {agree['tolerance']}: {agree['ok']} "
+        f"(largest difference {agree['max_abs_diff']:.3f}).",
+        "",
+        "Stages (seconds):",
+        "",
+    ]
     for c in cols:
         lines.append(f"- **{c}**: " + ", ".join(f"{k.strip()} {v:.1f}" for k, v in runs[c]["stages"].items()))
     return "\n".join(lines) + "\n"
@@ -261,8 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=ROOT / "data" / "interim" / "bench")
     ap.add_argument("--tolerance", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--repeats", type=int, default=2,
-                    help="rounds of every variant, in turn; the tables show each variant's fastest round")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="rounds of every variant, in turn; the tables show each variant's fastest round",
+    )
     ap.add_argument("--role", choices=["a", "b"], help=argparse.SUPPRESS)
     ap.add_argument("--models-json", help=argparse.SUPPRESS)
     ap.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
@@ -307,16 +373,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{tag} B warm", flush=True)
             rounds.setdefault("B warm", []).append(_child("b", work, models, data_dir))
         # each variant's fastest round (as timeit reports): a slower round measured the machine's neighbours
-        runs = {k: {**min(v, key=lambda r: r["process_wall_s"]), "process_wall_s_rounds": [r["process_wall_s"] for r in v]}
-                for k, v in rounds.items()}
+        runs = {
+            k: {**min(v, key=lambda r: r["process_wall_s"]), "process_wall_s_rounds": [r["process_wall_s"] for r in v]}
+            for k, v in rounds.items()
+        }
         report = {"n_texts": n, "models": list(models), "machine": machine(), "runs": runs, "ratios": {}}
         if "A (seed path)" in runs:
             a = runs["A (seed path)"]["process_wall_s"]
             report["ratios"] = {f"A / {k}": ratio(a, runs[k]["process_wall_s"]) for k in runs if k.startswith("B")}
-            diffs = [abs(runs["A (seed path)"]["v_measure"][m][s] - runs["B cold"]["v_measure"][m][s])
-                     for m in models for s in ("kmeans/raw", "hdbscan/umap")]
-            report["agreement"] = {"tolerance": args.tolerance, "max_abs_diff": round(max(diffs), 4),
-                                   "ok": max(diffs) <= args.tolerance}
+            diffs = [
+                abs(runs["A (seed path)"]["v_measure"][m][s] - runs["B cold"]["v_measure"][m][s])
+                for m in models
+                for s in ("kmeans/raw", "hdbscan/umap")
+            ]
+            report["agreement"] = {
+                "tolerance": args.tolerance,
+                "max_abs_diff": round(max(diffs), 4),
+                "ok": max(diffs) <= args.tolerance,
+            }
         else:
             report["agreement"] = {"tolerance": args.tolerance, "max_abs_diff": float("nan"), "ok": None}
         (args.out / f"pipeline-{n}.json").write_text(json.dumps(report, indent=2))

@@ -74,8 +74,14 @@ def build_encoder(seed: int = 0) -> Path:
     from simcse_lab.encoding.locations import minilm_path
 
     tok = AutoTokenizer.from_pretrained(minilm_path(ROOT / "data"))
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=512, max_position_embeddings=512)
+    cfg = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=512,
+        max_position_embeddings=512,
+    )
     torch.manual_seed(seed)
     BertModel(cfg).save_pretrained(path)
     tok.save_pretrained(path)
@@ -85,19 +91,35 @@ def build_encoder(seed: int = 0) -> Path:
 def overrides(n: int, variant: str, corpus: Path, encoder: Path, data_dir: Path) -> dict:
     sample_fit = variant != "off"
     return {
-        "name": f"scale-{n}-{variant}", "data_dir": str(data_dir), "runs_dir": str(data_dir / "runs"),
-        "corpus.source": str(corpus), "corpus.text_column": "text", "corpus.label_columns": ["department"],
-        "corpus.n_samples": None, "corpus.dedupe": False, "corpus.drop_labels": [],
-        "models.encoders": [str(encoder)], "models.simcse_from": [],
-        "encode.max_seq_length": 64, "encode.batch_size": 64, "encode.backend": "torch",
-        "encode.engine": "ray" if variant == "ray" else "local", "encode.show_progress": False,
+        "name": f"scale-{n}-{variant}",
+        "data_dir": str(data_dir),
+        "runs_dir": str(data_dir / "runs"),
+        "corpus.source": str(corpus),
+        "corpus.text_column": "text",
+        "corpus.label_columns": ["department"],
+        "corpus.n_samples": None,
+        "corpus.dedupe": False,
+        "corpus.drop_labels": [],
+        "models.encoders": [str(encoder)],
+        "models.simcse_from": [],
+        "encode.max_seq_length": 64,
+        "encode.batch_size": 64,
+        "encode.backend": "torch",
+        "encode.engine": "ray" if variant == "ray" else "local",
+        "encode.show_progress": False,
         # two one-thread actors use the 2 cores as the local engine's two torch threads do
-        "ray.n_actors": 2, "ray.num_cpus_per_actor": 1.0, "ray.batch_size": 2048,
-        "reduce.plot_2d": False, "cluster.methods": ["kmeans", "hdbscan"], "cluster.spaces": ["raw", "umap"],
+        "ray.n_actors": 2,
+        "ray.num_cpus_per_actor": 1.0,
+        "ray.batch_size": 2048,
+        "reduce.plot_2d": False,
+        "cluster.methods": ["kmeans", "hdbscan"],
+        "cluster.spaces": ["raw", "umap"],
         "cluster.pairs": ["kmeans/raw", "hdbscan/umap"],
         "reduce.sample_threshold": 50_000 if sample_fit else None,
         "cluster.sample_threshold": 50_000 if sample_fit else None,
-        "metrics.sts_splits": [], "metrics.n_alignment_texts": 0, "metrics.n_bootstrap": 0,
+        "metrics.sts_splits": [],
+        "metrics.n_alignment_texts": 0,
+        "metrics.n_bootstrap": 0,
     }
 
 
@@ -121,6 +143,7 @@ def child(args: argparse.Namespace) -> None:
     }
     if args.save_embeddings:
         from simcse_lab.encoding.encode import embedding_cache_key  # noqa: F401 - the cache holds them; find the entry
+
         emb = sorted((Path(cfg.data_dir) / "interim" / "embeddings").glob("*.npy"), key=lambda p: p.stat().st_size)[-1]
         shutil.copy(emb, args.save_embeddings)
     if cfg.encode.engine == "ray":
@@ -140,8 +163,9 @@ def _ray_workers_rss_mb() -> float | None:
     return round(sum(p.memory_info().rss for p in me.children(recursive=True)) / 2**20, 1)
 
 
-def run_variant(n: int, variant: str, corpus: Path, encoder: Path, data_dir: Path,
-                save_embeddings: Path | None = None) -> dict:
+def run_variant(
+    n: int, variant: str, corpus: Path, encoder: Path, data_dir: Path, save_embeddings: Path | None = None
+) -> dict:
     cmd = [sys.executable, __file__, "--child", json.dumps(overrides(n, variant, corpus, encoder, data_dir))]
     if save_embeddings:
         cmd += ["--save-embeddings", str(save_embeddings)]
@@ -171,23 +195,31 @@ def growth_notes(rows: list[dict]) -> list[str]:
         return _stage(r, "umap") + _stage(r, "cluster")
 
     first = on[0]
-    return [f"- Sample-fit on, {r['n']:,} vs {first['n']:,} texts ({r['n'] / first['n']:.1f}x): clustering "
-            f"{clustering(r):.1f} s vs {clustering(first):.1f} s ({clustering(r) / clustering(first):.2f}x), "
-            f"peak RSS {r['peak_rss_mb']:.0f} vs {first['peak_rss_mb']:.0f} MiB." for r in on[1:]]
+    return [
+        f"- Sample-fit on, {r['n']:,} vs {first['n']:,} texts ({r['n'] / first['n']:.1f}x): clustering "
+        f"{clustering(r):.1f} s vs {clustering(first):.1f} s ({clustering(r) / clustering(first):.2f}x), "
+        f"peak RSS {r['peak_rss_mb']:.0f} vs {first['peak_rss_mb']:.0f} MiB."
+        for r in on[1:]
+    ]
 
 
 def markdown(rows: list[dict], extra: list[str]) -> str:
-    out = ["| texts | variant | wall (s) | encode (s) | UMAP (s) | KMeans (s) | HDBSCAN (s) | peak RSS (MiB) |"
-           " kmeans/raw | hdbscan/umap | UMAP fit | HDBSCAN fit |",
-           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    out = [
+        "| texts | variant | wall (s) | encode (s) | UMAP (s) | KMeans (s) | HDBSCAN (s) | peak RSS (MiB) |"
+        " kmeans/raw | hdbscan/umap | UMAP fit | HDBSCAN fit |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
     for r in rows:
-        rss = f"{r['peak_rss_mb']:.0f}" + (f" (+{r['ray_processes_rss_mb_at_end']:.0f} Ray at end)" if r.get(
-            "ray_processes_rss_mb_at_end") else "")
+        rss = f"{r['peak_rss_mb']:.0f}" + (
+            f" (+{r['ray_processes_rss_mb_at_end']:.0f} Ray at end)" if r.get("ray_processes_rss_mb_at_end") else ""
+        )
         out.append(
-            f"| {r['n']:,} | {r['variant']} | {r['wall_seconds']:.1f} | {_stage(r, 'encode'):.1f} | {_stage(r, 'umap'):.1f} "
-            f"| {_stage(r, 'cluster kmeans'):.1f} | {_stage(r, 'cluster hdbscan'):.1f} | {rss} "
-            f"| {r['v_measure'].get('kmeans/raw', float('nan')):.3f} | {r['v_measure'].get('hdbscan/umap', float('nan')):.3f} "
-            f"| {r['scaling']['umap_fit']} | {r['scaling']['hdbscan_fit']} |")
+            f"| {r['n']:,} | {r['variant']} | {r['wall_seconds']:.1f} | {_stage(r, 'encode'):.1f} "
+            f"| {_stage(r, 'umap'):.1f} | {_stage(r, 'cluster kmeans'):.1f} | {_stage(r, 'cluster hdbscan'):.1f} "
+            f"| {rss} | {r['v_measure'].get('kmeans/raw', float('nan')):.3f} "
+            f"| {r['v_measure'].get('hdbscan/umap', float('nan')):.3f} "
+            f"| {r['scaling']['umap_fit']} | {r['scaling']['hdbscan_fit']} |"
+        )
     return "\n".join(out + [""] + extra) + "\n"
 
 
@@ -219,15 +251,21 @@ def engine_notes(rows: list[dict]) -> list[str]:
             continue
         ray, loc = by["ray"], by[base]
         files = [WORK / f"emb-{n}-{v}.npy" for v in (base, "ray")]
-        diff = (f"largest absolute difference of the embeddings "
-                f"{float(np.abs(np.load(files[0]) - np.load(files[1])).max()):.2e}; ") if all(
-            f.is_file() for f in files) else ""
+        diff = (
+            (
+                f"largest absolute difference of the embeddings "
+                f"{float(np.abs(np.load(files[0]) - np.load(files[1])).max()):.2e}; "
+            )
+            if all(f.is_file() for f in files)
+            else ""
+        )
         vdiff = max(abs(ray["v_measure"][k] - loc["v_measure"][k]) for k in loc["v_measure"])
         notes.append(
             f"- {n:,} texts: Ray engine wall time {ray['wall_seconds'] / loc['wall_seconds']:.2f}x the local engine's "
             f"({ray['wall_seconds']:.1f} s vs {loc['wall_seconds']:.1f} s; encode {_stage(ray, 'encode'):.1f} s vs "
             f"{_stage(loc, 'encode'):.1f} s; UMAP {_stage(ray, 'umap'):.1f} s vs {_stage(loc, 'umap'):.1f} s); {diff}"
-            f"largest V-measure difference {vdiff:.4f}.")
+            f"largest V-measure difference {vdiff:.4f}."
+        )
     return notes
 
 

@@ -35,8 +35,9 @@ def role_ours(batch: int, seq: int, steps: int, seed: int) -> dict:
 
     cfg = TrainConfig(batch_size=batch, max_seq_length=seq, checkpoint_steps=10**6, resume=False)
     with tempfile.TemporaryDirectory() as tmp:
-        log = train_simcse("minilm", texts_for(batch * steps, seed), cfg, output_dir=tmp, seed=seed,
-                           device="cpu", show_progress=False).log
+        log = train_simcse(
+            "minilm", texts_for(batch * steps, seed), cfg, output_dir=tmp, seed=seed, device="cpu", show_progress=False
+        ).log
     return {"steps": log["global_step"], **{k: log["metrics"][k] for k in ("train_runtime", "train_steps_per_second")}}
 
 
@@ -60,12 +61,23 @@ def role_plain(batch: int, seq: int, steps: int, seed: int) -> dict:
     model.max_seq_length = seq
     with tempfile.TemporaryDirectory() as tmp:
         args = SentenceTransformerTrainingArguments(
-            output_dir=tmp, num_train_epochs=1, per_device_train_batch_size=batch, learning_rate=3e-5,
-            warmup_steps=0.1, batch_sampler=BatchSamplers.NO_DUPLICATES, save_strategy="no", logging_steps=10,
-            seed=seed, report_to="none", disable_tqdm=True, use_cpu=True,
+            output_dir=tmp,
+            num_train_epochs=1,
+            per_device_train_batch_size=batch,
+            learning_rate=3e-5,
+            warmup_steps=0.1,
+            batch_sampler=BatchSamplers.NO_DUPLICATES,
+            save_strategy="no",
+            logging_steps=10,
+            seed=seed,
+            report_to="none",
+            disable_tqdm=True,
+            use_cpu=True,
         )
         trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=Dataset.from_dict({"anchor": texts, "positive": texts}),
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_dict({"anchor": texts, "positive": texts}),
             loss=MultipleNegativesRankingLoss(model, scale=20.0),
         )
         result = trainer.train()
@@ -73,7 +85,18 @@ def role_plain(batch: int, seq: int, steps: int, seed: int) -> dict:
 
 
 def _child(role: str, batch: int, seq: int, steps: int, seed: int) -> dict:
-    cmd = [sys.executable, __file__, "--role", role, "--grid", f"{batch}x{seq}", "--steps", str(steps), "--seed", str(seed)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--role",
+        role,
+        "--grid",
+        f"{batch}x{seq}",
+        "--steps",
+        str(steps),
+        "--seed",
+        str(seed),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise RuntimeError(f"{role} {batch}x{seq} failed:\n{proc.stderr[-3000:]}")
@@ -82,8 +105,12 @@ def _child(role: str, batch: int, seq: int, steps: int, seed: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--grid", nargs="+", default=["32x64", "16x64", "64x64", "32x32", "32x128"],
-                    help="batch x max_seq_length settings for simcse_lab (the first is also run plainly)")
+    ap.add_argument(
+        "--grid",
+        nargs="+",
+        default=["32x64", "16x64", "64x64", "32x32", "32x128"],
+        help="batch x max_seq_length settings for simcse_lab (the first is also run plainly)",
+    )
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -102,14 +129,25 @@ def main(argv: list[str] | None = None) -> int:
         for role in roles:
             print(f"{role} batch {batch} x {seq} tokens", flush=True)
             r = _child(role, batch, seq, args.steps, args.seed)
-            rows.append({"trainer": "sentence-transformers (plain)" if role == "plain" else "simcse_lab",
-                         "batch_size": batch, "max_seq_length": seq, **r,
-                         "texts_per_second": round(r["train_steps_per_second"] * batch, 1)})
+            rows.append(
+                {
+                    "trainer": "sentence-transformers (plain)" if role == "plain" else "simcse_lab",
+                    "batch_size": batch,
+                    "max_seq_length": seq,
+                    **r,
+                    "texts_per_second": round(r["train_steps_per_second"] * batch, 1),
+                }
+            )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "train_throughput.json").write_text(json.dumps(rows, indent=2))
     import pandas as pd
 
-    md = ["# SimCSE training throughput (minilm, CPU)", "", pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"), ""]
+    md = [
+        "# SimCSE training throughput (minilm, CPU)",
+        "",
+        pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"),
+        "",
+    ]
     (args.out / "train_throughput.md").write_text("\n".join(md))
     print("\n".join(md))
     return 0

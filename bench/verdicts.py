@@ -20,10 +20,11 @@ seed) is one claim. Per rule: the claims where the labels decide, how many agree
 the wrong way, how many abstain, and the decisive claims where the labels are unclear.
 
 The rule is chosen on the dev records only: no wrong-direction claim, then the highest agreement
-(ties: fewer abstentions where the labels decide); its decisive claims where the labels are
-unclear are reported against the target (at most 25% of its decisive claims). The test records are then read once, for that rule and for
-every other, so the table shows what the choice cost. Also: each signal's Spearman correlation
-with V-measure across the models and clusterings of each corpus and level (means over seeds).
+(ties: fewer abstentions where the labels decide); its decisive claims where the labels are unclear
+are reported against the target (at most 25% of its decisive claims). The test records are then read
+once, for that rule and for every other, so the table shows what the choice cost. Also: each
+signal's Spearman correlation with V-measure across the models and clusterings of each corpus and
+level (means over seeds).
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ def _claims_of(records: list[Path]):
 
     from simcse_lab.core.registry import SIGNALS
     from simcse_lab.reporting.agreement import seed_verdicts
+    from simcse_lab.reporting.spreadsheet import read_csv as read_results_csv
 
     parts = []
     for folder in records:
         manifest = json.loads((folder / "manifest.json").read_text())
-        table = pd.read_csv(folder / "results.csv")
+        table = read_results_csv(folder / "results.csv")
         table["level"] = table["level"].fillna("")
         baseline = manifest["models"][0]["name"]
         got = seed_verdicts(table, baseline=baseline, signals=list(SIGNALS.names()))
@@ -102,9 +104,15 @@ def rule_table(claims) -> list[dict]:
     for signals in _rules():
         for across in ACROSS:
             t = tally(_apply(claims, signals, across))
-            rows.append({"signals": "+".join(signals), "abstain_across_k": across, **t,
-                         "agreement": t["agrees"] / t["decided"] if t["decided"] else None,
-                         "unclear_share": t["decisive_where_unclear"] / t["decisive"] if t["decisive"] else None})
+            rows.append(
+                {
+                    "signals": "+".join(signals),
+                    "abstain_across_k": across,
+                    **t,
+                    "agreement": t["agrees"] / t["decided"] if t["decided"] else None,
+                    "unclear_share": t["decisive_where_unclear"] / t["decisive"] if t["decisive"] else None,
+                }
+            )
     return rows
 
 
@@ -118,15 +126,15 @@ def choose(rows: list[dict]) -> dict | None:
 
 
 def correlations(records: list[Path]) -> list[dict]:
-    import pandas as pd
     from scipy.stats import spearmanr
 
     from simcse_lab.core.registry import SIGNALS
+    from simcse_lab.reporting.spreadsheet import read_csv as read_results_csv
 
     rows = []
     for folder in records:
         manifest = json.loads((folder / "manifest.json").read_text())
-        t = pd.read_csv(folder / "results.csv")
+        t = read_results_csv(folder / "results.csv")
         t["level"] = t["level"].fillna("")
         t["setting"] = t["clusterer"] + "/" + t["space"]
         for level, g in t.groupby("level", sort=False):
@@ -134,8 +142,16 @@ def correlations(records: list[Path]) -> list[dict]:
             for s in SIGNALS.names():
                 ok = means[["v_measure", s]].dropna()
                 rho = float(spearmanr(ok["v_measure"], ok[s]).statistic) if len(ok) >= 3 else None
-                rows.append({"record": folder.name, "corpus": manifest["corpus"]["name"], "level": level, "signal": s,
-                             "spearman": rho, "n": len(ok)})
+                rows.append(
+                    {
+                        "record": folder.name,
+                        "corpus": manifest["corpus"]["name"],
+                        "level": level,
+                        "signal": s,
+                        "spearman": rho,
+                        "n": len(ok),
+                    }
+                )
     return rows
 
 
@@ -148,12 +164,13 @@ def _read_first(records: list[Path]) -> list[dict]:
     import pandas as pd
 
     from simcse_lab.core.registry import SIGNALS
+    from simcse_lab.reporting.spreadsheet import read_csv as read_results_csv
 
     settings = ["kmeans/raw", "hdbscan/umap", "hdbscan-hard/umap"]
     rules = {"always kmeans/raw": None, "always hdbscan/umap": None, **{f"highest {s}": s for s in SIGNALS.names()}}
     rows = []
     for folder in records:
-        t = pd.read_csv(folder / "results.csv")
+        t = read_results_csv(folder / "results.csv")
         t["level"] = t["level"].fillna("")
         t["setting"] = t["clusterer"] + "/" + t["space"]
         t = t[t["setting"].isin(settings)]
@@ -172,14 +189,22 @@ def _read_first(records: list[Path]) -> list[dict]:
                     pick = ok.loc[ok[signal].idxmax()] if len(ok) else None
                 if pick is None:
                     continue
-                rows.append({"record": folder.name, "rule": rule,
-                             "right": bool(pick["v_measure"] >= best.get("v_measure_lo", best["v_measure"])),
-                             "regret": float(best["v_measure"] - pick["v_measure"])})
+                rows.append(
+                    {
+                        "record": folder.name,
+                        "rule": rule,
+                        "right": bool(pick["v_measure"] >= best.get("v_measure_lo", best["v_measure"])),
+                        "regret": float(best["v_measure"] - pick["v_measure"]),
+                    }
+                )
     t = pd.DataFrame(rows)
     if t.empty:
         return []
-    out = t.groupby("rule", sort=False).agg(groups=("right", "size"), right=("right", "sum"),
-                                            mean_regret=("regret", "mean")).reset_index()
+    out = (
+        t.groupby("rule", sort=False)
+        .agg(groups=("right", "size"), right=("right", "sum"), mean_regret=("regret", "mean"))
+        .reset_index()
+    )
     out["right_share"] = out["right"] / out["groups"]
     return out.to_dict(orient="records")
 
@@ -195,14 +220,22 @@ def run(data: Path = DATA) -> dict:
     wrong = []
     if chosen is not None and test_claims is not None:
         c = _apply(test_claims, tuple(chosen["signals"].split("+")), chosen["abstain_across_k"])
-        bad = c[(c["verdict"] != "unclear") & c["lf_verdict"].isin(["better", "worse"]) & (c["verdict"] != c["lf_verdict"])]
+        bad = c[
+            (c["verdict"] != "unclear") & c["lf_verdict"].isin(["better", "worse"]) & (c["verdict"] != c["lf_verdict"])
+        ]
         wrong = bad.to_dict(orient="records")
     first_dev = _read_first(dev)
     first = max(first_dev, key=lambda r: (r["right_share"], -r["mean_regret"]))["rule"] if first_dev else None
-    return {"dev_records": [p.name for p in dev], "test_records": [p.name for p in test], "dev": dev_rows,
-            "chosen": chosen and {"signals": chosen["signals"].split("+"), "abstain_across_k": chosen["abstain_across_k"]}, "test": test_rows,
-            "test_wrong_direction": wrong, "spearman": correlations(dev + test),
-            "read_first": {"dev": first_dev, "chosen": first, "test": _read_first(test) if test else []}}
+    return {
+        "dev_records": [p.name for p in dev],
+        "test_records": [p.name for p in test],
+        "dev": dev_rows,
+        "chosen": chosen and {"signals": chosen["signals"].split("+"), "abstain_across_k": chosen["abstain_across_k"]},
+        "test": test_rows,
+        "test_wrong_direction": wrong,
+        "spearman": correlations(dev + test),
+        "read_first": {"dev": first_dev, "chosen": first, "test": _read_first(test) if test else []},
+    }
 
 
 def write_check(result: dict) -> None:
@@ -211,18 +244,35 @@ def write_check(result: dict) -> None:
     from simcse_lab.evaluation.verdict import CHECK_FILE
 
     chosen = result["chosen"]
-    test = [r for r in result["test"] if chosen and r["signals"] == "+".join(chosen["signals"])
-            and r["abstain_across_k"] == chosen["abstain_across_k"]]
+    test = [
+        r
+        for r in result["test"]
+        if chosen
+        and r["signals"] == "+".join(chosen["signals"])
+        and r["abstain_across_k"] == chosen["abstain_across_k"]
+    ]
     if not test:
         CHECK_FILE.unlink(missing_ok=True)
         return
-    corpora = sorted({json.loads((DATA / name / "manifest.json").read_text())["corpus"]["name"]
-                      for name in result["test_records"]})
+    corpora = sorted(
+        {json.loads((DATA / name / "manifest.json").read_text())["corpus"]["name"] for name in result["test_records"]}
+    )
     first = result.get("read_first") or {}
     first_test = [r for r in first.get("test", []) if r["rule"] == first.get("chosen")]
-    CHECK_FILE.write_text(json.dumps({**chosen, "corpora": corpora, "records": result["test_records"],
-                                      "test": test[0], "read_first": first.get("chosen"),
-                                      "read_first_test": first_test[0] if first_test else None}, indent=1) + "\n")
+    CHECK_FILE.write_text(
+        json.dumps(
+            {
+                **chosen,
+                "corpora": corpora,
+                "records": result["test_records"],
+                "test": test[0],
+                "read_first": first.get("chosen"),
+                "read_first_test": first_test[0] if first_test else None,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 def _pct(v) -> str:
@@ -235,61 +285,104 @@ def write_markdown(result: dict, out: Path) -> None:
     def table(rows: list[dict]) -> str:
         t = pd.DataFrame(rows)
         t["agreement"], t["unclear_share"] = t["agreement"].map(_pct), t["unclear_share"].map(_pct)
-        t = t.rename(columns={"abstain_across_k": "unclear across k", "decided": "decided by the labels",
-                              "wrong_direction": "wrong direction", "abstains_where_decided": "abstains where decided",
-                              "decisive_where_unclear": "decisive where the labels are unclear",
-                              "unclear_share": "of its decisive claims"})
+        t = t.rename(
+            columns={
+                "abstain_across_k": "unclear across k",
+                "decided": "decided by the labels",
+                "wrong_direction": "wrong direction",
+                "abstains_where_decided": "abstains where decided",
+                "decisive_where_unclear": "decisive where the labels are unclear",
+                "unclear_share": "of its decisive claims",
+            }
+        )
         return t.drop(columns=["cases"]).to_markdown(index=False)
 
     chosen = result["chosen"]
-    lines = ["# The label-free verdict on training: chosen on dev halves, checked on test halves", "",
-             f"Claims: each (corpus, level, trained model, clustering, seed) as one run gives it. Dev records:"
-             f" {', '.join(result['dev_records'])}.", "", table(result["dev"]), ""]
+    lines = [
+        "# The label-free verdict on training: chosen on dev halves, checked on test halves",
+        "",
+        f"Claims: each (corpus, level, trained model, clustering, seed) as one run gives it. Dev records:"
+        f" {', '.join(result['dev_records'])}.",
+        "",
+        table(result["dev"]),
+        "",
+    ]
     if chosen is None:
         lines += ["No rule made no wrong-direction claim on the dev halves.", ""]
     else:
-        lines += [f"Chosen on the dev halves: `{'+'.join(chosen['signals'])}`"
-                  + f", unclear across numbers of clusters: {chosen['abstain_across_k']}.", ""]
+        lines += [
+            f"Chosen on the dev halves: `{'+'.join(chosen['signals'])}`"
+            + f", unclear across numbers of clusters: {chosen['abstain_across_k']}.",
+            "",
+        ]
     if result["test"]:
         lines += [f"Test records: {', '.join(result['test_records'])}.", "", table(result["test"]), ""]
         if chosen is not None:
-            r = next(r for r in result["test"]
-                     if r["signals"] == "+".join(chosen["signals"])
-                     and r["abstain_across_k"] == chosen["abstain_across_k"])
-            met = (r["decided"] >= 40 and (r["agreement"] or 0) >= 0.9 and r["wrong_direction"] == 0
-                   and (r["unclear_share"] or 0) <= 0.25)
-            lines += [f"The chosen rule on the test halves: agrees with the labels in {r['agrees']} of {r['decided']}"
-                      f" decided claims ({_pct(r['agreement'])}), {r['wrong_direction']} in the wrong direction,"
-                      f" abstains in {r['abstains_where_decided']}; {r['decisive_where_unclear']} of its"
-                      f" {r['decisive']} decisive claims ({_pct(r['unclear_share'])}) are where the labels are unclear."
-                      f" Target (>= 90% of >= 40 decided, 0 wrong, <= 25% decisive where unclear): "
-                      f"{'met' if met else 'not met'}.", ""]
+            r = next(
+                r
+                for r in result["test"]
+                if r["signals"] == "+".join(chosen["signals"]) and r["abstain_across_k"] == chosen["abstain_across_k"]
+            )
+            met = (
+                r["decided"] >= 40
+                and (r["agreement"] or 0) >= 0.9
+                and r["wrong_direction"] == 0
+                and (r["unclear_share"] or 0) <= 0.25
+            )
+            lines += [
+                f"The chosen rule on the test halves: agrees with the labels in {r['agrees']} of {r['decided']}"
+                f" decided claims ({_pct(r['agreement'])}), {r['wrong_direction']} in the wrong direction,"
+                f" abstains in {r['abstains_where_decided']}; {r['decisive_where_unclear']} of its"
+                f" {r['decisive']} decisive claims ({_pct(r['unclear_share'])}) are where the labels are unclear."
+                f" Target (>= 90% of >= 40 decided, 0 wrong, <= 25% decisive where unclear): "
+                f"{'met' if met else 'not met'}.",
+                "",
+            ]
     first = result.get("read_first") or {}
     if first.get("dev"):
+
         def picks(rows: list[dict]) -> str:
             t = pd.DataFrame(rows)
             t["right_share"] = t["right_share"].map(_pct)
-            return t.rename(columns={"groups": "model x level x seed", "right": "picks the best",
-                                     "mean_regret": "V-measure given up (mean)", "right_share": "share"}
-                            ).to_markdown(index=False, floatfmt=".3f")
+            return t.rename(
+                columns={
+                    "groups": "model x level x seed",
+                    "right": "picks the best",
+                    "mean_regret": "V-measure given up (mean)",
+                    "right_share": "share",
+                }
+            ).to_markdown(index=False, floatfmt=".3f")
 
-        lines += ["Which clustering to read first (KMeans on the vectors, HDBSCAN soft or hard on UMAP): the pick"
-                  " is right when its V-measure reaches the best clustering's bootstrap interval. Dev halves:", "",
-                  picks(first["dev"]), "", f"Chosen on the dev halves: {first['chosen']}.", ""]
+        lines += [
+            "Which clustering to read first (KMeans on the vectors, HDBSCAN soft or hard on UMAP): the pick"
+            " is right when its V-measure reaches the best clustering's bootstrap interval. Dev halves:",
+            "",
+            picks(first["dev"]),
+            "",
+            f"Chosen on the dev halves: {first['chosen']}.",
+            "",
+        ]
         if first.get("test"):
             lines += ["Test halves:", "", picks(first["test"]), ""]
     rho = pd.DataFrame(result["spearman"])
     if len(rho):
         wide = rho.pivot_table(index=["record", "level"], columns="signal", values="spearman", sort=False)
         wide = wide.reset_index().rename_axis(columns=None)
-        lines += ["Spearman correlation with V-measure across models and clusterings (means over seeds):", "",
-                  wide.to_markdown(index=False, floatfmt="+.2f"), ""]
+        lines += [
+            "Spearman correlation with V-measure across models and clusterings (means over seeds):",
+            "",
+            wide.to_markdown(index=False, floatfmt="+.2f"),
+            "",
+        ]
         tested = rho[rho["record"].isin(result["test_records"])]
         if chosen is not None and len(tested):
             low = {s: tested[tested["signal"] == s]["spearman"].min() for s in chosen["signals"]}
-            lines += ["On the test records, the lowest correlation of each signal the verdict reads: "
-                      + ", ".join(f"{s} {v:+.2f}" for s, v in low.items())
-                      + f" (target >= 0.6 on every corpus: {'met' if min(low.values()) >= 0.6 else 'not met'}).", ""]
+            lines += [
+                "On the test records, the lowest correlation of each signal the verdict reads: "
+                + ", ".join(f"{s} {v:+.2f}" for s, v in low.items())
+                + f" (target >= 0.6 on every corpus: {'met' if min(low.values()) >= 0.6 else 'not met'}).",
+                "",
+            ]
     out.write_text("\n".join(lines).rstrip() + "\n")
 
 

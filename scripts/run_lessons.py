@@ -31,8 +31,14 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("lessons", nargs="*", help="lesson numbers (default: all)")
-    p.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="a parameter for every lesson run (VALUE read as YAML)")
+    p.add_argument(
+        "-p",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter for every lesson run (VALUE read as YAML)",
+    )
     args = p.parse_args(argv)
     params = {k: yaml.safe_load(v) for k, v in args.p}
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -44,8 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         t0 = time.perf_counter()
         print(f"{path.name} ...", flush=True)
-        pm.execute_notebook(str(path), str(OUT / path.name), cwd=str(NOTEBOOKS), kernel_name="python3",
-                            parameters=params, progress_bar=False, log_output=False)
+        pm.execute_notebook(
+            str(path),
+            str(OUT / path.name),
+            cwd=str(NOTEBOOKS),
+            kernel_name="python3",
+            parameters=params,
+            progress_bar=False,
+            log_output=False,
+        )
         print(f"{path.name}: {time.perf_counter() - t0:.0f} s", flush=True)
     return 0
 

@@ -32,11 +32,17 @@ logger = logging.getLogger("simcse_lab")
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "config", nargs="?", default="default",
+        "config",
+        nargs="?",
+        default="default",
         help=f"profile name ({', '.join(list_profiles())}) or YAML file (default: default)",
     )
     p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a config key, e.g. --set corpus.n_samples=500 --set models.encoders=[minilm]",
     )
     _add_flags(p)
@@ -44,8 +50,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def _add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help="show the full traceback of an error instead of one line")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of an error instead of one line",
+    )
 
 
 def _user_path(text: str) -> Path:
@@ -64,28 +74,49 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--run-dir", type=_user_path, default=None, help="output folder (default: <runs_dir>/<name>-<hash>)")
 
-    p = sub.add_parser("explore", help="your own texts, labels optional: clusters with their terms and texts, k chosen"
-                       " without labels, the start model against self-training, judged without labels")
+    p = sub.add_parser(
+        "explore",
+        help="your own texts, labels optional: clusters with their terms and texts, k chosen"
+        " without labels, the start model against self-training, judged without labels",
+    )
     p.add_argument("source", help="a CSV/TSV/Parquet/JSONL/TXT file of texts (labels optional)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a key of the explore profile, e.g. --set corpus.text_column=body")
-    p.add_argument("--run-dir", type=_user_path, default=None, help="output folder (default: <runs_dir>/explore-<hash>)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the explore profile, e.g. --set corpus.text_column=body",
+    )
+    p.add_argument(
+        "--run-dir", type=_user_path, default=None, help="output folder (default: <runs_dir>/explore-<hash>)"
+    )
     _add_flags(p)
 
     p = sub.add_parser("train", help="train a model on the config's corpus texts (unsupervised SimCSE by default)")
     _add_common(p)
     p.add_argument("--model", default=None, help="base model spec (default: first of models.simcse_from)")
     p.add_argument("--method", default="simcse", help="training method, e.g. simcse or sup-simcse (default: simcse)")
-    p.add_argument("--output", type=_user_path, default=None, help="run folder (default: a cache folder keyed by settings)")
+    p.add_argument(
+        "--output", type=_user_path, default=None, help="run folder (default: a cache folder keyed by settings)"
+    )
 
-    p = sub.add_parser("encode", help="embed the texts a comparison of the config scores (with corpus.heldout, the"
-                       " held-out part) into a .npy file")
+    p = sub.add_parser(
+        "encode",
+        help="embed the texts a comparison of the config scores (with corpus.heldout, the"
+        " held-out part) into a .npy file",
+    )
     _add_common(p)
-    p.add_argument("--model", required=True, help="model spec: alias, folder, hub id or trained spec, e.g. simcse(minilm)")
+    p.add_argument(
+        "--model", required=True, help="model spec: alias, folder, hub id or trained spec, e.g. simcse(minilm)"
+    )
     p.add_argument("--out", type=_user_path, required=True, help="output .npy file")
 
-    p = sub.add_parser("probe-backends", help="time torch and the ONNX/OpenVINO exports of a model on this (idle)"
-                       " machine, once: encode.backend auto decides from that record")
+    p = sub.add_parser(
+        "probe-backends",
+        help="time torch and the ONNX/OpenVINO exports of a model on this (idle)"
+        " machine, once: encode.backend auto decides from that record",
+    )
     _add_common(p)
     p.add_argument("--model", default="minilm", help="model spec whose architecture is timed (default: minilm)")
 
@@ -131,8 +162,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
     args.config = "explore"
     args.overrides = [f"corpus.source={args.source}", *args.overrides]
     code = cmd_compare(args)
-    print("clusters, their top terms and the texts nearest each centre: clusters.csv; which text went where: "
-          "assignments.csv; labelled maps: figures/*__map.png")
+    print(
+        "clusters, their top terms and the texts nearest each centre: clusters.csv; which text went where: "
+        "assignments.csv; labelled maps: figures/*__map.png"
+    )
     return code
 
 
@@ -145,7 +178,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     # a run folder that cannot be written, or that another compare is writing, fails now, not
     # after the whole comparison
     if args.run_dir:
-        check_run_folder(args.run_dir)
+        args.run_dir = check_run_folder(args.run_dir)  # a link is written through, into the folder it names
     else:
         check_writable_folder(cfg.runs_dir, "runs_dir")
     with folder_lock(args.run_dir, "run folder") if args.run_dir else contextlib.nullcontext():
@@ -199,12 +232,19 @@ def cmd_probe_backends(args: argparse.Namespace) -> int:
     cfg = _resolve(args)
     corpus = load_corpus_for(cfg)
     e = cfg.encode
-    encoder = load_encoder(args.model, max_seq_length=e.max_seq_length, pooling=e.pooling, device="cpu",
-                           ctx=SpecContext.for_config(cfg, corpus=corpus))
+    encoder = load_encoder(
+        args.model,
+        max_seq_length=e.max_seq_length,
+        pooling=e.pooling,
+        device="cpu",
+        ctx=SpecContext.for_config(cfg, corpus=corpus),
+    )
     speed = probe_speeds(encoder, corpus.texts, cfg.data_dir, batch_size=e.batch_size)
     rates = ", ".join(f"{k} {v:.0f}" for k, v in speed["variants"].items())
-    print(f"{args.model} on this machine, texts/s: torch {speed['torch']:.0f}, {rates}; export"
-          f" {speed['export_seconds']:.0f} s")
+    print(
+        f"{args.model} on this machine, texts/s: torch {speed['torch']:.0f}, {rates}; export"
+        f" {speed['export_seconds']:.0f} s"
+    )
     return 0
 
 
@@ -261,25 +301,39 @@ class Terminated(KeyboardInterrupt):
 
 
 def _sigterm_interrupts() -> None:
-    """A scheduler's SIGTERM ends the run as Ctrl-C does: temporary files are removed, caches kept."""
+    """A scheduler's SIGTERM, or SIGHUP when the terminal closes, ends the run as Ctrl-C does:
+    temporary files are removed, caches kept."""
     import signal
     import threading
 
-    def interrupt(signum, frame):  # noqa: ARG001 - the signal module's signature
+    def interrupt(signum, frame):  # the signal module's signature
         raise Terminated
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, interrupt)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .core.registry import PLUGIN_FAILURES
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if PLUGIN_FAILURES:  # reported once the command is known, so that --help still works
+        print(f"simcse-lab: error: {PLUGIN_FAILURES[0]}", file=sys.stderr)
+        return 2
     _configure_logging(getattr(args, "quiet", False))
     _sigterm_interrupts()
     handler = {
-        "compare": cmd_compare, "explore": cmd_explore, "train": cmd_train, "encode": cmd_encode, "config": cmd_config,
-        "sweep": cmd_sweep, "report": cmd_report, "probe-backends": cmd_probe_backends,
+        "compare": cmd_compare,
+        "explore": cmd_explore,
+        "train": cmd_train,
+        "encode": cmd_encode,
+        "config": cmd_config,
+        "sweep": cmd_sweep,
+        "report": cmd_report,
+        "probe-backends": cmd_probe_backends,
     }[args.command]
     try:
         return handler(args)
@@ -289,8 +343,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simcse-lab: error: {error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("simcse-lab: interrupted; cached embeddings, training checkpoints and earlier run folders are kept",
-              file=sys.stderr)
+        print(
+            "simcse-lab: interrupted; cached embeddings, training checkpoints and earlier run folders are kept",
+            file=sys.stderr,
+        )
         return 130
 
 

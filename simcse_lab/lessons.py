@@ -9,10 +9,10 @@ first code cell is::
 
 which shows the package's INFO log in the notebook, refuses a parameter papermill injected that is
 neither one of the lesson's nor a config key (a misspelt ``-p corpus_n_sample 20`` would otherwise
-run on the default), makes bad input fail as one line instead of a traceback (`simcse_lab.core.errors.one_line_errors`), builds the config from the
-parameters (``config`` names the base profile or YAML file; every parameter that is a config key,
-``corpus_n_samples`` or ``corpus.n_samples``, overrides it, see
-`simcse_lab.core.params.from_params`) and prints it.
+run on the default), makes bad input fail as one line instead of a traceback
+(`simcse_lab.core.errors.one_line_errors`), builds the config from the parameters (``config`` names
+the base profile or YAML file; every parameter that is a config key, ``corpus_n_samples`` or
+``corpus.n_samples``, overrides it, see `simcse_lab.core.params.from_params`) and prints it.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ def _assigned(source: str) -> list[str]:
         return []
     names = []
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-            node, ast.AnnAssign) else []
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
         names += [t.id for t in targets if isinstance(t, ast.Name)]
     return names
 

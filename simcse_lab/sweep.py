@@ -22,13 +22,14 @@ A sweep file (YAML)::
     plot_quantities: [v_measure, mean_cosine]   # with plot_x: one panel each (default: metric)
 
 Each cell runs in its own process (``simcse-lab compare`` or ``papermill``) and writes into
-``<output_dir>/<cell id>/`` (``<values>-<hash of the resolved request>``; a notebook cell: its parameters and executed notebook there, its run folder in
-``<cell id>/results/``); a cell whose ``metrics.json`` exists is complete and skipped on a
-rerun. A failing cell is recorded (``error.txt``: the one-line error the process ended with) and
-the sweep goes on. With ``in_process: true`` (``compare`` targets only) the cells run one after
-another in the sweep's own process instead, through the library (`simcse_lab.experiment.run`
-and ``Result.save``): UMAP's numba compilation (25-30 s) and the imports are paid once rather than
-per cell, at the price of isolation (no per-cell timeout; a crash of the interpreter ends the sweep). The aggregate is
+``<output_dir>/<cell id>/`` (``<values>-<hash of the resolved request>``; a notebook cell: its
+parameters and executed notebook there, its run folder in ``<cell id>/results/``); a cell whose
+``metrics.json`` exists is complete and skipped on a rerun. A failing cell is recorded
+(``error.txt``: the one-line error the process ended with) and the sweep goes on. With ``in_process:
+true`` (``compare`` targets only) the cells run one after another in the sweep's own process
+instead, through the library (`simcse_lab.experiment.run` and ``Result.save``): UMAP's numba
+compilation (25-30 s) and the imports are paid once rather than per cell, at the price of isolation
+(no per-cell timeout; a crash of the interpreter ends the sweep). The aggregate is
 ``summary.csv`` / ``summary.md`` (mean, std and count over ``seed``) and ``summary.png``.
 """
 
@@ -52,6 +53,7 @@ from .core.config import config_hash, load_config, read_yaml, validate
 from .core.hashing import content_hash
 from .core.params import check_param_names, key_of_param
 from .reporting.run_folder import check_writable_folder
+from .reporting.spreadsheet import to_csv
 from .reporting.sweep_tables import save_sweep_plot, summarize, sweep_rows
 
 logger = logging.getLogger(__name__)
@@ -196,14 +198,26 @@ def _command(spec: SweepSpec, cell: Cell, cell_dir: Path) -> list[str]:
             cmd += ["--set", f"{key}={_yaml_value(value)}"]
         return cmd
     param_file = cell_dir / "params.yaml"
-    param_file.write_text(yaml.safe_dump(
-        {"config": spec.config, "results_dir": str(results_dir_of(spec, cell_dir).resolve()), **params}, sort_keys=False
-    ))
+    param_file.write_text(
+        yaml.safe_dump(
+            {"config": spec.config, "results_dir": str(results_dir_of(spec, cell_dir).resolve()), **params},
+            sort_keys=False,
+        )
+    )
     out_nb = cell_dir / Path(spec.target).name
     # notebooks resolve their default paths (../data, results/) from their own folder
     return [
-        sys.executable, "-m", "papermill", str(Path(spec.target).resolve()), str(out_nb.resolve()),
-        "-f", str(param_file.resolve()), "--cwd", str(Path(spec.target).resolve().parent), "--log-level", "WARNING",
+        sys.executable,
+        "-m",
+        "papermill",
+        str(Path(spec.target).resolve()),
+        str(out_nb.resolve()),
+        "-f",
+        str(param_file.resolve()),
+        "--cwd",
+        str(Path(spec.target).resolve().parent),
+        "--log-level",
+        "WARNING",
     ]
 
 
@@ -214,7 +228,7 @@ def _run_cell(spec: SweepSpec, cell: Cell, cell_dir: Path) -> tuple[bool, str]:
 
         try:
             run(load_config(spec.config, _overrides(spec, cell))).save(cell_dir)
-        except Exception as exc:  # noqa: BLE001 - a failing cell is recorded, the sweep goes on
+        except Exception as exc:  # a failing cell is recorded, the sweep goes on
             logger.debug("cell %s", cell.cell_id, exc_info=True)
             return False, f"{type(exc).__name__}: {exc}"
         return True, ""
@@ -237,9 +251,11 @@ def _check_metric(spec: SweepSpec, table: pd.DataFrame, out: Path) -> None:
     for name in [spec.metric, *spec.plot_quantities]:
         if name not in written:
             near = difflib.get_close_matches(name, written, n=1)
-            raise ValueError(f"sweep metric {name!r} is not a quantity the cells wrote"
-                             + (f" (did you mean {near[0]!r}?)" if near else f" ({', '.join(written[:12])}, ...)")
-                             + f"; every cell's numbers are kept in {out / 'results.csv'}")
+            raise ValueError(
+                f"sweep metric {name!r} is not a quantity the cells wrote"
+                + (f" (did you mean {near[0]!r}?)" if near else f" ({', '.join(written[:12])}, ...)")
+                + f"; every cell's numbers are kept in {out / 'results.csv'}"
+            )
 
 
 def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
@@ -279,16 +295,25 @@ def run_sweep(spec: SweepSpec | str | Path) -> SweepResult:
         if done.is_file():
             rows.extend(sweep_rows(cell.params, cell.cell_id, json.loads(done.read_text())))
     table = pd.DataFrame(rows)
-    table.to_csv(out / "results.csv", index=False)
+    to_csv(table, out / "results.csv")
     _check_metric(spec, table, out)
     summary = summarize(table, list(spec.grid), spec.metric)
-    summary.to_csv(out / "summary.csv", index=False)
-    status = pd.DataFrame([{"cell": c.cell_id, "status": c.status, "seconds": c.seconds, "error": c.error} for c in cells])
-    status.to_csv(out / "cells.csv", index=False)
+    to_csv(summary, out / "summary.csv")
+    status = pd.DataFrame(
+        [{"cell": c.cell_id, "status": c.status, "seconds": c.seconds, "error": c.error} for c in cells]
+    )
+    to_csv(status, out / "cells.csv")
     md = [f"# sweep {out.name}: {spec.metric} (mean ± std over seeds)", ""]
     md += [summary.to_markdown(index=False, floatfmt=".3f") if not summary.empty else "(no complete cell)", ""]
     md += ["## cells", "", status.to_markdown(index=False), ""]
     (out / "summary.md").write_text("\n".join(md))
-    save_sweep_plot(table, summary, out / "summary.png", grid_keys=list(spec.grid), metric=spec.metric,
-                    plot_x=spec.plot_x, plot_quantities=spec.plot_quantities)
+    save_sweep_plot(
+        table,
+        summary,
+        out / "summary.png",
+        grid_keys=list(spec.grid),
+        metric=spec.metric,
+        plot_x=spec.plot_x,
+        plot_quantities=spec.plot_quantities,
+    )
     return SweepResult(cells=cells, table=table, summary=summary, output_dir=out)

@@ -63,8 +63,14 @@ def build_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
     tok = BertTokenizerFast(vocab=str(vocab_file), do_lower_case=True)  # transformers 5: `vocab`, not vocab_file
     assert len(tok) == len(_vocab()), "the fixture tokenizer lost its vocabulary"
     config = BertConfig(
-        vocab_size=len(_vocab()), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+        vocab_size=len(_vocab()),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,  # encode.max_seq_length is 128 by default
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
     )
     torch.manual_seed(seed)
     BertModel(config).save_pretrained(path)

@@ -94,8 +94,13 @@ def test_probe_writes_the_speed_record_auto_reads(tiny_checkpoint, tmp_path):
     speed = backends.probe_speeds(enc, TEXTS * 5, tmp_path, repeats=1)
     assert speed["torch"] > 0 and {"onnx", "onnx-int8"} <= set(speed["variants"]) and speed["export_seconds"] > 0
     assert json.loads(backends._speed_path(enc, tmp_path).read_text())["machine"]["cpu"]
-    chosen = select_backend(load_encoder(str(tiny_checkpoint), max_seq_length=16), "auto", probe_texts=TEXTS,
-                            data_dir=tmp_path, device="cpu")
+    chosen = select_backend(
+        load_encoder(str(tiny_checkpoint), max_seq_length=16),
+        "auto",
+        probe_texts=TEXTS,
+        data_dir=tmp_path,
+        device="cpu",
+    )
     assert "this machine" in chosen.choice_reason
 
 
@@ -128,8 +133,9 @@ def test_auto_skips_the_export_for_an_architecture_where_onnx_was_slower(tiny_ch
     enc = load_encoder(str(tiny_checkpoint), max_seq_length=16)
     speed_path = backends._speed_path(enc, tmp_path)
     speed_path.parent.mkdir(parents=True, exist_ok=True)
-    speed_path.write_text(json.dumps({"torch": 100.0, "variants": {"onnx": 50.0, "onnx-int8": 60.0},
-                                      "export_seconds": 1.0}))
+    speed_path.write_text(
+        json.dumps({"torch": 100.0, "variants": {"onnx": 50.0, "onnx-int8": 60.0}, "export_seconds": 1.0})
+    )
 
     def no_export(*args, **kwargs):
         raise AssertionError("no export for an architecture where ONNX was slower")
@@ -143,8 +149,7 @@ def test_auto_skips_the_export_for_an_architecture_where_onnx_was_slower(tiny_ch
 
 
 @pytest.mark.parametrize("variant", ["onnx", "openvino"])
-def test_batches_run_on_parallel_streams_in_order_with_the_results_of_one_at_a_time(tiny_checkpoint, tmp_path,
-                                                                                    variant):
+def test_batches_run_on_parallel_streams_in_order_with_the_results_of_one_at_a_time(tiny_checkpoint, tmp_path, variant):
     """`threads` batches are inferred at once, one thread each, while the next are tokenised; each
     text's vector is the one its batch gives when run alone, in the texts' order."""
     if variant == "openvino" and not backends.openvino_available():
@@ -168,3 +173,28 @@ def test_a_speed_record_timed_with_another_encode_loop_is_not_read(tiny_checkpoi
     before = backends._speed_path(enc, tmp_path)
     monkeypatch.setattr(backends, "ENCODE_LOOP", backends.ENCODE_LOOP + 1)
     assert backends._speed_path(enc, tmp_path) != before
+
+
+def test_a_damaged_speed_or_export_record_or_model_file_is_a_miss(tmp_path, caplog):
+    import json
+
+    from simcse_lab.encoding.backends import _export_shape, _read_record, _speed_shape, _whole_files
+
+    speed = tmp_path / "speed.json"
+    for wrong in ({"torch": "fast", "variants": {}}, {"torch": 20.0, "variants": ["onnx"]}, [1, 2]):
+        speed.write_text(json.dumps(wrong))
+        assert _read_record(speed, "torch" if isinstance(wrong, dict) else "", _speed_shape) is None
+    assert "is not a readable record" in caplog.text
+    speed.write_text(json.dumps({"torch": 20.0, "variants": {"onnx": 30.5}}))
+    assert _read_record(speed, "torch", _speed_shape)["variants"] == {"onnx": 30.5}
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps({"variants": {"onnx": {"file": "model.onnx", "usable": "yes", "min_cosine": 1}}}))
+    assert _read_record(export, "variants", _export_shape) is None
+    entry = {"file": "model.onnx", "usable": True, "min_cosine": 0.999, "bytes": 10}
+    record = {"variants": {"onnx": entry, "openvino": {**entry, "file": "model_ov.onnx"}}}
+    (tmp_path / "model.onnx").write_bytes(b"0123456789")
+    (tmp_path / "model_ov.onnx").write_bytes(b"01234")  # truncated
+    assert list(_whole_files(record, tmp_path)["variants"]) == ["onnx"]
+    (tmp_path / "model.onnx").write_bytes(b"")  # zero bytes
+    assert _whole_files(record, tmp_path)["variants"] == {}
+    assert "missing or damaged" in caplog.text

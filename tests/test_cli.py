@@ -21,8 +21,10 @@ def test_config_shows_overrides(capsys):
         (["config", "--set", "bogus.key=1"], "unknown config key 'bogus.key'"),
         (["compare", "--set", "corpus.source=/no/such/file.csv"], "corpus file not found"),
         (["compare", "no-such-profile"], "unknown profile"),
-        (["encode", "--model", "./missing-model", "--out", "x.npy", "--set", "corpus.source=/no/file.csv"],
-         "corpus file not found"),
+        (
+            ["encode", "--model", "./missing-model", "--out", "x.npy", "--set", "corpus.source=/no/file.csv"],
+            "corpus file not found",
+        ),
     ],
 )
 def test_errors_are_one_line(capsys, argv, msg):
@@ -35,8 +37,21 @@ def test_encode_writes_npy(tmp_path, tiny_csv, capsys):
     import numpy as np
 
     out = tmp_path / "emb.npy"
-    argv = ["encode", "--model", "tfidf-lsa", "--out", str(out), "--set", f"corpus.source={tiny_csv}",
-            "--set", f"data_dir={tmp_path / 'data'}", "--set", "corpus.n_samples=null", "--set", "corpus.heldout=0"]
+    argv = [
+        "encode",
+        "--model",
+        "tfidf-lsa",
+        "--out",
+        str(out),
+        "--set",
+        f"corpus.source={tiny_csv}",
+        "--set",
+        f"data_dir={tmp_path / 'data'}",
+        "--set",
+        "corpus.n_samples=null",
+        "--set",
+        "corpus.heldout=0",
+    ]
     assert main(argv) == 0
     x = np.load(out, allow_pickle=False)
     assert x.shape[0] == 60 and x.dtype == np.float32
@@ -71,13 +86,39 @@ def test_mlm_spec_works_with_encode_train_and_compare(tmp_path, tiny_csv, tiny_c
     import numpy as np
 
     common = [
-        "--set", f"corpus.source={tiny_csv}", "--set", f"data_dir={tmp_path / 'data'}",
-        "--set", f"runs_dir={tmp_path / 'runs'}", "--set", "corpus.n_samples=null",
-        "--set", f"pretrain.tokenizer={tiny_checkpoint}", "--set", "pretrain.hidden_size=32",
-        "--set", "pretrain.num_layers=1", "--set", "pretrain.num_heads=2", "--set", "pretrain.max_steps=3",
-        "--set", "pretrain.batch_size=8", "--set", "pretrain.max_seq_length=16", "--set", "encode.max_seq_length=16",
-        "--set", "encode.show_progress=false", "--set", "train.batch_size=8", "--set", "train.max_seq_length=16",
-        "--set", "train.epochs=0.5", "-q",
+        "--set",
+        f"corpus.source={tiny_csv}",
+        "--set",
+        f"data_dir={tmp_path / 'data'}",
+        "--set",
+        f"runs_dir={tmp_path / 'runs'}",
+        "--set",
+        "corpus.n_samples=null",
+        "--set",
+        f"pretrain.tokenizer={tiny_checkpoint}",
+        "--set",
+        "pretrain.hidden_size=32",
+        "--set",
+        "pretrain.num_layers=1",
+        "--set",
+        "pretrain.num_heads=2",
+        "--set",
+        "pretrain.max_steps=3",
+        "--set",
+        "pretrain.batch_size=8",
+        "--set",
+        "pretrain.max_seq_length=16",
+        "--set",
+        "encode.max_seq_length=16",
+        "--set",
+        "encode.show_progress=false",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.max_seq_length=16",
+        "--set",
+        "train.epochs=0.5",
+        "-q",
     ]
     out = tmp_path / "mlm.npy"
     assert main(["encode", "seed-offline", "--model", "mlm", "--out", str(out), *common]) == 0
@@ -90,9 +131,26 @@ def test_mlm_spec_works_with_encode_train_and_compare(tmp_path, tiny_csv, tiny_c
     printed = capsys.readouterr().out
     assert "trained model:" in printed and "simcse-" in printed
 
-    assert main(["compare", "seed-offline", *common, "--set", "models.encoders=[mlm, tfidf-lsa]",
-                 "--set", "cluster.spaces=[raw]", "--set", "reduce.plot_2d=false",
-                 "--set", "metrics.sts_splits=[]", "--set", "metrics.n_alignment_texts=0"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "seed-offline",
+                *common,
+                "--set",
+                "models.encoders=[mlm, tfidf-lsa]",
+                "--set",
+                "cluster.spaces=[raw]",
+                "--set",
+                "reduce.plot_2d=false",
+                "--set",
+                "metrics.sts_splits=[]",
+                "--set",
+                "metrics.n_alignment_texts=0",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "simcse(mlm)" in printed and "| mlm " in printed
     assert list((tmp_path / "data" / "interim" / "models").glob("mlm-*")) == mlm_runs  # pretrained once

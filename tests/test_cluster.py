@@ -138,8 +138,9 @@ def test_sample_fit_umap_stays_close_to_the_full_fit(tmp_path):
 
     x, y = _blobs(2500)
     full = UMAPReducer(n_components=5, random_state=0).fit_transform(x)
-    reducer = UMAPReducer(n_components=5, random_state=0, fit_sample=800, sample_threshold=1000,
-                          transform_chunk=600, cache_dir=tmp_path)
+    reducer = UMAPReducer(
+        n_components=5, random_state=0, fit_sample=800, sample_threshold=1000, transform_chunk=600, cache_dir=tmp_path
+    )
     sampled = reducer.fit_transform(x)
     assert sampled.shape == full.shape and np.isfinite(sampled).all()
     km = KMeansClusterer(n_clusters=5, random_state=0)
@@ -165,7 +166,7 @@ def _cuml_gpu() -> bool:
         from simcse_lab.clustering.backend import resolve_backend
 
         return resolve_backend("auto") == "cuml"
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -175,8 +176,10 @@ def test_cuml_backend_agrees_with_cpu_on_blobs():
     from simcse_lab.clustering.reduce import UMAPReducer
 
     x, y = _blobs(std=1.0)
-    for make in (lambda b: KMeansClusterer(n_clusters=5, random_state=0, backend=b),
-                 lambda b: HDBSCANClusterer(min_cluster_size=150, backend=b)):
+    for make in (
+        lambda b: KMeansClusterer(n_clusters=5, random_state=0, backend=b),
+        lambda b: HDBSCANClusterer(min_cluster_size=150, backend=b),
+    ):
         assert abs(_v(y, make("cuml").fit_predict(x)) - _v(y, make("cpu").fit_predict(x))) <= 0.02
     proj = UMAPReducer(n_components=5, random_state=0, backend="cuml").fit_transform(x)
     km = KMeansClusterer(n_clusters=5)
@@ -192,11 +195,22 @@ def test_clusterings_and_their_scores_are_cached_and_verified(tmp_path, tiny_csv
     from simcse_lab.core.config import ExperimentConfig, with_overrides
     from simcse_lab.experiment import run
 
-    cfg = with_overrides(ExperimentConfig(), {
-        "corpus.source": str(tiny_csv), "corpus.n_samples": None, "data_dir": str(tmp_path),
-        "models.encoders": ["tfidf-lsa"], "models.simcse_from": [], "metrics.sts_splits": [],
-        "metrics.n_alignment_texts": 0, "metrics.n_bootstrap": 10, "reduce.n_neighbors": 10, "reduce.plot_2d": False,
-        "encode.show_progress": False})
+    cfg = with_overrides(
+        ExperimentConfig(),
+        {
+            "corpus.source": str(tiny_csv),
+            "corpus.n_samples": None,
+            "data_dir": str(tmp_path),
+            "models.encoders": ["tfidf-lsa"],
+            "models.simcse_from": [],
+            "metrics.sts_splits": [],
+            "metrics.n_alignment_texts": 0,
+            "metrics.n_bootstrap": 10,
+            "reduce.n_neighbors": 10,
+            "reduce.plot_2d": False,
+            "encode.show_progress": False,
+        },
+    )
     first = run(cfg)
     fits = []
     for cls in (KMeansClusterer, HDBSCANClusterer):
@@ -206,8 +220,9 @@ def test_clusterings_and_their_scores_are_cached_and_verified(tmp_path, tiny_csv
 
     counted = []
     real_counts = CountVectorizer.fit_transform
-    monkeypatch.setattr(CountVectorizer, "fit_transform", lambda self, *a, **k: counted.append(1) or real_counts(
-        self, *a, **k))
+    monkeypatch.setattr(
+        CountVectorizer, "fit_transform", lambda self, *a, **k: counted.append(1) or real_counts(self, *a, **k)
+    )
     again = run(cfg)
     assert fits == [] and counted == []  # every description came from the cache: no term counts made
     pd.testing.assert_frame_equal(again.table, first.table)
@@ -229,11 +244,22 @@ def _saved_tiny_run(tmp_path, tiny_csv):
     from simcse_lab.core.config import ExperimentConfig, with_overrides
     from simcse_lab.experiment import run
 
-    cfg = with_overrides(ExperimentConfig(), {
-        "corpus.source": str(tiny_csv), "corpus.n_samples": None, "data_dir": str(tmp_path),
-        "models.encoders": ["tfidf-lsa"], "models.simcse_from": [], "metrics.sts_splits": [],
-        "metrics.n_alignment_texts": 0, "metrics.n_bootstrap": 0, "reduce.n_neighbors": 10,
-        "cluster.methods": ["kmeans"], "encode.show_progress": False})
+    cfg = with_overrides(
+        ExperimentConfig(),
+        {
+            "corpus.source": str(tiny_csv),
+            "corpus.n_samples": None,
+            "data_dir": str(tmp_path),
+            "models.encoders": ["tfidf-lsa"],
+            "models.simcse_from": [],
+            "metrics.sts_splits": [],
+            "metrics.n_alignment_texts": 0,
+            "metrics.n_bootstrap": 0,
+            "reduce.n_neighbors": 10,
+            "cluster.methods": ["kmeans"],
+            "encode.show_progress": False,
+        },
+    )
     result = run(cfg)
     return result, result.save(tmp_path / "run")
 
@@ -264,8 +290,11 @@ def test_large_tables_are_formatted_again_only_when_their_rows_changed(tmp_path,
     before = {n: (out / n).read_bytes() for n in ("assignments.csv", "clusters.csv")}
     written = []
     real = pd.DataFrame.to_csv
-    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda self, path=None, *a, **k: (
-        written.append(getattr(path, "name", path)), real(self, path, *a, **k))[1])
+    monkeypatch.setattr(
+        pd.DataFrame,
+        "to_csv",
+        lambda self, path=None, *a, **k: (written.append(getattr(path, "name", path)), real(self, path, *a, **k))[1],
+    )
     result.save(out)
     assert "assignments.csv" not in written and "clusters.csv" not in written
     assert {n: (out / n).read_bytes() for n in before} == before
@@ -292,7 +321,8 @@ def test_umap_compiles_once_and_later_processes_load_its_code_from_numba_cache()
             + "x = np.random.default_rng(0).normal(size=(120, 16)).astype(np.float32)\n"
             "xy = reduce.UMAPReducer(n_components=2, n_neighbors=10, random_state=3).fit_transform(x)\n"
             "jitted = [f for m in (layouts, umap_) for f in vars(m).values() if isinstance(f, CPUDispatcher)]\n"
-            "print(sum(sum(f.stats.cache_hits.values()) for f in jitted), float(np.abs(xy).sum()))\n")
+            "print(sum(sum(f.stats.cache_hits.values()) for f in jitted), float(np.abs(xy).sum()))\n"
+        )
         r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr[-2000:]
         hits, total = r.stdout.split()
@@ -377,13 +407,33 @@ def test_a_models_raw_space_is_clustered_before_its_projection_is_waited_for(mon
         calls.append("umap")
         return x[:, :2].copy()
 
-    cfg = with_overrides(ExperimentConfig(), {"cluster.methods": ["kmeans", "hdbscan"], "cluster.n_clusters": 3,
-                                              "cluster.pairs": ["kmeans/raw", "hdbscan/umap"], "metrics.n_bootstrap": 0})
-    found = cluster_model("m", x, {"raw": x, "umap": projection}, cfg, levels={}, n_classes=3, backend="cpu",
-                          texts=[f"text {i}" for i in range(len(x))], terms=None, timer=Timer())
+    cfg = with_overrides(
+        ExperimentConfig(),
+        {
+            "cluster.methods": ["kmeans", "hdbscan"],
+            "cluster.n_clusters": 3,
+            "cluster.pairs": ["kmeans/raw", "hdbscan/umap"],
+            "metrics.n_bootstrap": 0,
+        },
+    )
+    found = cluster_model(
+        "m",
+        x,
+        {"raw": x, "umap": projection},
+        cfg,
+        levels={},
+        n_classes=3,
+        backend="cpu",
+        texts=[f"text {i}" for i in range(len(x))],
+        terms=None,
+        timer=Timer(),
+    )
     assert calls[0] == "kmeans" and calls.count("umap") == 1 and "umap" in calls
-    assert {(r["clusterer"], r["space"]) for r in found.rows} == {("kmeans", "raw"), ("hdbscan", "umap"),
-                                                                   ("hdbscan-hard", "umap")}
+    assert {(r["clusterer"], r["space"]) for r in found.rows} == {
+        ("kmeans", "raw"),
+        ("hdbscan", "umap"),
+        ("hdbscan-hard", "umap"),
+    }
 
 
 @pytest.mark.slow
@@ -400,14 +450,69 @@ def test_a_run_clusters_on_one_thread_beside_its_umap_workers(tmp_path, tiny_csv
 
     seen = []
     real = KMeansClusterer.fit_predict
-    monkeypatch.setattr(KMeansClusterer, "fit_predict", lambda self, x: seen.append(
-        _openmp_effective_n_threads()) or real(self, x))
-    cfg = with_overrides(ExperimentConfig(), {
-        "name": "threads", "data_dir": str(tmp_path / "data"), "runs_dir": str(tmp_path / "runs"),
-        "corpus.source": str(tiny_csv), "corpus.n_samples": None, "models.encoders": ["tfidf-lsa"],
-        "models.simcse_from": [], "threads": threads, "reduce.n_neighbors": 10, "metrics.n_alignment_texts": 0,
-        "metrics.sts_splits": [], "metrics.n_bootstrap": 0, "cluster.methods": ["kmeans", "hdbscan"]})
+    monkeypatch.setattr(
+        KMeansClusterer, "fit_predict", lambda self, x: seen.append(_openmp_effective_n_threads()) or real(self, x)
+    )
+    cfg = with_overrides(
+        ExperimentConfig(),
+        {
+            "name": "threads",
+            "data_dir": str(tmp_path / "data"),
+            "runs_dir": str(tmp_path / "runs"),
+            "corpus.source": str(tiny_csv),
+            "corpus.n_samples": None,
+            "models.encoders": ["tfidf-lsa"],
+            "models.simcse_from": [],
+            "threads": threads,
+            "reduce.n_neighbors": 10,
+            "metrics.n_alignment_texts": 0,
+            "metrics.sts_splits": [],
+            "metrics.n_bootstrap": 0,
+            "cluster.methods": ["kmeans", "hdbscan"],
+        },
+    )
     run(cfg)
     assert seen and set(seen) == {expected}
     run(cfg)  # projections cached now: no worker is busy, the threads are the same
     assert set(seen) == {expected}
+
+
+def test_a_umap_worker_dies_with_its_run_and_leaves_no_scratch(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from simcse_lab.clustering.prefetch import remove_orphaned_scratch
+
+    # a run (the parent) starts a worker the way ProjectionPool does, then is killed with -9
+    worker = (
+        "import os, sys, time; from simcse_lab.clustering.prefetch import _die_with; "
+        "_die_with(int(sys.argv[1])); print(os.getpid(), flush=True); time.sleep(60)"
+    )
+    run = (
+        "import os, subprocess, sys, time\n"
+        f"w = subprocess.Popen([sys.executable, '-c', {worker!r}, str(os.getpid())],\n"
+        "                      stdout=subprocess.PIPE, text=True)\n"
+        "print(w.stdout.readline().strip(), flush=True)\ntime.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", run], stdout=subprocess.PIPE, text=True)
+    worker_pid = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(50):
+        try:
+            os.kill(worker_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(worker_pid, signal.SIGKILL)
+        raise AssertionError("the worker outlived its run")
+    # the scratch folder of a run that is gone is removed by the next run; a live run's is kept
+    gone, alive = tmp_path / f"umap-worker-{parent.pid}-abc", tmp_path / f"umap-worker-{os.getpid()}-def"
+    for folder in (gone, alive):
+        folder.mkdir()
+        (folder / "x.npy").write_bytes(b"")
+    assert remove_orphaned_scratch(tmp_path) == [gone] and alive.is_dir() and not gone.exists()

@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import pytest
 import yaml
@@ -101,8 +102,13 @@ def test_from_params_accepts_flat_dotted_and_sections():
     from simcse_lab.core.params import from_params
 
     cfg = from_params(
-        {"corpus_n_samples": 10, "train.epochs": 2.0, "cluster": {"methods": ["kmeans"]}, "encode_pooling": None,
-         "__name__": "ignored"},
+        {
+            "corpus_n_samples": 10,
+            "train.epochs": 2.0,
+            "cluster": {"methods": ["kmeans"]},
+            "encode_pooling": None,
+            "__name__": "ignored",
+        },
         base="seed",
     )
     assert cfg.corpus.n_samples == 10 and cfg.train.epochs == 2.0 and cfg.cluster.methods == ("kmeans",)
@@ -136,3 +142,30 @@ def test_pairs_restrict_only_the_methods_they_name():
     assert raw_only.cluster.runs() == [("kmeans", "raw")] and raw_only.cluster.idle_methods() == ["hdbscan"]
     with pytest.raises(ValueError, match="leave no clusterer"):
         validate(load_config("explore", parse_overrides(["cluster.methods=[hdbscan]", "cluster.spaces=[raw]"])))
+
+
+def test_numbers_mean_what_they_say_and_a_list_names_a_thing_once():
+    from simcse_lab.core.config import load_config, parse_overrides, validate
+
+    for item, message in (
+        ("corpus.n_samples=.inf", "config key 'corpus.n_samples' must be an integer, got inf"),
+        ("train.epochs=.inf", "config key 'train.epochs' must be a finite number, got inf"),
+        ("train.learning_rate=.nan", "config key 'train.learning_rate' must be a finite number, got nan"),
+        ("cluster.methods=[kmeans, hdbscan, kmeans]", "cluster.methods lists kmeans twice"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            validate(load_config("default", parse_overrides([item])))
+    assert load_config("default", parse_overrides(["corpus.n_samples=017"])).corpus.n_samples == 17  # not octal
+
+
+def test_the_python_api_says_what_it_takes():
+    import simcse_lab
+
+    with pytest.raises(ValueError, match="unknown profile 'nonexistent'"):
+        simcse_lab.compare("nonexistent")
+    with pytest.raises(TypeError, match=r"compare takes a config .* got dict; for overrides use load_config"):
+        simcse_lab.compare({"seed": 1})
+    with pytest.raises(TypeError, match="run takes a config"):
+        simcse_lab.run(3)
+    with pytest.raises(TypeError, match=r"resolve\(spec, cfg\) takes a config .* got NoneType"):
+        simcse_lab.resolve("tfidf-lsa", None)

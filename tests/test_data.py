@@ -137,8 +137,10 @@ def test_heldout_part_is_scored_and_never_trained_on(tiny_csv):
     from simcse_lab.core.config import ExperimentConfig, with_overrides
     from simcse_lab.corpus.splits import load_corpus_for, load_training_texts_for
 
-    cfg = with_overrides(ExperimentConfig(), {"corpus.source": str(tiny_csv), "corpus.n_samples": None,
-                                              "corpus.heldout": 0.5, "corpus.half": "test"})
+    cfg = with_overrides(
+        ExperimentConfig(),
+        {"corpus.source": str(tiny_csv), "corpus.n_samples": None, "corpus.heldout": 0.5, "corpus.half": "test"},
+    )
     scored, train = load_corpus_for(cfg), load_training_texts_for(cfg)
     assert len(scored) == 15 and len(train) == 15 and not set(scored.texts) & set(train)
     assert scored.report["held_out_for_scoring"] == 15
@@ -154,7 +156,9 @@ def test_labels_are_read_as_written(tmp_path):
     """'NA' (North America) is a class, not a missing value; '01', '1' and '001' are three classes."""
     rows = [("NA", "01"), ("EU", "1"), ("APAC", "001")] * 4
     path = tmp_path / "regions.csv"
-    path.write_text("text,region,code\n" + "\n".join(f"sale number {i},{r},{c}" for i, (r, c) in enumerate(rows)) + "\n")
+    path.write_text(
+        "text,region,code\n" + "\n".join(f"sale number {i},{r},{c}" for i, (r, c) in enumerate(rows)) + "\n"
+    )
     c = load_corpus(path, label_columns=["region", "code"])
     assert len(c) == 12 and sorted(set(c.labels["region"])) == ["APAC", "EU", "NA"]
     assert sorted(set(c.labels["code"])) == ["001", "01", "1"]
@@ -162,10 +166,15 @@ def test_labels_are_read_as_written(tmp_path):
     tsv.write_text(path.read_text().replace(",", "\t"))
     assert sorted(set(load_corpus(tsv, label_columns=["region", "code"]).labels["code"])) == ["001", "01", "1"]
     jsonl = tmp_path / "regions.jsonl"
-    jsonl.write_text("\n".join(f'{{"text": "sale {i}", "region": "{r}", "code": "{c}"}}' for i, (r, c) in
-                               enumerate(rows)) + "\n")
+    jsonl.write_text(
+        "\n".join(f'{{"text": "sale {i}", "region": "{r}", "code": "{c}"}}' for i, (r, c) in enumerate(rows)) + "\n"
+    )
     c = load_corpus(jsonl, label_columns=["region", "code"])
-    assert sorted(set(c.labels["region"])) == ["APAC", "EU", "NA"] and sorted(set(c.labels["code"])) == ["001", "01", "1"]
+    assert sorted(set(c.labels["region"])) == ["APAC", "EU", "NA"] and sorted(set(c.labels["code"])) == [
+        "001",
+        "01",
+        "1",
+    ]
 
 
 @pytest.mark.parametrize("value, kind", [('["a", "b"]', "list"), ('{"a": 1}', "dict"), ("42", "int")])
@@ -190,3 +199,42 @@ def test_home_and_urls_in_a_corpus_source(tmp_path, tiny_df, monkeypatch):
     for url in ("https://example.org/reviews.csv", "https://example.org/reviews"):
         with pytest.raises(ValueError, match="is a URL; download the file first"):
             load_corpus(url)
+
+
+def test_a_text_file_is_read_as_written(tmp_path):
+    import os
+
+    # 100 lines; some hold characters str.splitlines() would split at (U+2028, U+2029, form feed, NEL)
+    lines = [f"line {i}" + ["", "\u2028more", "\u2029more", "\x0cmore", "\x85more"][i % 5] for i in range(100)]
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")  # a BOM, Windows line ends
+    df = read_table(path)
+    assert df["text"].tolist() == lines  # the BOM is not in the first text, every later line keeps its row
+    corpus = load_corpus(path, dedupe=False)
+    assert corpus.ids.tolist() == list(range(100)) and corpus.texts[37] == lines[37]
+    # a suffix is read by the last one: a .txt named like a Parquet file is still text
+    (tmp_path / "notes.pq.txt").write_text("a\nb\n")
+    assert read_table(tmp_path / "notes.pq.txt")["text"].tolist() == ["a", "b"]
+    # a CSV with a BOM: the first column's name is as written
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfText,Cat1\nhello,a\n")
+    assert list(read_table(tmp_path / "bom.csv").columns) == ["Text", "Cat1"]
+    # a pipe is refused at once instead of waiting for a writer
+    os.mkfifo(tmp_path / "pipe.txt")
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_table(tmp_path / "pipe.txt")
+
+
+def test_too_few_texts_to_score_are_refused_before_anything_is_encoded(tmp_path):
+    from simcse_lab.core.config import load_config
+    from simcse_lab.corpus.splits import load_corpus_for
+
+    path = tmp_path / "few.txt"
+    path.write_text("".join(f"text number {i}\n" for i in range(12)) + "text number 0\n")  # 12 distinct
+    cfg = load_config("explore", {"corpus.source": str(path)})
+    with pytest.raises(ValueError, match=r"12 distinct texts after cleaning, and corpus.heldout=0.5 leaves 6"):
+        load_corpus_for(cfg)
+    cfg = load_config("explore", {"corpus.source": str(path), "corpus.heldout": 0.0})
+    assert len(load_corpus_for(cfg)) == 12
+    path.write_text("one\ntwo\ntwo\n")
+    with pytest.raises(ValueError, match="has 2 distinct texts after cleaning; clustering and scoring need at least"):
+        load_corpus_for(cfg)

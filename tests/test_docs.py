@@ -43,8 +43,14 @@ def test_readme_is_the_front_door():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.encode()) < 12 * 1024
     assert readme.count("make demo") >= 1 and "make test" in readme
-    for section in ("## Two commands", "## From Python", "## From the command line", "## Your own data",
-                    "## Scaling out", "## Documentation"):
+    for section in (
+        "## Two commands",
+        "## From Python",
+        "## From the command line",
+        "## Your own data",
+        "## Scaling out",
+        "## Documentation",
+    ):
         assert section in readme
     # every number table in the README is a generated block
     tables = [m.start() for m in re.finditer(r"^\|.*\|$", readme, re.M)]
@@ -56,3 +62,16 @@ def test_links_in_readme_and_docs_point_at_files():
     for path in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]:
         for target in re.findall(r"\]\(([^)#:]+?)(?:#[^)]*)?\)", path.read_text()):
             assert (path.parent / target).exists(), f"{path.relative_to(ROOT)} links to missing {target}"
+
+
+def test_the_demo_record_comes_from_the_current_default_config():
+    """The README's demo block is generated from docs/data/demo; a change to the default config
+    (a new setting, another default) makes that record stale until `make demo` is recorded again."""
+    import json
+
+    from simcse_lab.core.config import config_hash, load_config
+
+    recorded = json.loads((ROOT / "docs" / "data" / "demo" / "manifest.json").read_text())["config_hash"]
+    assert recorded == config_hash(load_config("default")), (
+        "docs/data/demo is stale: run `make demo`, then `python scripts/docs_tables.py --record-demo runs/default-...`"
+    )

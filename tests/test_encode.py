@@ -47,7 +47,9 @@ def test_corrupt_cache_is_recomputed(tmp_path, fake_encoder, damage):
     (npy,) = tmp_path.glob("*.npy")
     blob = npy.read_bytes()
     if damage.endswith("record"):  # valid JSON that is no record: a miss, not an AttributeError on every run
-        npy.with_suffix(".json").write_text({"null record": "null", "list record": "[]", "string record": '"x"'}[damage])
+        npy.with_suffix(".json").write_text(
+            {"null record": "null", "list record": "[]", "string record": '"x"'}[damage]
+        )
     elif damage == "truncate":
         npy.write_bytes(blob[: len(blob) // 2])
     elif damage == "flip":

@@ -49,8 +49,9 @@ def test_make_engine_follows_the_config():
 
 
 def test_local_chunks_cover_every_row_once(fake_encoder):
-    x = encode_texts(fake_encoder, [f"t{i}" for i in range(10)], batch_size=4, show_progress=False,
-                     engine=LocalEngine(chunk_size=3))
+    x = encode_texts(
+        fake_encoder, [f"t{i}" for i in range(10)], batch_size=4, show_progress=False, engine=LocalEngine(chunk_size=3)
+    )
     assert x.shape == (10, 8) and fake_encoder.calls == 3  # chunks of max(3, 4) texts
 
 
@@ -71,8 +72,13 @@ def test_ray_engine_equals_local_and_fills_the_same_cache(local_ray, tiny_checkp
 @pytest.mark.slow
 def test_multiprocess_engine_equals_local(tiny_checkpoint, local_reference):
     enc = load_encoder(str(tiny_checkpoint), max_seq_length=32)
-    x = encode_texts(enc, texts_200(), batch_size=16, show_progress=False,
-                     engine=MultiProcessEngine(devices=("cpu", "cpu"), chunk_size=50))
+    x = encode_texts(
+        enc,
+        texts_200(),
+        batch_size=16,
+        show_progress=False,
+        engine=MultiProcessEngine(devices=("cpu", "cpu"), chunk_size=50),
+    )
     np.testing.assert_allclose(x, local_reference, atol=1e-5)
 
 
@@ -171,7 +177,10 @@ def test_manifest_says_where_a_sample_fit_transforms_the_rest():
 def test_cuda_asked_for_without_cuda_fails_before_any_model_loads(capsys, tiny_csv, tmp_path):
     from simcse_lab.cli import main
 
-    for extra in (["--set", "encode.device=cuda"], ["--set", "encode.engine=multiprocess", "--set", "encode.devices=[cuda:0]"]):
+    for extra in (
+        ["--set", "encode.device=cuda"],
+        ["--set", "encode.engine=multiprocess", "--set", "encode.devices=[cuda:0]"],
+    ):
         code = main(["compare", "--set", f"corpus.source={tiny_csv}", "--set", f"data_dir={tmp_path}", *extra, "-q"])
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
         assert code == 2 and len(err) == 1 and "torch sees no CUDA GPU on this machine" in err[0], err

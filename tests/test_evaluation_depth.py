@@ -1,6 +1,5 @@
 """Issue 4: STS-B, supervised SimCSE data, miCSE, cached MNRL, held-out evaluator, confidence intervals."""
 
-
 import numpy as np
 import pytest
 
@@ -15,8 +14,7 @@ TINY = TrainConfig(epochs=1, batch_size=8, learning_rate=1e-3, max_seq_length=16
 def test_parse_sts_handles_extra_fields_and_quotes(tmp_path):
     path = tmp_path / "sts.csv"
     path.write_text(
-        'g\tMSRvid\t2012\t0001\t5.000\tA "quoted" man.\tA man.\n'
-        "g\tnews\t2014\t0002\t1.250\tOne.\tTwo.\textra\tfields\n"
+        'g\tMSRvid\t2012\t0001\t5.000\tA "quoted" man.\tA man.\ng\tnews\t2014\t0002\t1.250\tOne.\tTwo.\textra\tfields\n'
     )
     pairs = parse_sts(path, "dev")
     assert pairs.sentences1 == ['A "quoted" man.', "One."] and pairs.sentences2 == ["A man.", "Two."]
@@ -130,8 +128,15 @@ def test_micse_and_cached_losses_train(tmp_path, tiny_checkpoint, tiny_df, optio
     from simcse_lab.training.simcse import train_simcse
 
     cfg = dataclasses.replace(TINY, **option)
-    log = train_simcse(str(tiny_checkpoint), tiny_df.Text.tolist(), cfg, output_dir=tmp_path / "r", seed=0,
-                       device="cpu", show_progress=False).log
+    log = train_simcse(
+        str(tiny_checkpoint),
+        tiny_df.Text.tolist(),
+        cfg,
+        output_dir=tmp_path / "r",
+        seed=0,
+        device="cpu",
+        show_progress=False,
+    ).log
     assert log["global_step"] == 8 and np.isfinite(log["train_loss"])
 
 
@@ -160,10 +165,13 @@ def test_hard_negatives_are_in_the_batch(tmp_path, tiny_checkpoint, monkeypatch)
         return Spy()
 
     monkeypatch.setattr(losses, "make_loss", spy_loss)
-    triplets = [(f"the {w} was great {i}", f"a {w} was nice {i}", f"the coffee was bad {i}") for i, w in
-                enumerate(["puzzle", "lego", "doll", "kite"] * 4)]
-    train.train_supervised_simcse(str(tiny_checkpoint), triplets, TINY, output_dir=tmp_path / "s", seed=0,
-                                  device="cpu", show_progress=False)
+    triplets = [
+        (f"the {w} was great {i}", f"a {w} was nice {i}", f"the coffee was bad {i}")
+        for i, w in enumerate(["puzzle", "lego", "doll", "kite"] * 4)
+    ]
+    train.train_supervised_simcse(
+        str(tiny_checkpoint), triplets, TINY, output_dir=tmp_path / "s", seed=0, device="cpu", show_progress=False
+    )
     assert seen and all(len(cols) == 3 for cols in seen)  # anchor, positive, hard negative
     assert seen[0] == [8, 8, 8]
 
@@ -176,8 +184,17 @@ def test_heldout_evaluator_logs_and_keeps_the_best(tmp_path, tiny_checkpoint, ti
 
     cfg = dataclasses.replace(TINY, eval_steps=2, eval_n_texts=30, keep_best=True)
     texts, labels = tiny_df.Text.tolist(), tiny_df.Cat1.to_numpy()
-    log = train_simcse(str(tiny_checkpoint), texts[::2], cfg, output_dir=tmp_path / "e", seed=0, device="cpu",
-                       show_progress=False, eval_texts=texts[1::2], eval_labels=labels[1::2]).log
+    log = train_simcse(
+        str(tiny_checkpoint),
+        texts[::2],
+        cfg,
+        output_dir=tmp_path / "e",
+        seed=0,
+        device="cpu",
+        show_progress=False,
+        eval_texts=texts[1::2],
+        eval_labels=labels[1::2],
+    ).log
     evals = [e for e in log["log_history"] if "eval_heldout_v_measure" in e]
     assert len(evals) == 2  # steps 2 and 4 of 4
     held = log["heldout_v_measure"]

@@ -133,29 +133,49 @@ def test_seed_profile_code_path_with_local_stand_ins(tmp_path, tiny_csv, tiny_ch
 def test_an_unlabelled_corpus_is_scored_without_labels(tmp_path):
     txt = tmp_path / "t.txt"
     txt.write_text("\n".join(f"{w} line {i}" for i in range(20) for w in ("red wine", "green tea")))
-    cfg = with_overrides(ExperimentConfig(), {
-        "corpus.source": str(txt), "data_dir": str(tmp_path), "models.encoders": ["tfidf-lsa"],
-        "models.simcse_from": [], "metrics.sts_splits": [], "cluster.spaces": ["raw"],
-        "cluster.methods": ["kmeans"], "reduce.n_neighbors": 5})
+    cfg = with_overrides(
+        ExperimentConfig(),
+        {
+            "corpus.source": str(txt),
+            "data_dir": str(tmp_path),
+            "models.encoders": ["tfidf-lsa"],
+            "models.simcse_from": [],
+            "metrics.sts_splits": [],
+            "cluster.spaces": ["raw"],
+            "cluster.methods": ["kmeans"],
+            "reduce.n_neighbors": 5,
+        },
+    )
     result = run(cfg)
     assert result.labels_true is None and result.level == "" and result.main_metric == "silhouette"
-    row, = result.table.to_dict("records")
+    (row,) = result.table.to_dict("records")
     assert row["level"] == "" and np.isnan(row["v_measure"]) and row["silhouette"] > 0.5
     assert result.manifest["k_choice"]["tfidf-lsa kmeans/raw"]["n_classes"] is None
 
 
 def test_config_problems_are_caught_before_work(tmp_path):
     cfg = with_overrides(ExperimentConfig(), {"cluster.methods": ["kmeans", "spectral"], "data_dir": str(tmp_path)})
-    with pytest.raises(ValueError, match=r"cluster.methods: unknown value 'spectral' \(allowed: kmeans, hdbscan, evoc\)"):
+    with pytest.raises(
+        ValueError, match=r"cluster.methods: unknown value 'spectral' \(allowed: kmeans, hdbscan, evoc\)"
+    ):
         run(cfg)
     assert not (tmp_path / "raw").exists()
 
 
 def test_seeds_repeat_the_comparison_and_report_their_spread(tmp_path, tiny_csv, tiny_checkpoint):
     cfg = tiny_config(
-        tmp_path, tiny_csv, tiny_checkpoint,
-        **{"models.encoders": ["tfidf-lsa"], "models.simcse_from": [], "metrics.n_seeds": 3, "corpus.n_samples": 45,
-           "reduce.plot_2d": False, "cluster.spaces": ["raw"], "cluster.methods": ["kmeans"]},
+        tmp_path,
+        tiny_csv,
+        tiny_checkpoint,
+        **{
+            "models.encoders": ["tfidf-lsa"],
+            "models.simcse_from": [],
+            "metrics.n_seeds": 3,
+            "corpus.n_samples": 45,
+            "reduce.plot_2d": False,
+            "cluster.spaces": ["raw"],
+            "cluster.methods": ["kmeans"],
+        },
     )
     result = run(cfg)
     assert sorted(result.table["seed"].unique()) == [42, 43, 44]
@@ -174,14 +194,24 @@ def test_sts_columns_and_supervised_simcse_rows(tmp_path, tiny_csv, tiny_checkpo
     """STS-B Spearman lands in model_metrics; supervised SimCSE trains from (stand-in) NLI triplets."""
     from simcse_lab.corpus import benchmarks as evalsets
 
-    triplets = [(f"the {w} was great", f"a {w} was nice", f"the coffee was bad number {i}")
-                for i, w in enumerate(["puzzle", "lego", "doll", "kite", "game", "blocks"] * 4)]
+    triplets = [
+        (f"the {w} was great", f"a {w} was nice", f"the coffee was bad number {i}")
+        for i, w in enumerate(["puzzle", "lego", "doll", "kite", "game", "blocks"] * 4)
+    ]
     monkeypatch.setattr(evalsets, "load_nli_triplets", lambda *a, **k: triplets)
     cfg = tiny_config(
-        tmp_path, tiny_csv, tiny_checkpoint,
-        **{"models.encoders": ["tfidf-lsa"], "models.simcse_from": [], "models.supervised_simcse_from":
-           [str(tiny_checkpoint)], "metrics.sts_splits": ["dev"], "reduce.plot_2d": False,
-           "cluster.spaces": ["raw"], "cluster.methods": ["kmeans"]},
+        tmp_path,
+        tiny_csv,
+        tiny_checkpoint,
+        **{
+            "models.encoders": ["tfidf-lsa"],
+            "models.simcse_from": [],
+            "models.supervised_simcse_from": [str(tiny_checkpoint)],
+            "metrics.sts_splits": ["dev"],
+            "reduce.plot_2d": False,
+            "cluster.spaces": ["raw"],
+            "cluster.methods": ["kmeans"],
+        },
     )
     result = run(cfg)
     geo = result.model_metrics.set_index("model")
@@ -196,14 +226,25 @@ def test_offline_seed_design_with_an_mlm_pretrained_encoder(tmp_path, tiny_csv, 
     cfg = with_overrides(
         load_config("seed-offline"),
         {
-            "data_dir": str(tmp_path / "data"), "runs_dir": str(tmp_path / "runs"),
-            "corpus.source": str(tiny_csv), "corpus.n_samples": 45,
+            "data_dir": str(tmp_path / "data"),
+            "runs_dir": str(tmp_path / "runs"),
+            "corpus.source": str(tiny_csv),
+            "corpus.n_samples": 45,
             "models.encoders": ["mlm", "tfidf-lsa"],
-            "pretrain.tokenizer": str(tiny_checkpoint), "pretrain.hidden_size": 32, "pretrain.num_layers": 2,
-            "pretrain.num_heads": 2, "pretrain.max_steps": 6, "pretrain.batch_size": 16,
-            "pretrain.max_seq_length": 16, "encode.max_seq_length": 16, "encode.show_progress": False,
-            "reduce.n_neighbors": 10, "metrics.sts_splits": [], "metrics.n_alignment_texts": 10,
-            "metrics.n_bootstrap": 0, **TINY_TRAIN,
+            "pretrain.tokenizer": str(tiny_checkpoint),
+            "pretrain.hidden_size": 32,
+            "pretrain.num_layers": 2,
+            "pretrain.num_heads": 2,
+            "pretrain.max_steps": 6,
+            "pretrain.batch_size": 16,
+            "pretrain.max_seq_length": 16,
+            "encode.max_seq_length": 16,
+            "encode.show_progress": False,
+            "reduce.n_neighbors": 10,
+            "metrics.sts_splits": [],
+            "metrics.n_alignment_texts": 10,
+            "metrics.n_bootstrap": 0,
+            **TINY_TRAIN,
         },
     )
     result = run(cfg)

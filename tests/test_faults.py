@@ -28,11 +28,31 @@ import pytest
 from simcse_lab.cli import main
 
 FAST = [
-    "--set", "corpus.n_samples=null", "--set", "corpus.heldout=0", "--set", "corpus.drop_labels=[]",
-    "--set", "models.encoders=[tfidf-lsa]",
-    "--set", "models.simcse_from=[]", "--set", "cluster.methods=[kmeans]", "--set", "cluster.spaces=[raw]",
-    "--set", "reduce.plot_2d=false", "--set", "metrics.sts_splits=[]", "--set", "metrics.n_alignment_texts=0",
-    "--set", "metrics.n_bootstrap=5", "--set", "encode.show_progress=false", "-q",
+    "--set",
+    "corpus.n_samples=null",
+    "--set",
+    "corpus.heldout=0",
+    "--set",
+    "corpus.drop_labels=[]",
+    "--set",
+    "models.encoders=[tfidf-lsa]",
+    "--set",
+    "models.simcse_from=[]",
+    "--set",
+    "cluster.methods=[kmeans]",
+    "--set",
+    "cluster.spaces=[raw]",
+    "--set",
+    "reduce.plot_2d=false",
+    "--set",
+    "metrics.sts_splits=[]",
+    "--set",
+    "metrics.n_alignment_texts=0",
+    "--set",
+    "metrics.n_bootstrap=5",
+    "--set",
+    "encode.show_progress=false",
+    "-q",
 ]
 
 
@@ -44,8 +64,11 @@ def run_cli(capsys, *argv) -> tuple[int, str, list[str]]:
 
 def snapshot(folder: Path) -> dict[str, str]:
     """sha256 of every file under ``folder`` (relative path -> digest)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 class Earlier:
@@ -56,8 +79,15 @@ class Earlier:
         self.csv = csv
         self.data = tmp_path / "data"
         self.runs = tmp_path / "runs"
-        self.args = ["--set", f"corpus.source={csv}", "--set", f"data_dir={self.data}",
-                     "--set", f"runs_dir={self.runs}", *FAST]
+        self.args = [
+            "--set",
+            f"corpus.source={csv}",
+            "--set",
+            f"data_dir={self.data}",
+            "--set",
+            f"runs_dir={self.runs}",
+            *FAST,
+        ]
         code, _, err = run_cli(capsys, "compare", *self.args)
         assert code == 0, err
         (self.run_dir,) = [p for p in self.runs.iterdir() if not p.name.startswith(".")]
@@ -103,9 +133,12 @@ def read_only(path: Path):
 def small_disk(path: Path, size_kb: int):
     """A real, small filesystem at ``path`` (tmpfs, root only), to fill up."""
     path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(path)], capture_output=True
-    ).returncode:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(path)], capture_output=True
+        ).returncode
+    ):
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
         yield path
@@ -132,14 +165,26 @@ def _corpus_cases(tmp: Path, df: pd.DataFrame) -> list[tuple[str, list[str], str
         ("missing file", ["--set", f"corpus.source={tmp / 'nope.csv'}"], "corpus file not found"),
         ("folder as corpus", ["--set", f"corpus.source={folder}"], "corpus path is a folder"),
         ("empty file", ["--set", f"corpus.source={write(tmp / 'empty.csv', '')}"], "could not read empty.csv"),
-        ("header only", ["--set", f"corpus.source={write(tmp / 'header.csv', 'Text,Cat1' + chr(10))}"],
-         "empty after cleaning"),
-        ("binary garbage", ["--set", f"corpus.source={write(tmp / 'bin.csv', bytes(range(256)) * 50)}"],
-         "could not read bin.csv"),
-        ("corrupt parquet", ["--set", f"corpus.source={write(tmp / 'bad.parquet', b'PAR1 not really')}"],
-         "could not read bad.parquet"),
-        ("broken jsonl", ["--set", f"corpus.source={write(tmp / 'bad.jsonl', '{not json' + chr(10))}"],
-         "could not read bad.jsonl"),
+        (
+            "header only",
+            ["--set", f"corpus.source={write(tmp / 'header.csv', 'Text,Cat1' + chr(10))}"],
+            "empty after cleaning",
+        ),
+        (
+            "binary garbage",
+            ["--set", f"corpus.source={write(tmp / 'bin.csv', bytes(range(256)) * 50)}"],
+            "could not read bin.csv",
+        ),
+        (
+            "corrupt parquet",
+            ["--set", f"corpus.source={write(tmp / 'bad.parquet', b'PAR1 not really')}"],
+            "could not read bad.parquet",
+        ),
+        (
+            "broken jsonl",
+            ["--set", f"corpus.source={write(tmp / 'bad.jsonl', '{not json' + chr(10))}"],
+            "could not read bad.jsonl",
+        ),
         ("unknown format", ["--set", f"corpus.source={write(tmp / 'x.xlsx', 'x')}"], "unknown corpus format .xlsx"),
         ("missing text column", ["--set", "corpus.text_column=body"], "has no text column 'body'"),
         ("missing label column", ["--set", "corpus.label_columns=[Dept]"], "no label column(s) ['Dept']"),
@@ -161,18 +206,21 @@ def test_bad_corpus_files(earlier, tiny_df, capsys):
 # --------------------------------------------------------------------------- config
 
 
-@pytest.mark.parametrize("extra,msg", [
-    (["--set", "bogus.key=1"], "unknown config key 'bogus.key'"),
-    (["--set", "corpus.n_sample=5"], "did you mean 'corpus.n_samples'"),
-    (["--set", "corpus.n_samples=abc"], "must be an integer"),
-    (["--set", "corpus.n_samples=1"], "corpus.n_samples"),
-    (["--set", "train.learning_rate=2"], "train.learning_rate"),
-    (["--set", "cluster.methods=[dbscan]"], "dbscan"),
-    (["--set", "corpus.n_samples"], "must look like section.key=value"),
-    (["--set", "models.encoders=[a"], "not valid YAML"),
-    (["--set", "name=../../x"], "name must be a plain folder name"),
-    (["--set", "corpus.source=https://example.org/reviews.csv"], "is a URL; download the file first"),
-])
+@pytest.mark.parametrize(
+    "extra,msg",
+    [
+        (["--set", "bogus.key=1"], "unknown config key 'bogus.key'"),
+        (["--set", "corpus.n_sample=5"], "did you mean 'corpus.n_samples'"),
+        (["--set", "corpus.n_samples=abc"], "must be an integer"),
+        (["--set", "corpus.n_samples=1"], "corpus.n_samples"),
+        (["--set", "train.learning_rate=2"], "train.learning_rate"),
+        (["--set", "cluster.methods=[dbscan]"], "dbscan"),
+        (["--set", "corpus.n_samples"], "must look like section.key=value"),
+        (["--set", "models.encoders=[a"], "not valid YAML"),
+        (["--set", "name=../../x"], "name must be a plain folder name"),
+        (["--set", "corpus.source=https://example.org/reviews.csv"], "is a URL; download the file first"),
+    ],
+)
 def test_bad_config_values(earlier, capsys, extra, msg):
     code, _, err = run_cli(capsys, "compare", *earlier.args, *extra)
     one_line(code, err, msg)
@@ -214,8 +262,10 @@ def test_bad_models(earlier, tiny_checkpoint, capsys, monkeypatch):
         (["train", "--model", "tfidf-lsa"], "'tfidf-lsa' is not a trainable model"),
         (["train", "--model", str(tiny_checkpoint), "--method", "simcsx"], "unknown training method 'simcsx'"),
         # offline, a hub id not in the local cache: one line at once, not a minute of retries
-        (["compare", "--set", "models.encoders=[sentence-transformers/no-such-model]"],
-         "is not in the local Hugging Face cache and the hub"),
+        (
+            ["compare", "--set", "models.encoders=[sentence-transformers/no-such-model]"],
+            "is not in the local Hugging Face cache and the hub",
+        ),
         (["compare", "--set", "encode.device=gpu"], "encode.device must be cpu, cuda, cuda:N or mps, got 'gpu'"),
     ]
     for argv, msg in cases:
@@ -230,8 +280,9 @@ def test_bad_models(earlier, tiny_checkpoint, capsys, monkeypatch):
 def test_runs_dir_that_is_a_file_fails_before_any_compute(earlier, capsys):
     blocker = write(earlier.tmp / "runs_file", "x")
     data = earlier.tmp / "fresh-data"
-    code, _, err = run_cli(capsys, "compare", *earlier.args, "--set", f"runs_dir={blocker / 'sub'}",
-                           "--set", f"data_dir={data}")
+    code, _, err = run_cli(
+        capsys, "compare", *earlier.args, "--set", f"runs_dir={blocker / 'sub'}", "--set", f"data_dir={data}"
+    )
     one_line(code, err, "is a file, not a folder")
     assert not (data / "interim" / "embeddings").exists()  # nothing was encoded first
     assert earlier.unchanged()
@@ -257,8 +308,9 @@ def test_read_only_embedding_cache_warns_once_and_goes_on(earlier, capsys, caplo
     data = earlier.tmp / "ro-data"
     emb = data / "interim" / "embeddings"
     with read_only(emb):
-        code, out, err = run_cli(capsys, "compare", *earlier.args, "--set", f"data_dir={data}",
-                                 "--set", f"runs_dir={earlier.tmp / 'runs2'}")
+        code, out, err = run_cli(
+            capsys, "compare", *earlier.args, "--set", f"data_dir={data}", "--set", f"runs_dir={earlier.tmp / 'runs2'}"
+        )
     assert code == 0, err
     warnings = [ln for ln in warnings_of(caplog) if "cannot be written" in ln]
     assert len(warnings) == 1 and str(emb) in warnings[0]
@@ -285,8 +337,15 @@ def test_full_disk_during_save_keeps_the_earlier_run(earlier, capsys, monkeypatc
 
 def test_real_full_disk_keeps_the_earlier_run(tmp_path, tiny_csv, capsys):
     with small_disk(tmp_path / "disk", 400) as disk:
-        base = ["--set", f"corpus.source={tiny_csv}", "--set", f"data_dir={tmp_path / 'data'}",
-                "--set", f"runs_dir={disk}", *FAST]
+        base = [
+            "--set",
+            f"corpus.source={tiny_csv}",
+            "--set",
+            f"data_dir={tmp_path / 'data'}",
+            "--set",
+            f"runs_dir={disk}",
+            *FAST,
+        ]
         code, _, err = run_cli(capsys, "compare", *base, "--run-dir", disk / "run")
         assert code == 0, err
         before = snapshot(disk / "run")
@@ -369,7 +428,7 @@ def test_two_saves_at_once_leave_one_whole_run(earlier):
                 with atomic_folder(target) as tmp:
                     for i in range(20):
                         (tmp / f"f{i}.txt").write_text(tag)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
     threads = [threading.Thread(target=publish, args=(t,)) for t in "ab"]
@@ -387,8 +446,15 @@ def test_two_identical_processes_at_once_agree(earlier):
     """Two identical compare processes on a cold cache: both finish, the results agree."""
     args = [a if not a.startswith("data_dir=") else f"data_dir={earlier.tmp / 'cold'}" for a in earlier.args]
     args = [a if not a.startswith("runs_dir=") else f"runs_dir={earlier.tmp / 'both'}" for a in args]
-    procs = [subprocess.Popen([sys.executable, "-m", "simcse_lab.cli", "compare", *args],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "simcse_lab.cli", "compare", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
     (run_dir,) = [p for p in (earlier.tmp / "both").iterdir()]
@@ -431,8 +497,9 @@ def test_encode_out_paths(earlier, capsys):
     folder.mkdir()
     code, _, err = run_cli(capsys, "encode", "--model", "tfidf-lsa", "--out", folder, *earlier.args)
     one_line(code, err, "is a folder; give a file path")
-    code, _, err = run_cli(capsys, "encode", "--model", "tfidf-lsa", "--out", write(tmp / "f", "x") / "emb.npy",
-                           *earlier.args)
+    code, _, err = run_cli(
+        capsys, "encode", "--model", "tfidf-lsa", "--out", write(tmp / "f", "x") / "emb.npy", *earlier.args
+    )
     one_line(code, err, "is a file, not a folder")
     with read_only(tmp / "ro-out") as ro:
         code, _, err = run_cli(capsys, "encode", "--model", "tfidf-lsa", "--out", ro / "emb.npy", *earlier.args)
@@ -449,8 +516,9 @@ def test_encode_out_paths(earlier, capsys):
 
 
 def test_n_samples_above_the_corpus_says_so(earlier, capsys, caplog):
-    code, _, err = run_cli(capsys, "compare", *earlier.args, "--set", "corpus.n_samples=5000",
-                           "--set", f"runs_dir={earlier.tmp / 'other'}")
+    code, _, err = run_cli(
+        capsys, "compare", *earlier.args, "--set", "corpus.n_samples=5000", "--set", f"runs_dir={earlier.tmp / 'other'}"
+    )
     assert code == 0
     assert any("n_samples=5000 but only 60 texts" in ln for ln in warnings_of(caplog))
 
@@ -458,8 +526,15 @@ def test_n_samples_above_the_corpus_says_so(earlier, capsys, caplog):
 def test_kaggle_file_with_one_valued_finer_levels_is_scored_on_the_rest(earlier, tiny_df, capsys, caplog):
     kaggle = earlier.tmp / "train_40k.csv"
     tiny_df.assign(Cat2="unknown", Cat3="unknown").to_csv(kaggle, index=False)
-    code, _, err = run_cli(capsys, "compare", *earlier.args, "--set", f"corpus.source={kaggle}",
-                           "--set", f"runs_dir={earlier.tmp / 'kaggle'}")
+    code, _, err = run_cli(
+        capsys,
+        "compare",
+        *earlier.args,
+        "--set",
+        f"corpus.source={kaggle}",
+        "--set",
+        f"runs_dir={earlier.tmp / 'kaggle'}",
+    )
     assert code == 0, err
     assert any("['Cat2', 'Cat3'] have 1 class after cleaning and are not scored" in ln for ln in warnings_of(caplog))
     (run_dir,) = list((earlier.tmp / "kaggle").iterdir())
@@ -470,14 +545,23 @@ def test_kaggle_file_with_one_valued_finer_levels_is_scored_on_the_rest(earlier,
 # --------------------------------------------------------------------------- training
 
 
-TINY_TRAIN = ["--set", "train.max_seq_length=16", "--set", "encode.max_seq_length=16", "--set", "train.batch_size=8",
-              "--set", "train.learning_rate=1e-3"]
+TINY_TRAIN = [
+    "--set",
+    "train.max_seq_length=16",
+    "--set",
+    "encode.max_seq_length=16",
+    "--set",
+    "train.batch_size=8",
+    "--set",
+    "train.learning_rate=1e-3",
+]
 
 
 @pytest.mark.slow
 def test_one_step_training_is_refused(earlier, tiny_checkpoint, capsys):
-    code, out, err = run_cli(capsys, "train", "--model", tiny_checkpoint, *earlier.args, *TINY_TRAIN,
-                             "--set", "train.batch_size=64")
+    code, out, err = run_cli(
+        capsys, "train", "--model", tiny_checkpoint, *earlier.args, *TINY_TRAIN, "--set", "train.batch_size=64"
+    )
     one_line(code, err, "the schedule has 1 optimizer step, inside the warm-up at learning rate 0")
     assert "trained model" not in out
     assert not list((earlier.data / "interim" / "models").glob("simcse-*/model"))
@@ -523,21 +607,32 @@ def test_a_cached_model_whose_files_changed_is_trained_again(earlier, tiny_check
     args = ["train", "--model", tiny_checkpoint, *earlier.args, *TINY_TRAIN]
     assert run_cli(capsys, *args)[0] == 0
     (model,) = list((earlier.data / "interim" / "models").glob("simcse-*/model"))
+
     def weights_and_tokenizer():  # the model card (README.md) records the session's training log
         return {k: v for k, v in snapshot(model).items() if k != "README.md"}
 
     intact = weights_and_tokenizer()
-    for damage, says in [("model.safetensors", "model/model.safetensors is missing, new or changed"),
-                         ("tokenizer.json", "model/tokenizer.json is missing, new or changed"),
-                         ("../training_log.json", "training_log.json is unreadable (JSONDecodeError")]:
+    for damage, says in [
+        ("model.safetensors", "model/model.safetensors is missing, new or changed"),
+        ("tokenizer.json", "model/tokenizer.json is missing, new or changed"),
+        ("../training_log.json", "training_log.json is unreadable (JSONDecodeError"),
+    ]:
         target = model / damage
         if damage == "tokenizer.json":
             target.unlink()
         else:
             target.write_bytes(target.read_bytes()[:100])
         caplog.clear()
-        code, _, err = run_cli(capsys, "encode", "--model", f"simcse({tiny_checkpoint})", "--out",
-                               earlier.tmp / "e.npy", *earlier.args, *TINY_TRAIN)
+        code, _, err = run_cli(
+            capsys,
+            "encode",
+            "--model",
+            f"simcse({tiny_checkpoint})",
+            "--out",
+            earlier.tmp / "e.npy",
+            *earlier.args,
+            *TINY_TRAIN,
+        )
         assert code == 0, err
         assert any(says in ln and "training it again" in ln for ln in warnings_of(caplog)), damage
         assert weights_and_tokenizer() == intact
@@ -552,7 +647,11 @@ def test_train_output_is_reused_only_for_the_same_request(earlier, tiny_checkpoi
     assert run_cli(capsys, *args)[0] == 0 and snapshot(out_dir) == before  # the same request: reused
     other = earlier.tmp / "other.csv"
     tiny_df.iloc[:50].to_csv(other, index=False)
-    for change in (["--set", f"corpus.source={other}"], ["--set", "train.epochs=2"], ["--set", "train.learning_rate=5e-4"]):
+    for change in (
+        ["--set", f"corpus.source={other}"],
+        ["--set", "train.epochs=2"],
+        ["--set", "train.learning_rate=5e-4"],
+    ):
         code, _, err = run_cli(capsys, *args, *change)
         one_line(code, err, "holds a model that cannot be reused: it was trained for another request")
         assert snapshot(out_dir) == before
@@ -606,8 +705,11 @@ def test_notebook_with_a_bad_parameter_fails_in_one_line(tmp_path, tiny_csv):
     root = Path(__file__).resolve().parents[1]
     with pytest.raises(pm.PapermillExecutionError) as info:
         pm.execute_notebook(
-            str(root / "notebooks" / "01_corpus.ipynb"), str(tmp_path / "out.ipynb"), cwd=str(root / "notebooks"),
-            kernel_name="python3", progress_bar=False,
+            str(root / "notebooks" / "01_corpus.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            cwd=str(root / "notebooks"),
+            kernel_name="python3",
+            progress_bar=False,
             parameters={"corpus_source": str(tiny_csv), "corpus_n_samples": 1, "data_dir": str(tmp_path / "d")},
         )
     (line,) = info.value.traceback
@@ -622,8 +724,11 @@ def test_papermill_parameter_that_is_no_parameter_fails_in_one_line(tmp_path, ti
     root = Path(__file__).resolve().parents[1]
     with pytest.raises(pm.PapermillExecutionError) as info:
         pm.execute_notebook(
-            str(root / "notebooks" / "01_corpus.ipynb"), str(tmp_path / "out.ipynb"), cwd=str(root / "notebooks"),
-            kernel_name="python3", progress_bar=False,
+            str(root / "notebooks" / "01_corpus.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            cwd=str(root / "notebooks"),
+            kernel_name="python3",
+            progress_bar=False,
             parameters={"corpus_source": str(tiny_csv), "corpus_n_sample": 20, "data_dir": str(tmp_path / "d")},
         )
     (line,) = info.value.traceback
@@ -633,10 +738,24 @@ def test_papermill_parameter_that_is_no_parameter_fails_in_one_line(tmp_path, ti
 
 @pytest.mark.slow
 def test_selftrain_with_more_clusters_than_texts_can_pair_names_the_setting(earlier, tiny_checkpoint, capsys):
-    code, _, err = run_cli(capsys, "train", "--model", tiny_checkpoint, "--method", "selftrain", *earlier.args,
-                           *TINY_TRAIN, "--set", "corpus.n_samples=30", "--set", "selftrain.n_clusters=29",
-                           "--set", "selftrain.loss=mnrl")
-    one_line(code, err, "selftrain.n_clusters=29: 30 training texts leave")
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--model",
+        tiny_checkpoint,
+        "--method",
+        "selftrain",
+        *earlier.args,
+        *TINY_TRAIN,
+        "--set",
+        "corpus.n_samples=30",
+        "--set",
+        "selftrain.n_clusters=29",
+        "--set",
+        "selftrain.loss=mnrl",
+    )
+    # 29 clusters of 2 cannot come out of 30 texts: refused before any pseudo-label is made
+    one_line(code, err, "selftrain.n_clusters=29 (its setting) is too many clusters for 30 training texts")
     assert "lower selftrain.n_clusters" in err[0]
 
 
@@ -646,9 +765,25 @@ def test_quiet_means_quiet(earlier, tiny_checkpoint, method):
     """-q: no progress bar (ours, the trainer's, the model card's), no trainer log dicts, no library
     warnings (TSDAE's decoder load report among them); only the result on stdout."""
     proc = subprocess.run(
-        [sys.executable, "-m", "simcse_lab.cli", "train", "--model", str(tiny_checkpoint), "--method", method,
-         *earlier.args, *TINY_TRAIN,
-         "--set", "encode.show_progress=true", "-q"], capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "simcse_lab.cli",
+            "train",
+            "--model",
+            str(tiny_checkpoint),
+            "--method",
+            method,
+            *earlier.args,
+            *TINY_TRAIN,
+            "--set",
+            "encode.show_progress=true",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-1000:]
     assert proc.stderr.strip() == "", proc.stderr[-1000:]
     assert "{'loss'" not in proc.stdout and "train_runtime" not in proc.stdout and "%|" not in proc.stdout
@@ -665,13 +800,19 @@ def test_headings_say_what_ran(earlier, capsys):
 
 def test_a_label_level_with_very_many_classes_is_warned_about_before_kmeans(earlier, capsys, caplog):
     many = earlier.tmp / "many.csv"
-    pd.DataFrame({"Text": [f"order {i} of item {i // 2} in colour {i % 7}" for i in range(300)],
-                  "Cat1": [f"sku-{i // 2}" for i in range(300)]}).to_csv(many, index=False)
-    code, _, err = run_cli(capsys, "compare", *earlier.args, "--set", f"corpus.source={many}",
-                           "--set", "metrics.n_bootstrap=0")
+    pd.DataFrame(
+        {
+            "Text": [f"order {i} of item {i // 2} in colour {i % 7}" for i in range(300)],
+            "Cat1": [f"sku-{i // 2}" for i in range(300)],
+        }
+    ).to_csv(many, index=False)
+    code, _, err = run_cli(
+        capsys, "compare", *earlier.args, "--set", f"corpus.source={many}", "--set", "metrics.n_bootstrap=0"
+    )
     assert code == 0, err
-    assert any("KMeans will make one cluster per class of 'Cat1': k=150 for 300 texts" in ln
-               for ln in warnings_of(caplog))
+    assert any(
+        "KMeans will make one cluster per class of 'Cat1': k=150 for 300 texts" in ln for ln in warnings_of(caplog)
+    )
 
 
 def test_the_reports_v_measure_table_has_one_header_row(earlier):
@@ -679,3 +820,25 @@ def test_the_reports_v_measure_table_has_one_header_row(earlier):
     table = page.split("<h2>V-measure against")[1].split("</table>")[0]
     head = table.split("<thead>")[1].split("</thead>")[0]
     assert head.count("<tr") == 1 and "<th>model</th>" in head
+
+
+def test_a_cache_record_edited_or_garbled_is_a_miss_named_by_its_file(tmp_path, caplog):
+    import json
+
+    from simcse_lab.core.cache import ArrayCache
+    from simcse_lab.evaluation.clustering_cache import CachedClustering, load_clustering, save_clustering
+
+    cache = ArrayCache(tmp_path)
+    labels = np.array([0, 0, 1, 1, 2], dtype=np.int64)
+    entry = CachedClustering(
+        labels={"kmeans": labels}, probabilities={"kmeans": None}, scored={"kmeans": [["L", {"v_measure": 0.5}]]}
+    )
+    save_clustering(cache, "k1", entry)
+    back = load_clustering(cache, "k1", 5)
+    assert back is not None and back.scored["kmeans"][0][1]["v_measure"] == 0.5
+    record = json.loads((tmp_path / "k1.json").read_text())
+    record["scored"]["kmeans"][0][1]["v_measure"] = 0.99  # a score edited by hand
+    (tmp_path / "k1.json").write_text(json.dumps(record))
+    assert load_clustering(cache, "k1", 5) is None and "k1.json was changed" in caplog.text
+    (tmp_path / "k1.json").write_text("{not json")
+    assert cache.load("k1") is None and "cache record k1.json is unreadable" in caplog.text

@@ -1,13 +1,17 @@
-"""Rooms by pipeline stage: imports point down, modules stay small, the public API stays light."""
+"""Rooms by pipeline stage: imports point down the stage order, no module imports itself back
+through others, the public API stays light."""
 
 import ast
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "simcse_lab"
-STAGES = ("core", "corpus", "encoding", "training", "clustering", "evaluation", "reporting")
+#: the stage order docs/layout.md documents: a stage imports only core and the stages before it
+STAGES = ("core", "corpus", "encoding", "clustering", "evaluation", "training", "reporting")
 TOP = ("experiment", "sweep", "cli", "lessons")
 
 
@@ -42,9 +46,57 @@ def test_core_imports_no_stage():
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
-def test_no_module_over_300_lines():
-    long = {str(p.relative_to(ROOT)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines())) > 300}
-    assert not long
+def _stage_of(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in STAGES else None
+
+
+def test_every_import_points_down_the_stage_order():
+    wrong = []
+    for stage in STAGES:
+        allowed = set(STAGES[: STAGES.index(stage) + 1])
+        for path in (PKG / stage).rglob("*.py"):
+            for name in _imports(path):
+                target = _stage_of(name)
+                if target is not None and target not in allowed:
+                    wrong.append(f"{path.relative_to(ROOT)} imports {name} ({stage} -> {target})")
+    assert not wrong, "\n".join(wrong)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Every simcse_lab module and the simcse_lab modules it imports (at any depth)."""
+    modules = {}
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(rel[:-1] if rel[-1] == "__init__" else rel)] = path
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for imported in _imports(path):
+            while imported and imported not in modules:  # "from package import name": the package
+                imported = imported.rsplit(".", 1)[0] if "." in imported else ""
+            if imported and imported != name:
+                deps.add(imported)
+        graph[name] = deps
+    return graph
+
+
+def test_no_import_circles():
+    from graphlib import CycleError, TopologicalSorter
+
+    try:
+        tuple(TopologicalSorter(_module_graph()).static_order())
+    except CycleError as exc:
+        raise AssertionError(f"import circle: {' -> '.join(exc.args[1])}") from None
+
+
+def test_the_circle_check_finds_a_circle():
+    from graphlib import CycleError, TopologicalSorter
+
+    graph = {**_module_graph(), "simcse_lab.clustering.choose_k": {"simcse_lab.clustering.clusterers.kmeans"}}
+    graph["simcse_lab.clustering.clusterers.kmeans"] = {"simcse_lab.clustering.choose_k"}
+    with pytest.raises(CycleError):
+        tuple(TopologicalSorter(graph).static_order())
 
 
 def test_the_public_api_is_lazy():

@@ -19,12 +19,24 @@ METHODS = ["neighbours", "sccl", "selftrain", "tsdae", "ct"]
 
 
 def _cfg(tmp_path, tiny_csv, tiny_checkpoint, **extra):
-    return with_overrides(ExperimentConfig(), {
-        "data_dir": str(tmp_path / "data"), "runs_dir": str(tmp_path / "runs"), "corpus.source": str(tiny_csv),
-        "corpus.n_samples": None, "encode.max_seq_length": 16, "encode.show_progress": False,
-        "encode.backend": "torch", "train.batch_size": 8, "train.max_seq_length": 16, "train.learning_rate": 1e-3,
-        "train.epochs": 1, "selftrain.rounds": 2, **extra,
-    })
+    return with_overrides(
+        ExperimentConfig(),
+        {
+            "data_dir": str(tmp_path / "data"),
+            "runs_dir": str(tmp_path / "runs"),
+            "corpus.source": str(tiny_csv),
+            "corpus.n_samples": None,
+            "encode.max_seq_length": 16,
+            "encode.show_progress": False,
+            "encode.backend": "torch",
+            "train.batch_size": 8,
+            "train.max_seq_length": 16,
+            "train.learning_rate": 1e-3,
+            "train.epochs": 1,
+            "selftrain.rounds": 2,
+            **extra,
+        },
+    )
 
 
 def test_neighbours_are_mined_without_self():
@@ -69,7 +81,8 @@ def test_each_method_trains_and_no_label_enters_training(tmp_path, tiny_csv, tin
     shuffled = tmp_path / "shuffled.csv"
     rng = np.random.default_rng(0)
     tiny_df.assign(Cat1=rng.permutation(tiny_df.Cat1.values), Cat2=rng.permutation(tiny_df.Cat2.values)).to_csv(
-        shuffled, index=False)
+        shuffled, index=False
+    )
     weights = []
     for name, source in (("a", tiny_csv), ("b", shuffled)):
         cfg = _cfg(tmp_path / name, source, tiny_checkpoint)
@@ -120,3 +133,13 @@ def test_the_ceiling_reference_trains_on_the_true_labels_and_needs_them(tmp_path
     cfg = _cfg(tmp_path / "c", unlabelled, tiny_checkpoint, **{"corpus.drop_labels": []})
     with pytest.raises(ValueError, match="trains on the true labels, and the corpus has none"):
         resolve_target(f"truelabels({tiny_checkpoint})", SpecContext.for_config(cfg))
+
+
+def test_a_training_k_too_large_for_the_texts_names_its_key():
+    from simcse_lab.training.methods._common import n_clusters_for
+
+    x = np.zeros((60, 4))
+    assert n_clusters_for(30, None, "selftrain(minilm)", x) == (30, None)
+    for spec, key in (("selftrain(minilm)", "selftrain.n_clusters"), ("sccl(minilm)", "sccl.n_clusters")):
+        with pytest.raises(ValueError, match=rf"{key}=31 \(its setting\) is too many clusters for 60 training texts"):
+            n_clusters_for(31, None, spec, x)

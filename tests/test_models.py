@@ -79,3 +79,17 @@ def test_hub_failure_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ValueError, match=r"cannot load model 'some-org/unknown-model'.*Offline, use an alias"):
         load_encoder("some-org/unknown-model")
+
+
+def test_a_max_seq_length_beyond_the_models_positions_is_refused_before_loading(tmp_path):
+    import json
+
+    from simcse_lab.encoding.locations import locate_model
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "max_position_embeddings": 512}))
+    assert locate_model(tmp_path, max_seq_length=512).identity["max_seq_length"] == 512
+    with pytest.raises(ValueError, match="max_seq_length 1000000 is more than the model in .* can read \\(512 token"):
+        locate_model(tmp_path, max_seq_length=1_000_000)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "roberta", "max_position_embeddings": 514}))
+    with pytest.raises(ValueError, match="at most 512"):
+        locate_model(tmp_path, max_seq_length=513)

@@ -13,8 +13,10 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 def test_an_orange_tab_file_is_read_without_its_type_and_flag_rows(tmp_path):
     path = tmp_path / "posts.tab"
-    path.write_text("Category\tText\nd\tstring\nclass\t\nsci.space\tthe shuttle launch\n"
-                    "comp.graphics\tpolygon rendering\nsci.space\torbit insertion\ncomp.graphics\tjpeg files\n")
+    path.write_text(
+        "Category\tText\nd\tstring\nclass\t\nsci.space\tthe shuttle launch\n"
+        "comp.graphics\tpolygon rendering\nsci.space\torbit insertion\ncomp.graphics\tjpeg files\n"
+    )
     c = load_corpus(path, text_column="Text", label_columns=["Category"])
     assert c.texts == ["the shuttle launch", "polygon rendering", "orbit insertion", "jpeg files"]
     assert sorted(set(c.labels["Category"])) == ["comp.graphics", "sci.space"]
@@ -42,7 +44,10 @@ def test_majority_share_makes_the_largest_class_hold_that_fraction(tmp_path):
     c = load_corpus(path, label_columns=["Group"], n_samples=40, majority_share=0.5, seed=1)
     groups = list(c.labels["Group"])
     assert len(c) == 40 and groups.count("a") == 20 and groups.count("b") == groups.count("c") == 10
-    assert load_corpus(path, label_columns=["Group"], n_samples=40, majority_share=0.5, seed=1).ids.tolist() == c.ids.tolist()
+    assert (
+        load_corpus(path, label_columns=["Group"], n_samples=40, majority_share=0.5, seed=1).ids.tolist()
+        == c.ids.tolist()
+    )
     # without n_samples: the largest sample the classes allow (all 60 others, 40 of 'a' would need 60)
     whole = load_corpus(path, label_columns=["Group"], majority_share=0.6)
     assert len(whole) == 66 and list(whole.labels["Group"]).count("a") == 40

@@ -49,9 +49,16 @@ def _run(name, tmp_path, **params):
     results = tmp_path / "results" / name
     out = tmp_path / f"{name}.ipynb"
     pm.execute_notebook(
-        str(ROOT / "notebooks" / f"{name}.ipynb"), str(out), cwd=str(ROOT / "notebooks"), kernel_name="python3",
-        parameters={"data_dir": str(tmp_path / "data"), "runs_dir": str(tmp_path / "runs"),
-                    "results_dir": str(results), **params},
+        str(ROOT / "notebooks" / f"{name}.ipynb"),
+        str(out),
+        cwd=str(ROOT / "notebooks"),
+        kernel_name="python3",
+        parameters={
+            "data_dir": str(tmp_path / "data"),
+            "runs_dir": str(tmp_path / "runs"),
+            "results_dir": str(results),
+            **params,
+        },
         progress_bar=False,
     )
     return json.loads((results / "metrics.json").read_text()), results
@@ -72,14 +79,34 @@ def test_01_corpus_with_papermill_cli_and_config_style_params_file(tmp_path, bas
 
     results = tmp_path / "results" / "01"
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({
-        "data_dir": str(tmp_path / "data"), "results_dir": str(results),
-        "corpus": {"source": base["corpus_source"], "n_samples": 30},
-    }))
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(tmp_path / "data"),
+                "results_dir": str(results),
+                "corpus": {"source": base["corpus_source"], "n_samples": 30},
+            }
+        )
+    )
     subprocess.run(
-        [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "01_corpus.ipynb"), str(tmp_path / "01.ipynb"),
-         "-f", str(params), "-p", "seed", "3", "--cwd", str(ROOT / "notebooks"), "--log-level", "WARNING"],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(ROOT / "notebooks" / "01_corpus.ipynb"),
+            str(tmp_path / "01.ipynb"),
+            "-f",
+            str(params),
+            "-p",
+            "seed",
+            "3",
+            "--cwd",
+            str(ROOT / "notebooks"),
+            "--log-level",
+            "WARNING",
+        ],
+        check=True,
+        capture_output=True,
     )
     metrics = json.loads((results / "metrics.json").read_text())
     assert metrics["n_texts"] == 30 and metrics["levels"]["Cat1"]["counts"] == {"toys": 10, "food": 10, "pets": 10}
@@ -97,8 +124,9 @@ def test_01_corpus(tmp_path, base):
 
 @pytest.mark.slow
 def test_02_baseline(tmp_path, base, tiny_checkpoint):
-    metrics, results = _run("02_baseline", tmp_path, models_encoders=[str(tiny_checkpoint)],
-                            encode_max_seq_length=16, **base)
+    metrics, results = _run(
+        "02_baseline", tmp_path, models_encoders=[str(tiny_checkpoint)], encode_max_seq_length=16, **base
+    )
     (model,) = metrics["models"]
     assert set(metrics["models"][model]) >= {"kmeans/raw", "kmeans/umap", "hdbscan/umap", "geometry"}
     assert 0 <= metrics["models"][model]["kmeans/umap"]["v_measure"] <= 1
@@ -108,8 +136,15 @@ def test_02_baseline(tmp_path, base, tiny_checkpoint):
 @pytest.mark.slow
 def test_03_train_simcse(tmp_path, base, tiny_checkpoint):
     metrics, results = _run(
-        "03_train_simcse", tmp_path, models_simcse_from=[str(tiny_checkpoint)], train_epochs=1.0,
-        train_batch_size=8, train_max_seq_length=16, encode_max_seq_length=16, n_demo_texts=4, **base,
+        "03_train_simcse",
+        tmp_path,
+        models_simcse_from=[str(tiny_checkpoint)],
+        train_epochs=1.0,
+        train_batch_size=8,
+        train_max_seq_length=16,
+        encode_max_seq_length=16,
+        n_demo_texts=4,
+        **base,
     )
     assert metrics["dropout"]["eval_mode_cosine"] == pytest.approx(1.0, abs=1e-5)
     assert metrics["dropout"]["train_mode_cosine"] < 1.0
@@ -121,17 +156,25 @@ def test_03_train_simcse(tmp_path, base, tiny_checkpoint):
 
 @pytest.mark.slow
 def test_04_supervised(tmp_path, base, tiny_checkpoint):
-    metrics, _ = _run("04_supervised", tmp_path, models_encoders=["tfidf-lsa", str(tiny_checkpoint)],
-                      encode_max_seq_length=16, **base)
+    metrics, _ = _run(
+        "04_supervised", tmp_path, models_encoders=["tfidf-lsa", str(tiny_checkpoint)], encode_max_seq_length=16, **base
+    )
     assert set(metrics["models"]) == {"tfidf-lsa", str(tiny_checkpoint)}
 
 
 @pytest.mark.slow
 def test_05_comparison(tmp_path, base, tiny_checkpoint):
     metrics, results = _run(
-        "05_comparison", tmp_path, models_encoders=["tfidf-lsa"], models_simcse_from=[str(tiny_checkpoint)],
-        train_epochs=1.0, train_batch_size=8, train_max_seq_length=16, encode_max_seq_length=16,
-        metrics_n_alignment_texts=20, **base,
+        "05_comparison",
+        tmp_path,
+        models_encoders=["tfidf-lsa"],
+        models_simcse_from=[str(tiny_checkpoint)],
+        train_epochs=1.0,
+        train_batch_size=8,
+        train_max_seq_length=16,
+        encode_max_seq_length=16,
+        metrics_n_alignment_texts=20,
+        **base,
     )
     assert set(metrics["models"]) == {"tfidf-lsa", f"simcse({tiny_checkpoint})"}
     assert metrics["models"]["tfidf-lsa"]["kmeans/raw"]["v_measure"] > 0.9
@@ -142,11 +185,25 @@ def test_05_comparison(tmp_path, base, tiny_checkpoint):
 @pytest.mark.slow
 def test_06_when_simcse_helps(tmp_path, base, tiny_checkpoint):
     metrics, results = _run(
-        "06_when_simcse_helps", tmp_path, models_simcse_from=["mlm", str(tiny_checkpoint)],
-        pretrain_tokenizer=str(tiny_checkpoint), pretrain_hidden_size=32, pretrain_num_layers=2,
-        pretrain_num_heads=2, pretrain_max_steps=4, pretrain_batch_size=16, pretrain_max_seq_length=16,
-        train_epochs=1.0, train_batch_size=8, train_max_seq_length=16, encode_max_seq_length=16,
-        train_eval_steps=2, train_eval_n_texts=20, metrics_sts_splits=[], metrics_n_alignment_texts=10, **base,
+        "06_when_simcse_helps",
+        tmp_path,
+        models_simcse_from=["mlm", str(tiny_checkpoint)],
+        pretrain_tokenizer=str(tiny_checkpoint),
+        pretrain_hidden_size=32,
+        pretrain_num_layers=2,
+        pretrain_num_heads=2,
+        pretrain_max_steps=4,
+        pretrain_batch_size=16,
+        pretrain_max_seq_length=16,
+        train_epochs=1.0,
+        train_batch_size=8,
+        train_max_seq_length=16,
+        encode_max_seq_length=16,
+        train_eval_steps=2,
+        train_eval_n_texts=20,
+        metrics_sts_splits=[],
+        metrics_n_alignment_texts=10,
+        **base,
     )
     assert set(metrics["models"]) == {"mlm", str(tiny_checkpoint), "simcse(mlm)", f"simcse({tiny_checkpoint})"}
     import pandas as pd
@@ -162,17 +219,32 @@ def test_06_when_simcse_helps(tmp_path, base, tiny_checkpoint):
 def test_07_methods_that_help(tmp_path, base, tiny_checkpoint):
     ckpt = str(tiny_checkpoint)
     metrics, results = _run(
-        "07_methods_that_help", tmp_path, corpus_half="test", corpus_n_samples=None, corpus_heldout=0.5,
-        models_encoders=[ckpt, f"neighbours({ckpt})"], models_simcse_from=[], metrics_n_seeds=2, baseline=ckpt,
-        train_epochs=1.0, train_batch_size=8, train_max_seq_length=16, train_learning_rate=1e-3,
-        encode_max_seq_length=16, encode_backend="torch", metrics_sts_splits=[], metrics_n_alignment_texts=10,
+        "07_methods_that_help",
+        tmp_path,
+        corpus_half="test",
+        corpus_n_samples=None,
+        corpus_heldout=0.5,
+        models_encoders=[ckpt, f"neighbours({ckpt})"],
+        models_simcse_from=[],
+        metrics_n_seeds=2,
+        baseline=ckpt,
+        train_epochs=1.0,
+        train_batch_size=8,
+        train_max_seq_length=16,
+        train_learning_rate=1e-3,
+        encode_max_seq_length=16,
+        encode_backend="torch",
+        metrics_sts_splits=[],
+        metrics_n_alignment_texts=10,
         **base,
     )
     assert set(metrics["models"]) == {ckpt, f"neighbours({ckpt})"} and metrics["n_texts"] == 15
     import pandas as pd
 
     paired = pd.read_csv(results / "paired.csv")
-    assert set(paired["setting"]) == {"kmeans/raw", "hdbscan/umap", "hdbscan-hard/umap"} and (paired["n_seeds"] == 2).all()
+    assert (
+        set(paired["setting"]) == {"kmeans/raw", "hdbscan/umap", "hdbscan-hard/umap"} and (paired["n_seeds"] == 2).all()
+    )
     base_rows = paired[paired["model"] == ckpt]
     assert (base_rows["diff"] == 0).all()  # the baseline paired with itself
     assert (results / "figures" / "paired_differences.png").is_file()
@@ -182,11 +254,27 @@ def test_07_methods_that_help(tmp_path, base, tiny_checkpoint):
 def test_08_without_labels(tmp_path, base, tiny_checkpoint):
     ckpt = str(tiny_checkpoint)
     metrics, results = _run(
-        "08_without_labels", tmp_path, corpus_half="test", corpus_n_samples=None, corpus_heldout=0.5,
-        corpus_drop_labels=[], models_encoders=[ckpt, f"selftrain({ckpt})"], models_simcse_from=[],
-        metrics_n_seeds=2, baseline=ckpt, cluster_n_clusters="auto", train_epochs=1.0, train_batch_size=8,
-        train_max_seq_length=16, train_learning_rate=1e-3, train_warmup_ratio=0.0, encode_max_seq_length=16,
-        encode_backend="torch", metrics_sts_splits=[], metrics_n_alignment_texts=10, **base,
+        "08_without_labels",
+        tmp_path,
+        corpus_half="test",
+        corpus_n_samples=None,
+        corpus_heldout=0.5,
+        corpus_drop_labels=[],
+        models_encoders=[ckpt, f"selftrain({ckpt})"],
+        models_simcse_from=[],
+        metrics_n_seeds=2,
+        baseline=ckpt,
+        cluster_n_clusters="auto",
+        train_epochs=1.0,
+        train_batch_size=8,
+        train_max_seq_length=16,
+        train_learning_rate=1e-3,
+        train_warmup_ratio=0.0,
+        encode_max_seq_length=16,
+        encode_backend="torch",
+        metrics_sts_splits=[],
+        metrics_n_alignment_texts=10,
+        **base,
     )
     import pandas as pd
 
@@ -199,4 +287,4 @@ def test_08_without_labels(tmp_path, base, tiny_checkpoint):
     assert manifest["k_choice"] and all(c["criterion"] == "silhouette" for c in manifest["k_choice"].values())
     # the training k is read off the curve by cluster.train_k_rule, the scored KMeans' by cluster.k_rule
     rules = {name.endswith(" training"): c["rule"] for name, c in manifest["k_choice"].items()}
-    assert rules == {True: "largest-peak", False: "best"}
+    assert rules == {True: "first-peak", False: "best"}

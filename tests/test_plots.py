@@ -43,10 +43,14 @@ def test_bad_input():
 
 
 def test_metric_bars():
-    t = pd.DataFrame({
-        "model": ["a", "a", "b", "b"], "clusterer": ["kmeans"] * 4, "space": ["raw", "umap"] * 2,
-        "v_measure": [0.1, 0.2, 0.3, 0.4],
-    })
+    t = pd.DataFrame(
+        {
+            "model": ["a", "a", "b", "b"],
+            "clusterer": ["kmeans"] * 4,
+            "space": ["raw", "umap"] * 2,
+            "v_measure": [0.1, 0.2, 0.3, 0.4],
+        }
+    )
     ax = plot_metric_bars(t, ax=Figure().subplots())
     assert len(ax.patches) == 4
     with pytest.raises(ValueError, match="no column 'ari'"):
@@ -56,11 +60,17 @@ def test_metric_bars():
 def test_sweep_lines_one_per_model_and_other_grid_value():
     from simcse_lab.reporting.plots import plot_sweep_lines
 
-    table = pd.DataFrame({
-        "steps": [100, 300, 100, 300] * 2, "width": [128, 128, 256, 256] * 2, "cell": "c",
-        "model": ["mlm"] * 4 + ["simcse(mlm)"] * 4, "setting": "kmeans/raw", "quantity": "v_measure",
-        "value": [0.01, 0.02, 0.015, 0.03, 0.01, 0.02, 0.02, 0.04],
-    })
+    table = pd.DataFrame(
+        {
+            "steps": [100, 300, 100, 300] * 2,
+            "width": [128, 128, 256, 256] * 2,
+            "cell": "c",
+            "model": ["mlm"] * 4 + ["simcse(mlm)"] * 4,
+            "setting": "kmeans/raw",
+            "quantity": "v_measure",
+            "value": [0.01, 0.02, 0.015, 0.03, 0.01, 0.02, 0.02, 0.04],
+        }
+    )
     ax = plot_sweep_lines(table, x="steps", quantity="v_measure", grid_keys=["width", "steps"])
     assert len(ax.containers) == 4 and ax.get_xlabel() == "steps" and ax.get_ylim()[0] == 0
     labels = sorted(t.get_text() for t in ax.get_legend().get_texts())
@@ -70,10 +80,42 @@ def test_sweep_lines_one_per_model_and_other_grid_value():
 def test_sweep_bars_one_group_per_grid_point():
     from simcse_lab.reporting.plots import plot_sweep_bars
 
-    summary = pd.DataFrame({
-        "pooling": ["mean", "cls"], "model": "m", "setting": "kmeans/raw", "mean": [0.2, 0.5], "std": [0.1, 0.0],
-        "count": [3, 3],
-    })
+    summary = pd.DataFrame(
+        {
+            "pooling": ["mean", "cls"],
+            "model": "m",
+            "setting": "kmeans/raw",
+            "mean": [0.2, 0.5],
+            "std": [0.1, 0.0],
+            "count": [3, 3],
+        }
+    )
     ax = plot_sweep_bars(summary, grid_keys=["pooling", "seed"], metric="v_measure")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["mean", "cls"]
     assert [round(p.get_height(), 3) for p in ax.patches] == [0.2, 0.5]
+
+
+class _OneClusterRun:
+    """What the labelled maps read of a run: one model whose drawn clustering has a single cluster."""
+
+    corpus_name = "tiny"
+
+    def __init__(self, labels):
+        self.projections = {"m": np.random.default_rng(0).normal(size=(len(labels), 2))}
+        self.cluster_labels = {("m", "hdbscan", "umap"): labels}
+
+    def _map_clustering(self, model):
+        return model, "hdbscan", "umap"
+
+    def cluster_terms(self, *key):
+        return {0: "a, b"}
+
+
+@pytest.mark.parametrize("labels", [np.zeros(30, int), np.r_[np.zeros(20, int), -np.ones(10, int)]])
+def test_a_map_that_cannot_be_drawn_is_skipped_with_a_warning(tmp_path, caplog, labels):
+    from simcse_lab.reporting.run_figures import _maps
+
+    drawn = []
+    _maps(_OneClusterRun(labels), lambda name, inputs, draw: drawn.append(draw(tmp_path / name)))
+    assert not drawn and not list(tmp_path.iterdir())
+    assert "labelled map of m skipped" in caplog.text and "hdbscan/umap" in caplog.text

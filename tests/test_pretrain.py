@@ -9,8 +9,18 @@ pytestmark = pytest.mark.slow
 
 
 def tiny(tokenizer, **kw):
-    base = dict(tokenizer=str(tokenizer), hidden_size=32, num_layers=2, num_heads=2, max_steps=40, batch_size=16,
-                learning_rate=5e-3, max_seq_length=16, checkpoint_steps=4, logging_steps=1)
+    base = dict(
+        tokenizer=str(tokenizer),
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        max_steps=40,
+        batch_size=16,
+        learning_rate=5e-3,
+        max_seq_length=16,
+        checkpoint_steps=4,
+        logging_steps=1,
+    )
     return PretrainConfig(**{**base, **kw})
 
 
@@ -19,10 +29,12 @@ def test_mlm_pretraining_lowers_the_loss_and_loads_as_a_model_spec(tmp_path, tin
 
     texts = tiny_df.Text.tolist()
     # 2 steps: one step alone would fall in the warm-up at learning rate 0 (refused)
-    barely = pretrain_mlm(texts, tiny(tiny_checkpoint, max_steps=2), output_dir=tmp_path / "a", seed=0,
-                          device="cpu", show_progress=False).model_dir
-    trained = pretrain_mlm(texts, tiny(tiny_checkpoint), output_dir=tmp_path / "b", seed=0, device="cpu",
-                           show_progress=False).model_dir
+    barely = pretrain_mlm(
+        texts, tiny(tiny_checkpoint, max_steps=2), output_dir=tmp_path / "a", seed=0, device="cpu", show_progress=False
+    ).model_dir
+    trained = pretrain_mlm(
+        texts, tiny(tiny_checkpoint), output_dir=tmp_path / "b", seed=0, device="cpu", show_progress=False
+    ).model_dir
     assert mlm_loss(trained, texts, max_seq_length=16) < mlm_loss(barely, texts, max_seq_length=16) - 0.5
     log = json.loads((trained.parent / "pretrain_log.json").read_text())
     assert log["global_step"] == 40 and log["last_logged_loss"] < log["first_logged_loss"]
@@ -41,11 +53,17 @@ def test_resume_continues_from_the_checkpoint(tmp_path, tiny_checkpoint, tiny_df
 
     cfg = tiny(tiny_checkpoint, max_steps=10)
     with pytest.raises(KeyboardInterrupt):
-        pretrain_mlm(tiny_df.Text.tolist(), cfg, output_dir=tmp_path / "r", seed=0, device="cpu",
-                     show_progress=False, callbacks=[Crash()])
+        pretrain_mlm(
+            tiny_df.Text.tolist(),
+            cfg,
+            output_dir=tmp_path / "r",
+            seed=0,
+            device="cpu",
+            show_progress=False,
+            callbacks=[Crash()],
+        )
     assert (tmp_path / "r" / "checkpoints" / "checkpoint-4").is_dir()
-    out = pretrain_mlm(tiny_df.Text.tolist(), cfg, output_dir=tmp_path / "r", seed=0, device="cpu",
-                       show_progress=False)
+    out = pretrain_mlm(tiny_df.Text.tolist(), cfg, output_dir=tmp_path / "r", seed=0, device="cpu", show_progress=False)
     log = json.loads((out.run_dir / "pretrain_log.json").read_text())
     assert out.log == log
     assert log["resumed_from"] == "checkpoint-4" and log["global_step"] == 10
@@ -55,8 +73,14 @@ def test_resume_continues_from_the_checkpoint(tmp_path, tiny_checkpoint, tiny_df
 
 def test_continue_from_an_existing_checkpoint(tmp_path, tiny_checkpoint, tiny_df):
     # the tiny fixture is a BertModel without an MLM head: transformers adds a fresh head
-    out = pretrain_mlm(tiny_df.Text.tolist(), tiny(tiny_checkpoint, base=str(tiny_checkpoint), max_steps=4),
-                       data_dir=tmp_path, seed=0, device="cpu", show_progress=False).model_dir
+    out = pretrain_mlm(
+        tiny_df.Text.tolist(),
+        tiny(tiny_checkpoint, base=str(tiny_checkpoint), max_steps=4),
+        data_dir=tmp_path,
+        seed=0,
+        device="cpu",
+        show_progress=False,
+    ).model_dir
     assert out.parent.parent == tmp_path / "interim" / "models" and (out / "config.json").is_file()
 
 

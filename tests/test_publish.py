@@ -80,8 +80,16 @@ def test_the_next_compare_restores_an_orphaned_run_folder(tmp_path, tiny_csv, ca
     from tests.test_faults import FAST, snapshot
 
     runs = tmp_path / "runs"
-    args = ["compare", "--set", f"corpus.source={tiny_csv}", "--set", f"data_dir={tmp_path / 'data'}",
-            "--set", f"runs_dir={runs}", *FAST]
+    args = [
+        "compare",
+        "--set",
+        f"corpus.source={tiny_csv}",
+        "--set",
+        f"data_dir={tmp_path / 'data'}",
+        "--set",
+        f"runs_dir={runs}",
+        *FAST,
+    ]
     run_dir = runs / "mine"
     assert main([*args, "--run-dir", str(run_dir)]) == 0
     before = snapshot(run_dir)
@@ -91,8 +99,9 @@ def test_the_next_compare_restores_an_orphaned_run_folder(tmp_path, tiny_csv, ca
     # a report on the folder (or any compare writing it) first puts the earlier run back
     assert main(["report", str(run_dir)]) == 0
     assert any("restored" in r.getMessage() for r in caplog.records)
-    assert {k: v for k, v in snapshot(run_dir).items() if k != "report.html"} == \
-        {k: v for k, v in before.items() if k != "report.html"}
+    assert {k: v for k, v in snapshot(run_dir).items() if k != "report.html"} == {
+        k: v for k, v in before.items() if k != "report.html"
+    }
     assert sorted(p.name for p in runs.iterdir()) == ["mine"]
 
 
@@ -100,14 +109,33 @@ def test_a_second_writer_of_one_run_folder_is_refused_in_one_line(tmp_path, tiny
     from tests.test_faults import FAST, one_line
 
     run_dir = tmp_path / "shared-run"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time, pathlib\nfrom simcse_lab.core.publish import folder_lock\n"
-        f"with folder_lock(pathlib.Path({str(run_dir)!r})):\n    print('held', flush=True)\n    time.sleep(60)\n")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time, pathlib\nfrom simcse_lab.core.publish import folder_lock\n"
+                f"with folder_lock(pathlib.Path({str(run_dir)!r})):\n"
+                "    print('held', flush=True)\n    time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
-        code = main(["compare", "--set", f"corpus.source={tiny_csv}", "--set", f"data_dir={tmp_path / 'data'}",
-                     *FAST, "--run-dir", str(run_dir)])
+        code = main(
+            [
+                "compare",
+                "--set",
+                f"corpus.source={tiny_csv}",
+                "--set",
+                f"data_dir={tmp_path / 'data'}",
+                *FAST,
+                "--run-dir",
+                str(run_dir),
+            ]
+        )
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
         one_line(code, err, f"is being written by another process (pid {holder.pid})")
         assert not (tmp_path / "data" / "interim").exists()  # refused before computing anything
@@ -127,11 +155,13 @@ def test_sigterm_exits_130_even_when_it_lands_in_code_a_library_runs_through_pyr
         "_sigterm_interrupts()\n"
         "threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()\n"
         "run = ctypes.pythonapi.PyRun_String\n"
-        "run.restype, run.argtypes = ctypes.py_object, [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object]\n"
+        "run.restype = ctypes.py_object\n"
+        "run.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object]\n"
         "try:\n"
         "    run(b'import time\\nwhile True: time.sleep(0.01)\\n', 257, {}, {})\n"
         "except KeyboardInterrupt:\n"
-        "    sys.exit(130)\n")
+        "    sys.exit(130)\n"
+    )
     proc = subprocess.run([sys.executable, "-m", "probe"], cwd=tmp_path, timeout=60)
     assert proc.returncode == 130
 
@@ -140,10 +170,30 @@ def test_sigterm_ends_a_compare_like_ctrl_c(tmp_path, tiny_csv):
     """A scheduler's SIGTERM: exit 130 with the one-line notice, nothing half-written left."""
     runs = tmp_path / "runs"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simcse_lab.cli", "compare", "--set", f"corpus.source={tiny_csv}",
-         "--set", f"data_dir={tmp_path / 'data'}", "--set", f"runs_dir={runs}", "--set", "models.encoders=[minilm]",
-         "--set", "models.simcse_from=[]", "--set", "metrics.sts_splits=[]", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        [
+            sys.executable,
+            "-m",
+            "simcse_lab.cli",
+            "compare",
+            "--set",
+            f"corpus.source={tiny_csv}",
+            "--set",
+            f"data_dir={tmp_path / 'data'}",
+            "--set",
+            f"runs_dir={runs}",
+            "--set",
+            "models.encoders=[minilm]",
+            "--set",
+            "models.simcse_from=[]",
+            "--set",
+            "metrics.sts_splits=[]",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     time.sleep(8)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -152,3 +202,35 @@ def test_sigterm_ends_a_compare_like_ctrl_c(tmp_path, tiny_csv):
     assert proc.returncode == 130, err[-800:]
     assert "interrupted" in err.splitlines()[-1]
     assert not runs.exists() or [p.name for p in runs.iterdir() if p.name.startswith(".")] == []
+
+
+def test_sighup_ends_a_run_as_sigterm_does():
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, time\n"
+        "from simcse_lab.cli import _sigterm_interrupts\n"
+        "_sigterm_interrupts()\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGHUP)\n"
+        "    time.sleep(5)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('ended like Ctrl-C')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ended like Ctrl-C", done.stderr[-500:]
+
+
+def test_a_run_folder_given_as_a_link_is_written_through_and_a_dangling_one_is_refused(tmp_path):
+    from simcse_lab.reporting.run_folder import check_run_folder
+
+    target = tmp_path / "real"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    assert check_run_folder(link) == target.resolve()
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="is a link to .*nowhere, which does not exist"):
+        check_run_folder(dangling)

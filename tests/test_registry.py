@@ -86,11 +86,12 @@ def test_unknown_names_and_double_registration_are_clear_errors():
         reg.register("round", "another")(sum)
 
 
-def test_a_toy_method_clusterer_and_score_from_a_plugin_reach_the_comparison_table(tmp_path, tiny_csv,
-                                                                                   tiny_checkpoint):
+def test_a_toy_method_clusterer_and_score_from_a_plugin_reach_the_comparison_table(tmp_path, tiny_csv, tiny_checkpoint):
     (tmp_path / "toy_plugin.py").write_text(TOY_PLUGIN)
     config = {
-        "name": "toy", "data_dir": str(tmp_path / "data"), "runs_dir": str(tmp_path / "runs"),
+        "name": "toy",
+        "data_dir": str(tmp_path / "data"),
+        "runs_dir": str(tmp_path / "runs"),
         "corpus": {"source": str(tiny_csv), "n_samples": None},
         "models": {"encoders": [str(tiny_checkpoint), f"toy({tiny_checkpoint})"], "simcse_from": []},
         "toy": {"strength": 2.5},
@@ -100,15 +101,24 @@ def test_a_toy_method_clusterer_and_score_from_a_plugin_reach_the_comparison_tab
         "metrics": {"n_alignment_texts": 0, "sts_splits": [], "n_bootstrap": 5},
     }
     (tmp_path / "toy.yaml").write_text(json.dumps(config))
-    env = {**os.environ, "SIMCSE_LAB_PLUGINS": "toy_plugin",
-           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "SIMCSE_LAB_PLUGINS": "toy_plugin",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+    }
     code = textwrap.dedent("""
         import sys
         from simcse_lab.cli import main
         sys.exit(main(["config", "--keys"]) or main(["compare", "-q", sys.argv[1]]))
     """)
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "toy.yaml")], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "toy.yaml")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "toy.strength" in proc.stdout  # the method's section is part of the config schema
     assert (tmp_path / "runs" / "toy_strength.txt").read_text() == "2.5"  # and reaches the method
@@ -119,8 +129,26 @@ def test_a_toy_method_clusterer_and_score_from_a_plugin_reach_the_comparison_tab
     assert set(table["model"]) == {str(tiny_checkpoint), f"toy({tiny_checkpoint})"}
     main = table[table["level"] == "Cat1"].set_index(["model", "clusterer"])
     # the toy method returns its base unchanged: the same vectors, the same scores
-    assert main.loc[(f"toy({tiny_checkpoint})", "halves"), "purity"] == main.loc[(str(tiny_checkpoint), "halves"),
-                                                                                 "purity"]
+    assert (
+        main.loc[(f"toy({tiny_checkpoint})", "halves"), "purity"]
+        == main.loc[(str(tiny_checkpoint), "halves"), "purity"]
+    )
     assert main["purity"].between(1 / 3, 1).all()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["scaling"]["halves_fit"] == f"median split of {len(pd.read_csv(tiny_csv))}"
+
+
+def test_a_plugin_that_cannot_be_imported_is_one_line_and_help_still_works(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SIMCSE_LAB_PLUGINS": "no_such_plugin_module"}
+    cli = [sys.executable, "-m", "simcse_lab.cli"]
+    shown = subprocess.run([*cli, "--help"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert shown.returncode == 0 and "usage: simcse-lab" in shown.stdout and not shown.stderr
+    ran = subprocess.run([*cli, "config", "default"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert ran.returncode == 2 and ran.stderr.strip().splitlines() == [
+        "simcse-lab: error: $SIMCSE_LAB_PLUGINS names the plugin module 'no_such_plugin_module', which cannot be"
+        " imported (No module named 'no_such_plugin_module')"
+    ]

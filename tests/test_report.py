@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from simcse_lab.reporting.html import build_html_report, interactive_umap, write_results
@@ -32,3 +33,40 @@ def test_interactive_view_has_text_on_hover(tmp_path):
 def test_report_needs_a_run_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a run folder"):
         build_html_report(tmp_path)
+
+
+EVIL = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1", "'quoted", "<script>x</script>"]
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_guarded_and_read_back_as_written(tmp_path):
+    from simcse_lab.reporting.spreadsheet import read_csv, to_csv
+
+    table = pd.DataFrame({"text": [*EVIL, "plain"], "=level": "x", "score": [-0.5] * (len(EVIL) + 1)})
+    to_csv(table, tmp_path / "t.csv")
+    raw = pd.read_csv(tmp_path / "t.csv", keep_default_na=False)  # what a spreadsheet is given
+    assert all(cell.startswith("'") for cell in raw["text"][: len(EVIL) - 1]) and raw["text"].iloc[-1] == "plain"
+    assert raw["text"].iloc[len(EVIL) - 1] == "<script>x</script>" and list(raw.columns)[1] == "'=level"
+    assert (raw["score"] == -0.5).all()  # numbers stay numbers
+    assert read_csv(tmp_path / "t.csv").equals(table)
+
+
+def test_the_report_shows_cluster_texts_as_written_and_escaped(tmp_path):
+    from simcse_lab.reporting.html import _clusters_section
+    from simcse_lab.reporting.spreadsheet import to_csv
+
+    clusters = pd.DataFrame(
+        {
+            "model": "m",
+            "clusterer": "kmeans",
+            "space": "raw",
+            "cluster": range(len(EVIL)),
+            "size": 1,
+            "share": 0.1,
+            "top_terms": "a, b",
+            "text_1": EVIL,
+        }
+    )
+    to_csv(clusters, tmp_path / "clusters.csv")
+    page = "\n".join(_clusters_section(tmp_path / "clusters.csv"))
+    assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>" not in page
+    assert "=HYPERLINK(" in page and "'=HYPERLINK" not in page and "@SUM(A1)" in page

@@ -52,14 +52,18 @@ def test_a_library_that_compiles_at_import_compiles_once_then_loads_from_numba_c
     (tmp_path / "eager_lib.py").write_text(
         "import numba\n\n@numba.jit(numba.float64(numba.float64), nopython=True)\ndef twice(x):\n    return 2 * x\n\n"
         "ngjit = numba.jit(nopython=True, nogil=True)  # applied later to generated code, as datashader does\n"
-        "namespace = {}\nexec('def thrice(x):\\n    return 3 * x', namespace)\nthrice = ngjit(namespace['thrice'])\n")
-    script = ("import sys\nsys.path.insert(0, {path!r})\nfrom simcse_lab.core.jit_cache import import_with_jit_cache\n"
-              "lib = import_with_jit_cache('eager_lib') if {cached} else __import__('eager_lib')\n"
-              "print(sum(lib.twice.stats.cache_hits.values()), lib.twice(2.5) + lib.thrice(0.0))\n")
+        "namespace = {}\nexec('def thrice(x):\\n    return 3 * x', namespace)\nthrice = ngjit(namespace['thrice'])\n"
+    )
+    script = (
+        "import sys\nsys.path.insert(0, {path!r})\nfrom simcse_lab.core.jit_cache import import_with_jit_cache\n"
+        "lib = import_with_jit_cache('eager_lib') if {cached} else __import__('eager_lib')\n"
+        "print(sum(lib.twice.stats.cache_hits.values()), lib.twice(2.5) + lib.thrice(0.0))\n"
+    )
 
     def run(cached: bool) -> list[str]:
-        r = subprocess.run([sys.executable, "-c", script.format(path=str(tmp_path), cached=cached)],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            [sys.executable, "-c", script.format(path=str(tmp_path), cached=cached)], capture_output=True, text=True
+        )
         assert r.returncode == 0, r.stderr[-2000:]
         return r.stdout.split()
 

@@ -15,13 +15,18 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 def test_each_dialogue_gives_its_opening_line_once_and_an_ambiguous_line_is_dropped(tmp_path):
     (tmp_path / "science.yml").write_text(
         "categories:\n- science\nconversations:\n- - what is a wavelength\n  - the inverse of frequency.\n"
-        "- - what is a wavelength\n  - asked twice, kept once\n- - hello\n  - hi\n- - '  what is h2o '\n  - water\n")
+        "- - what is a wavelength\n  - asked twice, kept once\n- - hello\n  - hi\n- - '  what is h2o '\n  - water\n"
+    )
     (tmp_path / "greetings.yml").write_text(
-        "categories:\n- greetings\nconversations:\n- - hello\n  - hi there\n- - good morning\n  - morning\n")
+        "categories:\n- greetings\nconversations:\n- - hello\n  - hi there\n- - good morning\n  - morning\n"
+    )
     (tmp_path / "empty.yml").write_text("categories:\n- empty\n")
     df = questions_table(tmp_path)
-    assert df.values.tolist() == [["good morning", "greetings"], ["what is a wavelength", "science"],
-                                  ["what is h2o", "science"]]  # 'hello' is under two categories
+    assert df.values.tolist() == [
+        ["good morning", "greetings"],
+        ["what is a wavelength", "science"],
+        ["what is h2o", "science"],
+    ]  # 'hello' is under two categories
 
 
 @pytest.mark.slow

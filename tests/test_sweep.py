@@ -11,9 +11,15 @@ def _spec(tmp_path, tiny_csv, **extra):
         "config": "default",
         "output_dir": str(tmp_path / "sweep"),
         "fixed": {
-            "corpus_source": str(tiny_csv), "data_dir": str(tmp_path / "data"), "models_encoders": ["tfidf-lsa"],
-            "models_simcse_from": [], "cluster_spaces": ["raw"], "cluster_methods": ["kmeans"],
-            "reduce_plot_2d": False, "metrics_n_alignment_texts": 0, "corpus_heldout": 0,
+            "corpus_source": str(tiny_csv),
+            "data_dir": str(tmp_path / "data"),
+            "models_encoders": ["tfidf-lsa"],
+            "models_simcse_from": [],
+            "cluster_spaces": ["raw"],
+            "cluster_methods": ["kmeans"],
+            "reduce_plot_2d": False,
+            "metrics_n_alignment_texts": 0,
+            "corpus_heldout": 0,
         },
         # 40 clusters cannot be made from 30 texts: exactly one of the four cells fails
         "grid": {"corpus_n_samples": [30, 60], "cluster_n_clusters": [3, 40]},
@@ -56,10 +62,16 @@ def test_grid_with_a_failing_cell(tmp_path, tiny_csv):
 def test_mean_and_spread_over_seeds():
     from simcse_lab.sweep import summarize
 
-    table = pd.DataFrame({
-        "pooling": ["mean"] * 3 + ["cls"] * 3, "seed": [1, 2, 3] * 2, "model": "m", "setting": "kmeans/raw",
-        "quantity": "v_measure", "value": [0.1, 0.2, 0.3, 0.5, 0.5, 0.5],
-    })
+    table = pd.DataFrame(
+        {
+            "pooling": ["mean"] * 3 + ["cls"] * 3,
+            "seed": [1, 2, 3] * 2,
+            "model": "m",
+            "setting": "kmeans/raw",
+            "quantity": "v_measure",
+            "value": [0.1, 0.2, 0.3, 0.5, 0.5, 0.5],
+        }
+    )
     s = summarize(table, ["pooling", "seed"], "v_measure").set_index("pooling")
     assert s.loc["mean", "mean"] == pytest.approx(0.2) and s.loc["mean", "std"] == pytest.approx(0.1)
     assert s.loc["cls", "std"] == 0 and s.loc["cls", "count"] == 3
@@ -70,7 +82,9 @@ def test_bad_sweep_files(tmp_path, tiny_csv):
         load_sweep(tmp_path / "none.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"grid": {"corpus_nsamples": [1, 2]}}))
-    with pytest.raises(ValueError, match="unknown parameter 'corpus_nsamples' \\(did you mean 'corpus_n_samples'\\?\\)"):
+    with pytest.raises(
+        ValueError, match="unknown parameter 'corpus_nsamples' \\(did you mean 'corpus_n_samples'\\?\\)"
+    ):
         load_sweep(bad)
     bad.write_text(yaml.safe_dump({"grid": {}}))
     with pytest.raises(ValueError, match="non-empty lists"):
@@ -90,7 +104,10 @@ def test_explicit_cells_instead_of_a_grid(tmp_path):
     from simcse_lab.sweep import _cells
 
     path = tmp_path / "cells.yaml"
-    cells = [{"train_learning_rate": 1e-5, "train_batch_size": 16}, {"train_learning_rate": 3e-5, "train_batch_size": 64}]
+    cells = [
+        {"train_learning_rate": 1e-5, "train_batch_size": 16},
+        {"train_learning_rate": 3e-5, "train_batch_size": 64},
+    ]
     path.write_text(yaml.safe_dump({"cells": cells}))
     spec = load_sweep(path)
     assert [c.params for c in _cells(spec)] == cells  # exactly these, not their 4 combinations
@@ -111,11 +128,19 @@ def test_notebook_cells_keep_their_notebook_beside_the_run_folder(tmp_path, tiny
 
     root = Path(__file__).resolve().parents[1]
     spec = {
-        "target": str(root / "notebooks" / "02_baseline.ipynb"), "config": "default",
+        "target": str(root / "notebooks" / "02_baseline.ipynb"),
+        "config": "default",
         "output_dir": str(tmp_path / "nb-sweep"),
-        "fixed": {"corpus_source": str(tiny_csv), "data_dir": str(tmp_path / "data"), "models_encoders": ["tfidf-lsa"],
-                  "cluster_spaces": ["raw"], "reduce_plot_2d": False, "metrics_sts_splits": [],
-                  "metrics_n_alignment_texts": 0, "corpus_drop_labels": []},
+        "fixed": {
+            "corpus_source": str(tiny_csv),
+            "data_dir": str(tmp_path / "data"),
+            "models_encoders": ["tfidf-lsa"],
+            "cluster_spaces": ["raw"],
+            "reduce_plot_2d": False,
+            "metrics_sts_splits": [],
+            "metrics_n_alignment_texts": 0,
+            "corpus_drop_labels": [],
+        },
         "grid": {"corpus_n_samples": [45, 60]},
     }
     path = tmp_path / "nb.yaml"

@@ -14,8 +14,9 @@ TINY = TrainConfig(epochs=1, batch_size=8, learning_rate=1e-3, max_seq_length=16
 
 def test_trains_and_writes_a_standard_folder(tmp_path, tiny_checkpoint, tiny_df):
     texts = tiny_df.Text.tolist()
-    result = train_simcse(str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu",
-                          show_progress=False)
+    result = train_simcse(
+        str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu", show_progress=False
+    )
     out = result.model_dir
     assert out == tmp_path / "run" / "model" and (out / "modules.json").is_file()
     log = json.loads((tmp_path / "run" / "training_log.json").read_text())
@@ -29,16 +30,28 @@ def test_trains_and_writes_a_standard_folder(tmp_path, tiny_checkpoint, tiny_df)
     assert enc.identity["kind"] == "sentence-transformers"
     assert enc.encode(["the kite was big"]).shape == (1, 32)
     # a finished run is reused, not retrained
-    again = train_simcse(str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu",
-                         show_progress=False)
-    assert again.model_dir == out and again.log == log and json.loads((tmp_path / "run" / "training_log.json").read_text()) == log
+    again = train_simcse(
+        str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu", show_progress=False
+    )
+    assert (
+        again.model_dir == out
+        and again.log == log
+        and json.loads((tmp_path / "run" / "training_log.json").read_text()) == log
+    )
 
 
 def test_training_changes_the_model(tmp_path, tiny_checkpoint, tiny_df):
     import numpy as np
 
-    out = train_simcse(str(tiny_checkpoint), tiny_df.Text.tolist(), TINY, output_dir=tmp_path / "r", seed=0,
-                       device="cpu", show_progress=False).model_dir
+    out = train_simcse(
+        str(tiny_checkpoint),
+        tiny_df.Text.tolist(),
+        TINY,
+        output_dir=tmp_path / "r",
+        seed=0,
+        device="cpu",
+        show_progress=False,
+    ).model_dir
     texts = tiny_df.Text.tolist()[:5]
     before = load_encoder(str(tiny_checkpoint), max_seq_length=16).encode(texts)
     after = load_encoder(str(out), max_seq_length=16).encode(texts)
@@ -62,12 +75,28 @@ def test_interrupted_run_resumes_from_checkpoint(tmp_path, tiny_checkpoint, tiny
 
     texts = tiny_df.Text.tolist()
     with pytest.raises(KeyboardInterrupt):
-        train_simcse(str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu",
-                     show_progress=False, callbacks=[Crash()])
+        train_simcse(
+            str(tiny_checkpoint),
+            texts,
+            TINY,
+            output_dir=tmp_path / "run",
+            seed=0,
+            device="cpu",
+            show_progress=False,
+            callbacks=[Crash()],
+        )
     assert (tmp_path / "run" / "checkpoints" / "checkpoint-4").is_dir()
     assert not (tmp_path / "run" / "training_log.json").exists()
-    train_simcse(str(tiny_checkpoint), texts, TINY, output_dir=tmp_path / "run", seed=0, device="cpu",
-                 show_progress=False, callbacks=[FirstStep()])
+    train_simcse(
+        str(tiny_checkpoint),
+        texts,
+        TINY,
+        output_dir=tmp_path / "run",
+        seed=0,
+        device="cpu",
+        show_progress=False,
+        callbacks=[FirstStep()],
+    )
     log = json.loads((tmp_path / "run" / "training_log.json").read_text())
     assert log["resumed_from"] == "checkpoint-4"
     assert FirstStep.first == 5 and log["global_step"] == 8
@@ -110,12 +139,39 @@ def test_torchrun_two_processes_train_with_gloo(tmp_path, tiny_csv, tiny_checkpo
 
     from sentence_transformers import SentenceTransformer
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "simcse_lab.cli",
-           "train", "--model", str(tiny_checkpoint), "--set", f"corpus.source={tiny_csv}",
-           "--set", f"data_dir={tmp_path / 'data'}", "--set", "corpus.n_samples=null", "--set", "corpus.heldout=0",
-           "--set", "corpus.drop_labels=[]",
-           "--set", "train.batch_size=8", "--set", "train.max_seq_length=16", "--set", "train.learning_rate=1e-3",
-           "--set", "train.checkpoint_steps=1", "--set", "encode.show_progress=false", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "simcse_lab.cli",
+        "train",
+        "--model",
+        str(tiny_checkpoint),
+        "--set",
+        f"corpus.source={tiny_csv}",
+        "--set",
+        f"data_dir={tmp_path / 'data'}",
+        "--set",
+        "corpus.n_samples=null",
+        "--set",
+        "corpus.heldout=0",
+        "--set",
+        "corpus.drop_labels=[]",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.max_seq_length=16",
+        "--set",
+        "train.learning_rate=1e-3",
+        "--set",
+        "train.checkpoint_steps=1",
+        "--set",
+        "encode.show_progress=false",
+        "-q",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

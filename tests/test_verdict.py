@@ -13,8 +13,11 @@ from simcse_lab.core.registry import SIGNALS
 from simcse_lab.evaluation.verdict import judge_pairs, paired_difference
 from simcse_lab.evaluation.views import Judged, LexicalView
 
-TOPICS = {"coat": "warm wool coat winter lining", "court": "court judge ruling appeal law",
-          "phone": "battery screen charger phone display"}
+TOPICS = {
+    "coat": "warm wool coat winter lining",
+    "court": "court judge ruling appeal law",
+    "phone": "battery screen charger phone display",
+}
 
 
 def _corpus(n_per=30, seed=0):
@@ -27,12 +30,21 @@ def _corpus(n_per=30, seed=0):
     return texts, topic, start
 
 
-def _pair(trained_labels, trained_space, *, start_labels=None, across="never", signals=("start_silhouette",),
-          clusterer="kmeans"):
+def _pair(
+    trained_labels,
+    trained_space,
+    *,
+    start_labels=None,
+    across="never",
+    signals=("start_silhouette",),
+    clusterer="kmeans",
+):
     texts, topic, start = _corpus()
     view = LexicalView(texts, min_df=1, n_components=5)
-    judged = {("m", clusterer, "raw"): Judged(topic if start_labels is None else start_labels, start, start, view),
-              ("t", clusterer, "raw"): Judged(trained_labels, trained_space, start, view)}
+    judged = {
+        ("m", clusterer, "raw"): Judged(topic if start_labels is None else start_labels, start, start, view),
+        ("t", clusterer, "raw"): Judged(trained_labels, trained_space, start, view),
+    }
     return judge_pairs(judged, {"m": None, "t": "m"}, signals=signals, abstain_across_k=across, n_resamples=100)
 
 
@@ -82,8 +94,9 @@ def test_an_unknown_signal_is_one_clear_error():
 def test_a_paired_difference_reads_both_on_the_same_resamples():
     rng = np.random.default_rng(0)
     base = rng.normal(0, 1, 500)  # large text-to-text spread, a small constant shift
-    v = paired_difference(lambda r: float((base[r] + 0.05).mean()), lambda r: float(base[r].mean()), 500,
-                          n_resamples=50)
+    v = paired_difference(
+        lambda r: float((base[r] + 0.05).mean()), lambda r: float(base[r].mean()), 500, n_resamples=50
+    )
     assert v["verdict"] == "better" and v["lo"] == pytest.approx(0.05) and v["hi"] == pytest.approx(0.05)
     nan = paired_difference(lambda r: float("nan"), lambda r: 0.0, 10, n_resamples=5)
     assert nan["verdict"] == "undefined"
@@ -103,8 +116,16 @@ def test_a_trained_model_whose_kmeans_chose_another_k_is_also_clustered_at_the_s
 
     texts, topic, start = _corpus()
     two = np.eye(8)[(topic > 0).astype(int)] + np.random.default_rng(2).normal(0, 0.05, (len(texts), 8))
-    cfg = load_config("default", {"cluster.n_clusters": "auto", "cluster.methods": ["kmeans"],
-                                  "cluster.spaces": ["raw"], "cluster.pairs": [], "metrics.n_bootstrap": 0})
+    cfg = load_config(
+        "default",
+        {
+            "cluster.n_clusters": "auto",
+            "cluster.methods": ["kmeans"],
+            "cluster.spaces": ["raw"],
+            "cluster.pairs": [],
+            "metrics.n_bootstrap": 0,
+        },
+    )
     runs = [_Run("m", start), _Run("t", two, "m"), _Run("u", start.copy(), "m")]
     found = ModelClusterings()
     context = {"levels": {"topic": topic}, "n_classes": None, "texts": texts, "terms": None, "timer": Timer()}
@@ -126,25 +147,53 @@ def test_the_printed_table_marks_an_abstention_and_the_sentence_names_signal_clu
 
     rows = []
     for model, k_hdb, verdict, signal in [("m", 2, None, None), ("t", 9, "worse", "start_silhouette")]:
-        rows.append({"model": model, "clusterer": "kmeans-start-k", "space": "raw", "level": "", "n_clusters": 5,
-                     "silhouette": 0.1, "lf_signal": signal, "lf_diff": None if signal is None else -0.02,
-                     "lf_diff_lo": None if signal is None else -0.03, "lf_diff_hi": None if signal is None else -0.01,
-                     "lf_verdict": verdict})
-        rows.append({"model": model, "clusterer": "hdbscan", "space": "umap", "level": "", "n_clusters": k_hdb,
-                     "silhouette": 0.5, "lf_signal": signal and f"{signal} (not read: 9 clusters against 2)",
-                     "lf_diff": None if signal is None else -0.2, "lf_diff_lo": None if signal is None else -0.3,
-                     "lf_diff_hi": None if signal is None else -0.1, "lf_verdict": verdict and "unclear"})
+        rows.append(
+            {
+                "model": model,
+                "clusterer": "kmeans-start-k",
+                "space": "raw",
+                "level": "",
+                "n_clusters": 5,
+                "silhouette": 0.1,
+                "lf_signal": signal,
+                "lf_diff": None if signal is None else -0.02,
+                "lf_diff_lo": None if signal is None else -0.03,
+                "lf_diff_hi": None if signal is None else -0.01,
+                "lf_verdict": verdict,
+            }
+        )
+        rows.append(
+            {
+                "model": model,
+                "clusterer": "hdbscan",
+                "space": "umap",
+                "level": "",
+                "n_clusters": k_hdb,
+                "silhouette": 0.5,
+                "lf_signal": signal and f"{signal} (not read: 9 clusters against 2)",
+                "lf_diff": None if signal is None else -0.2,
+                "lf_diff_lo": None if signal is None else -0.3,
+                "lf_diff_hi": None if signal is None else -0.1,
+                "lf_verdict": verdict and "unclear",
+            }
+        )
     table = pd.DataFrame(rows)
     shown = label_free_table(table).set_index(["model", "setting"])
     assert shown.loc[("t", "hdbscan/umap"), "verdict"] == "unclear (k differs)"
     assert shown.loc[("t", "kmeans-start-k/raw"), "verdict"] == "worse"
-    check = {"signals": ["start_silhouette"], "abstain_across_k": "kmeans", "corpora": ["a", "b"],
-             "test": {"agrees": 40, "decided": 42, "wrong_direction": 0, "abstains_where_decided": 2}}
-    line, = verdict_sentences(table, {"m": None, "t": "m"}, check=check)
-    assert line.startswith("t against m: made it worse. On KMeans on the vectors at the start model's k (5 clusters"
-                           " each): start_silhouette -0.020 [-0.030, -0.010]")
+    check = {
+        "signals": ["start_silhouette"],
+        "abstain_across_k": "kmeans",
+        "corpora": ["a", "b"],
+        "test": {"agrees": 40, "decided": 42, "wrong_direction": 0, "abstains_where_decided": 2},
+    }
+    (line,) = verdict_sentences(table, {"m": None, "t": "m"}, check=check)
+    assert line.startswith(
+        "t against m: made it worse. On KMeans on the vectors at the start model's k (5 clusters"
+        " each): start_silhouette -0.020 [-0.030, -0.010]"
+    )
     assert "agreed with the labels in 40 of 42 decided claims, called 0 the wrong way" in line
-    other, = verdict_sentences(table, {"m": None, "t": "m"}, check={**check, "signals": ["lexical_nmi"]})
+    (other,) = verdict_sentences(table, {"m": None, "t": "m"}, check={**check, "signals": ["lexical_nmi"]})
     assert other.endswith("this verdict was not checked against labels.")
 
 
@@ -154,18 +203,32 @@ def test_read_first_names_the_start_models_clusters_unless_training_was_judged_b
     from simcse_lab.reporting.verdicts import read_first_sentence
 
     def table(verdict):
-        return pd.DataFrame([{"model": m, "clusterer": c, "space": s, "level": "", "lexical_nmi": v,
-                              "lf_verdict": None if m == "m" else verdict}
-                             for m in ("m", "t") for c, s, v in [("kmeans", "raw", 0.2), ("hdbscan", "umap", 0.3)]])
+        return pd.DataFrame(
+            [
+                {
+                    "model": m,
+                    "clusterer": c,
+                    "space": s,
+                    "level": "",
+                    "lexical_nmi": v,
+                    "lf_verdict": None if m == "m" else verdict,
+                }
+                for m in ("m", "t")
+                for c, s, v in [("kmeans", "raw", 0.2), ("hdbscan", "umap", 0.3)]
+            ]
+        )
 
     check = {"read_first": "always hdbscan/umap", "read_first_test": {"right": 10, "groups": 12}}
     helped = read_first_sentence(table("better"), {"m": None, "t": "m"}, check=check)
-    assert helped == ("Read first: t, hdbscan/umap (always hdbscan/umap; the verdict says training helped); on the"
-                      " labelled test halves this rule picked a clustering within the best one's interval in 10 of"
-                      " 12 cases.")
+    assert helped == (
+        "Read first: t, hdbscan/umap (always hdbscan/umap; the verdict says training helped); on the"
+        " labelled test halves this rule picked a clustering within the best one's interval in 10 of"
+        " 12 cases."
+    )
     for verdict in ("worse", "unclear"):
         assert read_first_sentence(table(verdict), {"m": None, "t": "m"}, check=check).startswith(
-            "Read first: m, hdbscan/umap")
+            "Read first: m, hdbscan/umap"
+        )
     highest = read_first_sentence(table("unclear"), {"m": None, "t": "m"}, check={"read_first": "highest lexical_nmi"})
     assert highest.startswith("Read first: m, hdbscan/umap (highest lexical_nmi")
     assert read_first_sentence(table("better"), {"m": None, "t": "m"}, check=None) is None
@@ -213,3 +276,42 @@ def test_the_default_verdict_is_the_rule_whose_error_rate_was_measured():
     assert list(metrics.verdict_signals) == check["signals"]
     assert metrics.verdict_abstain_across_k == check["abstain_across_k"]
     assert {"agrees", "decided", "wrong_direction", "abstains_where_decided"} <= set(check["test"])
+
+
+class _FixedModel:
+    """A stand-in for a SentenceTransformer whose ``encode`` returns the vectors it was given."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def encode(self, texts, **_):
+        return self.x[: len(texts)]
+
+
+def test_keep_best_by_verdict_scores_the_untouched_model_0_and_only_a_better_clustering_above_0():
+    from simcse_lab.training.evaluator import ClusteringEvaluator
+
+    words = [
+        ["goal", "match", "team", "league", "score"],
+        ["vote", "party", "election", "senate", "law"],
+        ["chip", "laptop", "software", "code", "screen"],
+    ]
+    rng = np.random.default_rng(0)
+    topic = np.repeat(np.arange(3), 30)
+    texts = [" ".join(rng.choice(words[t], 4)) + f" w{i}" for i, t in enumerate(topic)]
+    untouched = rng.normal(size=(90, 16))
+    centres = rng.normal(size=(3, 16)) * 4
+    follows_topics = centres[topic] + rng.normal(size=(90, 16))
+    scrambled = centres[(topic + rng.integers(0, 3, 90)) % 3] + rng.normal(size=(90, 16))
+    ev = ClusteringEvaluator(
+        texts, np.zeros(90), by="verdict", signals=("lexical_silhouette", "lexical_nmi"), seed=0, n_resamples=50
+    )
+    assert ev.labels is None and ev.metric_key == "eval_heldout_verdict"
+    assert ev(_FixedModel(untouched), steps=0) == {"heldout_verdict": 0.0}
+    assert ev(_FixedModel(follows_topics), steps=1)["heldout_verdict"] > 0
+    assert ev(_FixedModel(untouched), steps=2)["heldout_verdict"] == 0.0  # the same clustering: no better
+    assert ev(_FixedModel(scrambled), steps=3)["heldout_verdict"] < 0
+    with pytest.raises(ValueError, match="keep-best by verdict needs the signals it reads"):
+        ClusteringEvaluator(texts, None, by="verdict")
+    with pytest.raises(ValueError, match="lexical_silhouette"):  # did you mean
+        ClusteringEvaluator(texts, None, by="verdict", signals=("lexical_silhuette",))

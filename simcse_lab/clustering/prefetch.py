@@ -14,14 +14,22 @@ The worker runs the same reducer object (the same seeded umap-learn code, numba'
 code, one thread) and stores its projection in the same cache, so a run gives the projection a fit
 here would give (``tests/test_cluster.py`` checks them equal). Not used with one thread
 (``threads: 1``), for cuML and sample fits, or for a projection that is in the cache already.
+
+The worker is handed the reducer's settings as JSON and the vectors as ``.npy`` (no pickle is
+loaded on either side) in a scratch folder ``umap-worker-<run pid>-*`` under the temporary folder,
+and hands back ``.npy`` or the error as JSON. It dies with the run: the kernel kills it when its
+parent ends (``PR_SET_PDEATHSIG`` on Linux; elsewhere it checks its parent), so a ``kill -9`` of a
+run leaves no worker behind, and a scratch folder whose run is gone is removed by the next run.
 """
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
+import json
 import logging
 import os
-import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,8 +93,13 @@ class ProjectionPool:
     def eligible(reducer: Any, n: int) -> bool:
         """Whether a fit goes to a worker: a seeded umap-learn fit of all ``n`` points (a sample fit
         transforms the rest through the run's engine; cuML fits on the GPU)."""
-        return (isinstance(reducer, UMAPReducer) and reducer.backend == "cpu" and reducer.random_state is not None
-                and not reducer.sampled(n) and n >= 4)
+        return (
+            isinstance(reducer, UMAPReducer)
+            and reducer.backend == "cpu"
+            and reducer.random_state is not None
+            and not reducer.sampled(n)
+            and n >= 4
+        )
 
     def submit(self, name: str, x: np.ndarray, reducers: list[Any]) -> None:
         if not self.workers:
@@ -114,26 +127,35 @@ class ProjectionPool:
         return reducer.fit_transform(x)
 
     def _in_process(self, reducer: UMAPReducer, x: np.ndarray) -> np.ndarray:
-        with tempfile.TemporaryDirectory(prefix="umap-worker-") as tmp:
-            job, out = Path(tmp) / "job.pkl", Path(tmp) / "out.pkl"
-            job.write_bytes(pickle.dumps((reducer, x)))
+        remove_orphaned_scratch()
+        with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH}{os.getpid()}-") as tmp:
+            job = Path(tmp)
+            np.save(job / "x.npy", np.asarray(x), allow_pickle=False)
+            (job / "reducer.json").write_text(json.dumps(_settings(reducer)))
             package_root = str(Path(__file__).resolve().parents[2])  # this simcse_lab, wherever it was imported from
-            env = {**os.environ, **_ONE_THREAD,
-                   "PYTHONPATH": os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
-            proc = subprocess.Popen([sys.executable, "-m", __name__, str(job), str(out)], env=env,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            env = {
+                **os.environ,
+                **_ONE_THREAD,
+                "PYTHONPATH": os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])]),
+            }
+            proc = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(job), str(os.getpid())],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             self._procs.add(proc)
             try:
                 _, err = proc.communicate()
             finally:
                 self._procs.discard(proc)
-            if not out.exists():
+            if (job / "error.json").exists():
+                raise _error_from(json.loads((job / "error.json").read_text()))
+            if not (job / "out.npy").exists():
                 last = (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
                 raise _WorkerDied(f"the UMAP worker process ended with exit code {proc.returncode} ({last})")
-            status, value = pickle.loads(out.read_bytes())
-        if status == "error":
-            raise value
-        return value
+            return np.load(job / "out.npy", allow_pickle=False)
 
     def close(self) -> None:
         for job in self._jobs.values():
@@ -150,17 +172,75 @@ class _WorkerDied(RuntimeError):
     pass
 
 
-def _work(job: Path, out: Path) -> None:
-    """The worker: fit the pickled reducer on the pickled vectors; write the projection, or the error."""
-    reducer, x = pickle.loads(job.read_bytes())
+_SCRATCH = "umap-worker-"
+
+
+def _settings(reducer: UMAPReducer) -> dict[str, Any]:
+    """What a worker needs to rebuild ``reducer``: its settings (no engine: a worker fits here)."""
+    settings = {f.name: getattr(reducer, f.name) for f in dataclasses.fields(reducer) if f.init and f.name != "engine"}
+    if settings.get("cache_dir") is not None:
+        settings["cache_dir"] = str(settings["cache_dir"])
+    return settings
+
+
+def _error_from(record: dict[str, str]) -> Exception:
+    """The worker's error as the run raises it: a built-in exception type as itself, any other as a
+    RuntimeError that names it."""
+    kind = getattr(builtins, record["type"], None)
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        return kind(record["message"])
+    return RuntimeError(f"{record['type']}: {record['message']}")
+
+
+def _alive(pid: int) -> bool:
     try:
-        result: tuple[str, Any] = ("ok", reducer.fit_transform(x))
-    except Exception as exc:  # noqa: BLE001 - handed back to the run, which raises it
-        result = ("error", exc)
-    tmp = out.with_suffix(".part")
-    tmp.write_bytes(pickle.dumps(result))
-    tmp.replace(out)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_orphaned_scratch(root: str | Path | None = None) -> list[Path]:
+    """Remove the scratch folders of workers whose run is gone (killed before it could clean up)."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{_SCRATCH}*"):
+        pid = folder.name[len(_SCRATCH) :].split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when ``parent`` ends (Linux), and end now if it already has."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the run ended before the signal was set up
+        os._exit(1)
+
+
+def _work(job: Path, parent: int) -> None:
+    """The worker: fit the reducer rebuilt from ``reducer.json`` on ``x.npy``; write ``out.npy``, or
+    the error as ``error.json``."""
+    _die_with(parent)
+    x = np.load(job / "x.npy", allow_pickle=False)
+    try:
+        projection = UMAPReducer(**json.loads((job / "reducer.json").read_text())).fit_transform(x)
+    except Exception as exc:  # handed back to the run, which raises it
+        (job / "error.json").write_text(json.dumps({"type": type(exc).__name__, "message": str(exc)}))
+        return
+    part = job / "out.part.npy"
+    np.save(part, np.asarray(projection), allow_pickle=False)
+    part.replace(job / "out.npy")
 
 
 if __name__ == "__main__":
-    _work(Path(sys.argv[1]), Path(sys.argv[2]))
+    _work(Path(sys.argv[1]), int(sys.argv[2]))

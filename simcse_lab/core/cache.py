@@ -56,6 +56,10 @@ class ArrayCache:
             return None
         try:
             info = json.loads(meta.read_text())
+        except (OSError, ValueError) as exc:
+            logger.warning("cache record %s is unreadable (%s); recomputing", meta.name, exc)
+            return None
+        try:
             # a large entry is mapped, not read into memory (encode writes such entries memory-mapped too)
             x = np.load(npy, allow_pickle=False, mmap_mode="r" if npy.stat().st_size > MMAP_BYTES else None)
         except (OSError, ValueError, EOFError) as exc:
@@ -114,7 +118,8 @@ class ArrayCache:
                 npy.unlink(missing_ok=True)
             if str(self.root) not in _WARNED:
                 _WARNED.add(str(self.root))
-                logger.warning("cache %s cannot be written (%s); going on without caching there",
-                               self.root, exc.strerror or exc)
+                logger.warning(
+                    "cache %s cannot be written (%s); going on without caching there", self.root, exc.strerror or exc
+                )
             return False
         return True

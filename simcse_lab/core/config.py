@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -116,17 +117,24 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return value
         raise ValueError(f"config key '{key}' must be true or false, got {value!r}")
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or int(value) != value
+        ):
             raise ValueError(f"config key '{key}' must be an integer, got {value!r}")
         return int(value)
     if tp is float:
         if isinstance(value, str):
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"config key '{key}' must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"config key '{key}' must be a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
@@ -220,16 +228,34 @@ _Yaml12Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _yaml12_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | str:
+    """YAML 1.2's integers: ``017`` is 17 (YAML 1.1 read it as octal 15), ``0x1f`` hex; what 1.1
+    alone calls an integer (``1:20``, ``0b11``) stays the text it is."""
+    text = loader.construct_scalar(node).replace("_", "")
+    digits = text.lstrip("+-").lower()
+    sign = -1 if text.startswith("-") else 1
+    try:
+        if digits.startswith("0x"):
+            return sign * int(digits[2:], 16)
+        return int(text, 10)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _yaml12_int)
 
 
 def read_yaml(text: str) -> Any:
-    """YAML as a config means it (YAML 1.2 booleans).
+    """YAML as a config means it (YAML 1.2 booleans and integers).
 
-    >>> read_yaml("[No, yes, true, off]")
-    ['No', 'yes', True, 'off']
+    >>> read_yaml("[No, yes, true, off, 017, 0x1f, 1:20]")
+    ['No', 'yes', True, 'off', 17, 31, '1:20']
     """
-    return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader subclass
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -255,15 +281,32 @@ def config_hash(cfg: Any, n: int = 12) -> str:
     return content_hash(to_dict(cfg), length=n)
 
 
+def as_config(value: Any, *, where: str) -> ExperimentConfig:
+    """``value`` as a config: a config as it is, a profile name or YAML path loaded; anything else
+    is a TypeError that says what ``where`` takes (a dict of overrides goes through `load_config`).
+
+    >>> as_config({"seed": 1}, where="run")
+    Traceback (most recent call last):
+    TypeError: run takes a config (load_config(...)), a profile name or a YAML path, got dict;
+    for overrides use load_config('default', {...})
+    """
+    if isinstance(value, ExperimentConfig):
+        return value
+    if isinstance(value, (str, Path)):
+        return load_config(value)
+    hint = "; for overrides use load_config('default', {...})" if isinstance(value, dict) else ""
+    raise TypeError(
+        f"{where} takes a config (load_config(...)), a profile name or a YAML path, got {type(value).__name__}{hint}"
+    )
+
+
 def list_profiles() -> list[str]:
     """Names of the profiles shipped with the package (``simcse_lab/profiles/*.yaml``)."""
     root = resources.files("simcse_lab") / "profiles"
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_config(
-    source: str | Path | None = None, overrides: dict[str, Any] | None = None
-) -> ExperimentConfig:
+def load_config(source: str | Path | None = None, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
     """Load a profile name or YAML path (None: defaults) and apply dotted-key overrides."""
     if source is None:
         data: dict[str, Any] = {}
@@ -284,5 +327,3 @@ def load_config(
         if not isinstance(data, dict):
             raise ValueError(f"config {source}: top level must be a mapping")
     return with_overrides(from_dict(data), overrides or {})
-
-

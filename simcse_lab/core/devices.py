@@ -42,7 +42,7 @@ def cuml_available() -> bool:
         import cupy
 
         return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # noqa: BLE001 - missing packages or no CUDA driver: no GPU backend
+    except Exception:  # missing packages or no CUDA driver: no GPU backend
         return False
 
 
@@ -62,4 +62,6 @@ def device_problems(key: str, devices: list[str] | tuple[str, ...]) -> list[str]
 
     n = torch.cuda.device_count()
     beyond = [d for d in wanted if ":" in d and int(d.split(":")[1]) >= n]
-    return [f"{key}: {beyond[0]} asked for, but this machine has {n} CUDA GPU(s) (cuda:0..cuda:{n - 1})"] if beyond else []
+    return (
+        [f"{key}: {beyond[0]} asked for, but this machine has {n} CUDA GPU(s) (cuda:0..cuda:{n - 1})"] if beyond else []
+    )

@@ -40,7 +40,11 @@ from .fields import setting as _f
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "LocalEngine", "MultiProcessEngine", "RayConfig", "RayEngine", "make_engine",
+    "LocalEngine",
+    "MultiProcessEngine",
+    "RayConfig",
+    "RayEngine",
+    "make_engine",
 ]
 
 Chunk = tuple[np.ndarray, np.ndarray]  # (row indices into the texts, float32 embeddings)
@@ -54,11 +58,11 @@ class RayConfig:
     address: str | None = _f(None, "Ray cluster address (None: $RAY_ADDRESS if set, else a local Ray on this machine)")
     n_actors: int = _f(1, "encoding actors (each loads the model once)", ge=1)
     batch_size: int = _f(1024, "texts per Ray batch; each actor encodes it in batches of encode.batch_size", ge=1)
-    num_cpus_per_actor: float = _f(1.0, "CPUs reserved per actor (its torch threads); leave one for Ray's read tasks",
-                                   gt=0)
+    num_cpus_per_actor: float = _f(
+        1.0, "CPUs reserved per actor (its torch threads); leave one for Ray's read tasks", gt=0
+    )
     num_gpus_per_actor: float = _f(0.0, "GPUs per actor (0: CPU)", ge=0)
     object_store_mb: int | None = _f(256, "object store of a local Ray, MiB (None: Ray's default)", ge=64)
-
 
 
 def _map_here(fn: Callable[[np.ndarray], Any], parts: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -117,8 +121,14 @@ class MultiProcessEngine:
             step = max(self.chunk_size, batch_size) * len(self.devices)
             for start in range(0, len(texts), step):
                 part = texts[start : start + step]
-                emb = model.encode(part, batch_size=batch_size, pool=pool, convert_to_numpy=True,
-                                   normalize_embeddings=False, show_progress_bar=False)
+                emb = model.encode(
+                    part,
+                    batch_size=batch_size,
+                    pool=pool,
+                    convert_to_numpy=True,
+                    normalize_embeddings=False,
+                    show_progress_bar=False,
+                )
                 yield np.arange(start, start + len(part)), np.asarray(emb, dtype=np.float32)
         finally:
             model.stop_multi_process_pool(pool)
@@ -159,8 +169,13 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, object_
     if address:
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 object_store_memory=object_store_mb * 2**20 if object_store_mb else None, ignore_reinit_error=True)
+        ray.init(
+            num_cpus=num_cpus or os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=False,
+            object_store_memory=object_store_mb * 2**20 if object_store_mb else None,
+            ignore_reinit_error=True,
+        )
     return ray
 
 
@@ -188,8 +203,11 @@ class RayEngine:
         ds = ray.data.from_pandas([table.iloc[i : i + self.batch_size] for i in range(0, len(table), self.batch_size)])
         out = ds.map_batches(
             _EmbedActor,
-            fn_constructor_kwargs={"encoder": _plain(encoder), "batch_size": batch_size,
-                                   "threads": int(self.num_cpus_per_actor)},
+            fn_constructor_kwargs={
+                "encoder": _plain(encoder),
+                "batch_size": batch_size,
+                "threads": int(self.num_cpus_per_actor),
+            },
             batch_size=self.batch_size,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=self.n_actors),
@@ -224,7 +242,12 @@ def make_engine(cfg: Any) -> Any:
         return MultiProcessEngine(devices=tuple(cfg.encode.devices))
     if engine == "ray":
         r = cfg.ray
-        return RayEngine(address=r.address, n_actors=r.n_actors, batch_size=r.batch_size,
-                         num_cpus_per_actor=r.num_cpus_per_actor, num_gpus_per_actor=r.num_gpus_per_actor,
-                         object_store_mb=r.object_store_mb)
+        return RayEngine(
+            address=r.address,
+            n_actors=r.n_actors,
+            batch_size=r.batch_size,
+            num_cpus_per_actor=r.num_cpus_per_actor,
+            num_gpus_per_actor=r.num_gpus_per_actor,
+            object_store_mb=r.object_store_mb,
+        )
     raise ValueError(f"unknown encode.engine {engine!r}; allowed: local, multiprocess, ray")

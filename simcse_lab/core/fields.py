@@ -22,11 +22,11 @@ AUTO = "auto"
 RULES = ("choices", "ge", "gt", "le", "lt", "pattern")
 
 
-def setting(default: Any, help: str, **rules: Any) -> Any:  # noqa: A002 - "help" reads best at call sites
+def setting(default: Any, help: str, **rules: Any) -> Any:  # "help" reads best at call sites
     """A field with its help and optional rules: ``choices`` (a tuple, or a callable returning
-    one; for a tuple field: of each item), ``ge``/``gt``/``le``/``lt`` bounds, ``pattern`` (a regex
-the whole string must match, and how to say it in an error). None always passes
-    (optional fields)."""
+        one; for a tuple field: of each item), ``ge``/``gt``/``le``/``lt`` bounds, ``pattern`` (a regex
+    the whole string must match, and how to say it in an error). None always passes
+        (optional fields)."""
     if isinstance(default, (list, dict, set)):
         raise TypeError("config defaults must be immutable")
     unknown = set(rules) - set(RULES)

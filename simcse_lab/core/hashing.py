@@ -33,8 +33,9 @@ def content_hash(parts: Any, *, length: int = 24) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
-def texts_fingerprint(texts: Iterable[str], labels: Mapping[str, Iterable[Any]] | None = None, *,
-                      length: int = 16) -> str:
+def texts_fingerprint(
+    texts: Iterable[str], labels: Mapping[str, Iterable[Any]] | None = None, *, length: int = 16
+) -> str:
     """Fingerprint of texts in order and, when given, of each label level's values."""
     h = hashlib.sha256()
     for t in texts:

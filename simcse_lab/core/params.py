@@ -55,8 +55,10 @@ def check_param_names(names: list[str] | Any, declared: list[str] | Any, *, wher
     near = difflib.get_close_matches(name, [*declared, *map(param_name, flat)], n=1, cutoff=0.6)
     hint = f" (did you mean {near[0]!r}?)" if near else ""
     more = f" and {len(unknown) - 1} more ({', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
-    raise ValueError(f"{where}: unknown parameter {name!r}{hint}{more}; its own parameters and config keys (e.g."
-                     " corpus_n_samples, see `simcse-lab config --keys`) are accepted")
+    raise ValueError(
+        f"{where}: unknown parameter {name!r}{hint}{more}; its own parameters and config keys (e.g."
+        " corpus_n_samples, see `simcse-lab config --keys`) are accepted"
+    )
 
 
 def from_params(params: dict[str, Any], *, base: str | Path | None = None) -> ExperimentConfig:

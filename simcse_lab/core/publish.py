@@ -91,7 +91,7 @@ def _owner(sibling: Path, dest: Path) -> int | None:
     for kind in ("partial", "old"):
         head = f".{dest.name}.{kind}-"
         if sibling.name.startswith(head):
-            pid = sibling.name[len(head):].split("-", 1)[0]
+            pid = sibling.name[len(head) :].split("-", 1)[0]
             return int(pid) if pid.isdigit() else None
     return None
 
@@ -104,8 +104,9 @@ def recover_folder(dest: str | Path) -> list[str]:
     if not dest.parent.is_dir():
         return []
     done = []
-    dead = [p for p in dest.parent.glob(f".{dest.name}.*-*")
-            if (pid := _owner(p, dest)) is not None and not _alive(pid)]
+    dead = [
+        p for p in dest.parent.glob(f".{dest.name}.*-*") if (pid := _owner(p, dest)) is not None and not _alive(pid)
+    ]
     olds = sorted((p for p in dead if p.name.startswith(f".{dest.name}.old-")), key=lambda p: p.stat().st_mtime)
     if olds and not dest.exists():
         os.replace(olds.pop(), dest)
@@ -169,8 +170,10 @@ def folder_lock(dest: str | Path, what: str = "folder", *, wait: bool = False) -
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             if not wait:
                 os.close(fd)
-                raise FolderBusy(f"{what} {dest} is being written by another process (pid {holder}); wait for it"
-                                 " to finish, or write elsewhere") from None
+                raise FolderBusy(
+                    f"{what} {dest} is being written by another process (pid {holder}); wait for it"
+                    " to finish, or write elsewhere"
+                ) from None
             logger.warning("waiting for process %s to finish writing %s", holder, dest)
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:

@@ -32,11 +32,24 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-__all__ = ["CLUSTERERS", "METHODS", "PLUGIN_ENV", "SCORES", "SIGNALS", "Entry", "Registry", "load_plugins"]
+__all__ = [
+    "CLUSTERERS",
+    "METHODS",
+    "PLUGIN_ENV",
+    "PLUGIN_FAILURES",
+    "SCORES",
+    "SIGNALS",
+    "Entry",
+    "PluginError",
+    "Registry",
+    "load_plugins",
+]
 
 T = TypeVar("T")
 PLUGIN_ENV = "SIMCSE_LAB_PLUGINS"
 _PLUGINS_LOADED: set[str] = set()
+#: plugin modules a registry could not import, in the words of their `PluginError`
+PLUGIN_FAILURES: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -58,23 +71,28 @@ def _entry_point_plugins() -> list[str]:
         from importlib.metadata import entry_points
 
         return [ep.value for ep in entry_points(group="simcse_lab.plugins")]
-    except Exception:  # noqa: BLE001 - broken distribution metadata must not stop the workbench
+    except Exception:  # broken distribution metadata must not stop the workbench
         return []
+
+
+class PluginError(ValueError):
+    """A plugin module that cannot be imported (a user's setting, so one line, not a traceback)."""
 
 
 def load_plugins() -> None:
     """Import the plugin modules (entry points ``simcse_lab.plugins`` and ``$SIMCSE_LAB_PLUGINS``)
-    not imported yet; each registers what it defines."""
-    names = [n.strip() for n in os.environ.get(PLUGIN_ENV, "").split(",") if n.strip()] + _entry_point_plugins()
-    for name in names:
+    not imported yet; each registers what it defines. A module that cannot be imported is a
+    `PluginError` naming where it was named, once: later lookups go on without it."""
+    from_env = [n.strip() for n in os.environ.get(PLUGIN_ENV, "").split(",") if n.strip()]
+    for name in from_env + _entry_point_plugins():
         if name in _PLUGINS_LOADED:
             continue
         _PLUGINS_LOADED.add(name)
         try:
             importlib.import_module(name)
         except ImportError as exc:
-            raise ImportError(f"plugin module {name!r} (from ${PLUGIN_ENV} or the simcse_lab.plugins entry points)"
-                              f" cannot be imported: {exc}") from None
+            where = f"${PLUGIN_ENV}" if name in from_env else "a simcse_lab.plugins entry point"
+            raise PluginError(f"{where} names the plugin module {name!r}, which cannot be imported ({exc})") from None
 
 
 class Registry(Generic[T]):
@@ -86,15 +104,17 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
         self._loaded = False
 
-    def register(self, name: str, help: str, *, order: int = 100, **meta: Any) -> Callable[[T], T]:  # noqa: A002
+    def register(self, name: str, help: str, *, order: int = 100, **meta: Any) -> Callable[[T], T]:
         """Decorator: register the decorated object under ``name``. Registering a name twice is
         an error unless it is the same object again (a module imported twice)."""
+
         def deco(obj: T) -> T:
             old = self._entries.get(name)
             if old is not None and getattr(old.obj, "__qualname__", old.obj) != getattr(obj, "__qualname__", obj):
                 raise ValueError(f"{self.kind} {name!r} is registered twice ({old.obj!r} and {obj!r})")
             self._entries[name] = Entry(name, obj, help, order, dict(meta))
             return obj
+
         return deco
 
     def load(self) -> None:
@@ -105,7 +125,10 @@ class Registry(Generic[T]):
             for info in pkgutil.iter_modules(pkg.__path__):
                 if not info.name.startswith("_"):
                     importlib.import_module(f"{self.package}.{info.name}")
-        load_plugins()
+        try:
+            load_plugins()
+        except PluginError as exc:  # the registry goes on without it; the command line reports it in one line,
+            PLUGIN_FAILURES.append(str(exc))  # and an unknown name says it too
 
     def entries(self) -> list[Entry[T]]:
         """Every entry, by ``order`` then name."""
@@ -127,7 +150,8 @@ class Registry(Generic[T]):
         if name not in self._entries:
             close = difflib.get_close_matches(str(name), list(self._entries), n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown {self.kind} {name!r}{hint}; allowed: {', '.join(self.names())}")
+            failed = f"; not loaded: {'; '.join(PLUGIN_FAILURES)}" if PLUGIN_FAILURES else ""
+            raise ValueError(f"unknown {self.kind} {name!r}{hint}; allowed: {', '.join(self.names())}{failed}")
         return self._entries[name]
 
 

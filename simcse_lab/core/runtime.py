@@ -31,7 +31,15 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "Timer", "available_cores", "configure_threads", "cpu_name", "hardware", "package_versions", "quiet", "set_quiet", "cpu_flags",
+    "Timer",
+    "available_cores",
+    "configure_threads",
+    "cpu_name",
+    "hardware",
+    "package_versions",
+    "quiet",
+    "set_quiet",
+    "cpu_flags",
     "versions",
 ]
 
@@ -119,7 +127,6 @@ def configure_threads(n: int | None = None) -> int:
     if "torch" in sys.modules:
         import torch
 
-
         torch.set_num_threads(n)
     if "numba" in sys.modules:
         import numba
@@ -160,15 +167,32 @@ class Timer:
 
 def versions() -> dict[str, str]:
     """The versions a run folder records."""
-    return package_versions((
-        "simcse-lab", "torch", "sentence-transformers", "transformers", "umap-learn", "hdbscan",
-        "scikit-learn", "numpy", "pandas", "numba", "datasets", "accelerate",
-    ))
+    return package_versions(
+        (
+            "simcse-lab",
+            "torch",
+            "sentence-transformers",
+            "transformers",
+            "umap-learn",
+            "hdbscan",
+            "scikit-learn",
+            "numpy",
+            "pandas",
+            "numba",
+            "datasets",
+            "accelerate",
+        )
+    )
 
 
 def hardware() -> dict[str, Any]:
     """CPU, cores, platform and (when this process already imported torch) its threads and GPU."""
-    info: dict[str, Any] = {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "platform": platform.platform(), "gpu": None}
+    info: dict[str, Any] = {
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "gpu": None,
+    }
     # only ask torch when this run already imported it: a fully cached rerun never needs it (2 s)
     if "torch" in sys.modules:
         import torch

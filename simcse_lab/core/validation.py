@@ -20,8 +20,12 @@ def did_you_mean(value: Any, allowed: typing.Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-_BOUNDS = {"ge": (">=", lambda v, b: v >= b), "gt": (">", lambda v, b: v > b),
-           "le": ("<=", lambda v, b: v <= b), "lt": ("<", lambda v, b: v < b)}
+_BOUNDS = {
+    "ge": (">=", lambda v, b: v >= b),
+    "gt": (">", lambda v, b: v > b),
+    "le": ("<=", lambda v, b: v <= b),
+    "lt": ("<", lambda v, b: v < b),
+}
 
 
 def _field_problems(section: Any, prefix: str) -> list[str]:
@@ -65,7 +69,8 @@ def validate(section: Any) -> None:
     >>> validate(TrainConfig(epochs=0, loss="mrnl"))
     Traceback (most recent call last):
     ...
-    ValueError: train.epochs must be > 0, got 0; train.loss must be one of ['mnrl', 'cached-mnrl'], got 'mrnl' (did you mean 'mnrl'?)
+    ValueError: train.epochs must be > 0, got 0;
+    train.loss must be one of ['mnrl', 'cached-mnrl'], got 'mrnl' (did you mean 'mnrl'?)
     """
     prefix = "" if isinstance(section, ExperimentConfig) else _section_name(type(section)) + "."
     problems = _field_problems(section, prefix)
@@ -78,5 +83,3 @@ def _section_name(cls: type) -> str:
         if typing.get_type_hints(ExperimentConfig)[f.name] is cls:
             return f.name
     raise TypeError(f"{cls.__name__} is not a section of ExperimentConfig")
-
-

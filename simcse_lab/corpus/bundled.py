@@ -75,8 +75,8 @@ BUNDLED: dict[str, BundledCorpus] = {
         member_sha256="6cb29cc391fe1acdc65f46b9dff54a69428ab8088ea318dfe2a7758c7e83efaa",
         text_column="Text",
         label_columns=("Category",),
-        description="ChatterBot corpus, English dialogues' opening lines (746 short texts, 21 categories, BSD licence), "
-                    "from the chatterbot-corpus 1.3.3 wheel",
+        description="ChatterBot corpus, English dialogues' opening lines (746 short texts, 21 categories, "
+        "BSD licence), from the chatterbot-corpus 1.3.3 wheel",
         fetch=build_questions_table,
     ),
 }

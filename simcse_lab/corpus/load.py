@@ -47,8 +47,9 @@ logger = logging.getLogger(__name__)
 __all__ = ["BUNDLED", "Corpus", "describe_corpus", "load_corpus", "read_table"]
 
 
-def _read_source(source: str | Path, text_column: str | None, label_columns: tuple[str, ...] | None,
-                 data_dir: str | Path) -> tuple[pd.DataFrame, str, str, str | None, tuple[str, ...] | None]:
+def _read_source(
+    source: str | Path, text_column: str | None, label_columns: tuple[str, ...] | None, data_dir: str | Path
+) -> tuple[pd.DataFrame, str, str, str | None, tuple[str, ...] | None]:
     """The table of a bundled corpus name or a file, its name and provenance, and its column defaults."""
     source_str = str(source)
     if source_str in BUNDLED:
@@ -56,8 +57,13 @@ def _read_source(source: str | Path, text_column: str | None, label_columns: tup
         df = read_table(spec.fetch(spec.asset, spec.member, spec.member_sha256, data_dir))
         for new, column, sep in spec.derived:  # e.g. 20 Newsgroups' top level from 'comp.graphics'
             df[new] = df[column].astype(str).str.split(sep, regex=False).str[0]
-        return (df, source_str, f"{spec.description}; sha256 {spec.member_sha256[:12]}",
-                text_column or spec.text_column, label_columns if label_columns is not None else spec.label_columns)
+        return (
+            df,
+            source_str,
+            f"{spec.description}; sha256 {spec.member_sha256[:12]}",
+            text_column or spec.text_column,
+            label_columns if label_columns is not None else spec.label_columns,
+        )
     if "://" in source_str:
         raise ValueError(f"corpus source {source_str} is a URL; download the file first and give its path")
     path = Path(source).expanduser()
@@ -138,5 +144,12 @@ def load_corpus(
         if step.startswith("dropped") and count:
             logger.info("%s: %s = %d", name, step, count)
     logger.info("%s: %d texts, label levels %s", name, len(texts), list(labels))
-    return Corpus(texts=texts, labels=labels, name=name, fingerprint=texts_fingerprint(texts, labels),
-                  source=provenance, report=report, ids=df.index.to_numpy())
+    return Corpus(
+        texts=texts,
+        labels=labels,
+        name=name,
+        fingerprint=texts_fingerprint(texts, labels),
+        source=provenance,
+        report=report,
+        ids=df.index.to_numpy(),
+    )

@@ -28,10 +28,19 @@ def _sample_for(cfg) -> Corpus:
     # different seeds then differ only in training, UMAP and clustering, and pair text by text
     seed = c.half_seed if c.half is not None else cfg.seed
     return load_corpus(
-        c.source, text_column=c.text_column, label_columns=c.label_columns, level=c.level, n_samples=c.n_samples,
-        dedupe=c.dedupe, drop_labels=c.drop_labels, majority_share=c.majority_share,
-        min_class_size=c.min_class_size, seed=seed, half=c.half,
-        half_seed=c.half_seed, data_dir=cfg.data_dir,
+        c.source,
+        text_column=c.text_column,
+        label_columns=c.label_columns,
+        level=c.level,
+        n_samples=c.n_samples,
+        dedupe=c.dedupe,
+        drop_labels=c.drop_labels,
+        majority_share=c.majority_share,
+        min_class_size=c.min_class_size,
+        seed=seed,
+        half=c.half,
+        half_seed=c.half_seed,
+        data_dir=cfg.data_dir,
     )
 
 
@@ -44,13 +53,29 @@ def _heldout_parts(cfg, corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
     return np.setdiff1d(np.arange(len(corpus)), held), held
 
 
+#: fewer texts than this are refused before anything is encoded: too few to cluster and score
+MIN_SCORED_TEXTS = 10
+
+
 def load_corpus_for(cfg) -> Corpus:
     """The corpus an `ExperimentConfig` scores: its ``corpus`` section,
-    sampled with its seed; with ``corpus.heldout``, only the held-out part no model trains on."""
+    sampled with its seed; with ``corpus.heldout``, only the held-out part no model trains on.
+    Fewer than `MIN_SCORED_TEXTS` texts to score is refused in one line, with the counts."""
     corpus = _sample_for(cfg)
     if not cfg.corpus.heldout:
+        if len(corpus) < MIN_SCORED_TEXTS:
+            raise ValueError(
+                f"corpus '{corpus.name}' has {len(corpus)} distinct texts after cleaning; clustering and scoring need"
+                f" at least {MIN_SCORED_TEXTS}: give more texts"
+            )
         return corpus
-    _, held = _heldout_parts(cfg, corpus)
+    train, held = _heldout_parts(cfg, corpus)
+    if len(held) < MIN_SCORED_TEXTS:
+        raise ValueError(
+            f"corpus '{corpus.name}' has {len(corpus)} distinct texts after cleaning, and corpus.heldout="
+            f"{cfg.corpus.heldout} leaves {len(held)} to cluster and score ({len(train)} train); clustering and"
+            f" scoring need at least {MIN_SCORED_TEXTS}: give more texts or raise corpus.heldout"
+        )
     return corpus.subset(held, report={"held_out_for_scoring": len(held)})
 
 
@@ -74,8 +99,9 @@ def load_training_part_for(cfg) -> Corpus:
     return corpus.subset(train)
 
 
-def split_heldout(corpus: Corpus, *, n_eval: int, seed: int, stratify: bool = True
-                  ) -> tuple[list[str], list[str], np.ndarray | None]:
+def split_heldout(
+    corpus: Corpus, *, n_eval: int, seed: int, stratify: bool = True
+) -> tuple[list[str], list[str], np.ndarray | None]:
     """Training texts and a stratified held-out slice (texts, main-level labels) of ``n_eval``
     texts (at most half the corpus) that training never sees, both in corpus order. With
     ``stratify=False`` (keep-best without labels) the slice is a seeded random one and no labels
@@ -89,13 +115,16 @@ def split_heldout(corpus: Corpus, *, n_eval: int, seed: int, stratify: bool = Tr
     from sklearn.model_selection import train_test_split
 
     if not stratify:
-        train_idx, eval_idx = train_test_split(np.arange(len(corpus)), test_size=min(n_eval, len(corpus) // 2),
-                                               random_state=seed)
+        train_idx, eval_idx = train_test_split(
+            np.arange(len(corpus)), test_size=min(n_eval, len(corpus) // 2), random_state=seed
+        )
         return [corpus.texts[i] for i in sorted(train_idx)], [corpus.texts[i] for i in sorted(eval_idx)], None
     labels = corpus.label_array()
     n_eval = min(n_eval, len(corpus) // 2)
     if n_eval < len(np.unique(labels)):
-        raise ValueError(f"a held-out slice of {n_eval} texts leaves too few for each of {len(np.unique(labels))} classes")
+        raise ValueError(
+            f"a held-out slice of {n_eval} texts leaves too few for each of {len(np.unique(labels))} classes"
+        )
     train_idx, eval_idx = train_test_split(np.arange(len(corpus)), test_size=n_eval, stratify=labels, random_state=seed)
     texts = corpus.texts
     return [texts[i] for i in sorted(train_idx)], [texts[i] for i in sorted(eval_idx)], labels[np.sort(eval_idx)]

@@ -51,15 +51,24 @@ from .onnx import (
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "BACKENDS", "MIN_COSINE", "OnnxEncoder", "export_dir", "export_onnx", "onnx_available", "openvino_available",
-    "probe_speeds", "select_backend",
+    "BACKENDS",
+    "MIN_COSINE",
+    "OnnxEncoder",
+    "export_dir",
+    "export_onnx",
+    "onnx_available",
+    "openvino_available",
+    "probe_speeds",
+    "select_backend",
 ]
 
 BACKENDS = choices_of(EncodeConfig, "backend")  # declared once, in the schema
 
 
 def export_dir(encoder: SentenceEncoder, data_dir: str | Path) -> Path:
-    return interim_dir(data_dir, "onnx") / content_hash({"identity": encoder.identity, **package_versions_of_export()}, length=16)
+    return interim_dir(data_dir, "onnx") / content_hash(
+        {"identity": encoder.identity, **package_versions_of_export()}, length=16
+    )
 
 
 def _speed_path(encoder: SentenceEncoder, data_dir: str | Path) -> Path | None:
@@ -70,8 +79,15 @@ def _speed_path(encoder: SentenceEncoder, data_dir: str | Path) -> Path | None:
         return None
     from ..core.runtime import available_cores, cpu_flags, cpu_name
 
-    parts = {"arch": arch, "max_seq_length": encoder.identity.get("max_seq_length"), "cores": available_cores(),
-             "cpu": cpu_name(), "isa": cpu_flags(), "encode_loop": ENCODE_LOOP, **package_versions_of_export()}
+    parts = {
+        "arch": arch,
+        "max_seq_length": encoder.identity.get("max_seq_length"),
+        "cores": available_cores(),
+        "cpu": cpu_name(),
+        "isa": cpu_flags(),
+        "encode_loop": ENCODE_LOOP,
+        **package_versions_of_export(),
+    }
     return interim_dir(data_dir, "onnx") / f"speed-{content_hash(parts, length=16)}.json"
 
 
@@ -86,19 +102,58 @@ def _probe(texts: list[str], n: int = 96) -> list[str]:
     return [texts[order[i]] for i in picks]
 
 
-def _read_record(path: Path, needs: str = "") -> dict[str, Any] | None:
-    """A JSON record written here (with the key ``needs``), or None when absent; a damaged one is
-    a miss, with a warning."""
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _speed_shape(record: dict[str, Any]) -> bool:
+    """A speed record: torch's texts per second and each variant's, all numbers."""
+    variants = record.get("variants", {})
+    return _is_number(record.get("torch")) and isinstance(variants, dict) and all(map(_is_number, variants.values()))
+
+
+def _export_shape(record: dict[str, Any]) -> bool:
+    """An export record: per variant its file, whether it is usable and its cosine to torch."""
+    variants = record.get("variants")
+    return isinstance(variants, dict) and all(
+        isinstance(v, dict)
+        and isinstance(v.get("file"), str)
+        and isinstance(v.get("usable"), bool)
+        and _is_number(v.get("min_cosine"))
+        for v in variants.values()
+    )
+
+
+def _read_record(path: Path, needs: str = "", shape: Any = None) -> dict[str, Any] | None:
+    """A JSON record written here (with the key ``needs``, and of the ``shape`` that function
+    checks), or None when absent; a damaged or misshapen one is a miss, with a warning."""
     if not path.is_file():
         return None
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         record = exc
-    if isinstance(record, dict) and (not needs or needs in record):
+    if isinstance(record, dict) and (not needs or needs in record) and (shape is None or shape(record)):
         return record
-    logger.warning("%s is not a readable record (%s); doing that step again", path, record)
+    why = record if isinstance(record, Exception) else "not the fields it should hold"
+    logger.warning("%s is not a readable record (%s); doing that step again", path, why)
     return None
+
+
+def _whole_files(record: dict[str, Any] | None, folder: Path) -> dict[str, Any] | None:
+    """``record`` without the variants whose model file is missing, empty or not the size it was
+    exported with (a damaged export is a miss: it is exported again)."""
+    if record is None:
+        return None
+    whole = {}
+    for name, v in record["variants"].items():
+        path = folder / v["file"]
+        size = path.stat().st_size if path.is_file() else 0
+        if size and size == v.get("bytes", size):
+            whole[name] = v
+        else:
+            logger.warning("%s is missing or damaged (%d bytes); exporting %s again", path, size, name)
+    return {**record, "variants": whole}
 
 
 def select_backend(
@@ -130,50 +185,72 @@ def select_backend(
         logger.info("%s: torch backend, because %s", encoder.name, problem)
         return encoder
     folder = export_dir(encoder, data_dir)
-    record = _read_record(folder / "export.json", "variants")
+    record = _whole_files(_read_record(folder / "export.json", "variants", _export_shape), folder)
     checked: dict[str, OnnxEncoder] = {}  # the exported encoders checked here, their sessions compiled
     if explicit:
         if record is None or backend not in record["variants"]:
             if not probe_texts:
                 raise ValueError("select_backend needs probe texts to check an export against torch")
             record = _export(encoder, folder, record, backend, probe_texts, threads, checked)
-        return _use(encoder, backend, record, folder, threads, f"encode.backend={backend} asked for",
-                    checked.get(backend))
+        return _use(
+            encoder, backend, record, folder, threads, f"encode.backend={backend} asked for", checked.get(backend)
+        )
     speed_path = _speed_path(encoder, data_dir)
-    speed = _read_record(speed_path, "torch") if speed_path is not None else None
+    speed = _read_record(speed_path, "torch", _speed_shape) if speed_path is not None else None
     if speed is None:
-        return _torch(encoder, "no speed record of this machine for this architecture (`simcse-lab probe-backends`"
-                               " measures one, once)")
+        return _torch(
+            encoder,
+            "no speed record of this machine for this architecture (`simcse-lab probe-backends` measures one, once)",
+        )
     faster = {k: v for k, v in speed.get("variants", {}).items() if v > speed["torch"]}
     if record is not None:  # an export checks the variants it was made for; another is exported when chosen
-        faster = {k: v for k, v in faster.items() if record["variants"].get(k, {}).get("usable", k not in
-                                                                                          record["variants"])}
+        faster = {
+            k: v for k, v in faster.items() if record["variants"].get(k, {}).get("usable", k not in record["variants"])
+        }
     if not faster:
         return _torch(encoder, f"no usable ONNX variant is faster than torch on this machine ({speed_path.name})")
     best = max(faster, key=faster.get)
     n = len(probe_texts)
     saving = n * (1 / speed["torch"] - 1 / faster[best])
     cost = 0.0 if record is not None and best in record["variants"] else float(speed.get("export_seconds", 0.0))
-    why = (f"{best} {faster[best]:.0f} texts/s vs torch {speed['torch']:.0f} on this machine ({speed_path.name});"
-           f" {n} texts save {saving:.0f} s" + (f" against an export of {cost:.0f} s" if cost else ", exported already"))
+    why = (
+        f"{best} {faster[best]:.0f} texts/s vs torch {speed['torch']:.0f} on this machine ({speed_path.name});"
+        f" {n} texts save {saving:.0f} s" + (f" against an export of {cost:.0f} s" if cost else ", exported already")
+    )
     if saving <= cost:
         return _torch(encoder, why.replace(" save ", " would save only "))
     if record is None or best not in record["variants"]:
         logger.info("%s: exporting to ONNX for %s and checking it against torch (%s)", encoder.name, best, folder)
         record = _export(encoder, folder, record, best, probe_texts, threads, checked)
         if not record["variants"].get(best, {}).get("usable"):
-            return _torch(encoder, f"the {best} export does not match torch's embeddings (cosine"
-                                   f" {record['variants'].get(best, {}).get('min_cosine')})")
+            return _torch(
+                encoder,
+                f"the {best} export does not match torch's embeddings (cosine"
+                f" {record['variants'].get(best, {}).get('min_cosine')})",
+            )
     return _use(encoder, best, record, folder, threads, why, checked.get(best))
 
 
-def _export(encoder: SentenceEncoder, folder: Path, record: dict[str, Any] | None, variant: str,
-            probe_texts: list[str], threads: int | None, checked: dict[str, OnnxEncoder]) -> dict[str, Any]:
+def _export(
+    encoder: SentenceEncoder,
+    folder: Path,
+    record: dict[str, Any] | None,
+    variant: str,
+    probe_texts: list[str],
+    threads: int | None,
+    checked: dict[str, OnnxEncoder],
+) -> dict[str, Any]:
     """Export again with ``variant`` added to the variants ``record`` holds, each checked against
     torch on `CHECK_TEXTS` probe texts; ``checked`` receives the checked encoders."""
     had = tuple(record["variants"]) if record is not None else ()
-    return export_onnx(encoder, folder, _probe(list(probe_texts), CHECK_TEXTS), variants=(*had, variant),
-                       threads=threads, checked=checked)
+    return export_onnx(
+        encoder,
+        folder,
+        _probe(list(probe_texts), CHECK_TEXTS),
+        variants=(*had, variant),
+        threads=threads,
+        checked=checked,
+    )
 
 
 def _torch(encoder: Encoder, why: str) -> Encoder:
@@ -182,25 +259,51 @@ def _torch(encoder: Encoder, why: str) -> Encoder:
     return encoder
 
 
-def _use(encoder: SentenceEncoder, chosen: str, record: dict[str, Any], folder: Path, threads: int | None,
-         why: str, checked: OnnxEncoder | None = None) -> Encoder:
+def _use(
+    encoder: SentenceEncoder,
+    chosen: str,
+    record: dict[str, Any],
+    folder: Path,
+    threads: int | None,
+    why: str,
+    checked: OnnxEncoder | None = None,
+) -> Encoder:
     variants = record["variants"]
     if chosen not in variants:
         raise ValueError(f"encode.backend={chosen!r} cannot be used: openvino is not installed (pip install openvino)")
     if not variants[chosen]["usable"]:
-        logger.warning("%s: %s embeddings reach only cosine %.3f to torch's (< %.2f); using it as asked",
-                       encoder.name, chosen, variants[chosen]["min_cosine"], MIN_COSINE)
-    logger.info("%s: %s backend (%s; min cosine to torch %.4f)", encoder.name, chosen, why,
-                variants[chosen]["min_cosine"])
-    out = OnnxEncoder(folder / variants[chosen]["file"], encoder, encoder.name, {**encoder.identity, "backend": chosen},
-                      encoder.provenance, threads=threads, runtime=runtime_of(chosen),
-                      _session=checked.session if checked is not None else None)  # compiled by the check
+        logger.warning(
+            "%s: %s embeddings reach only cosine %.3f to torch's (< %.2f); using it as asked",
+            encoder.name,
+            chosen,
+            variants[chosen]["min_cosine"],
+            MIN_COSINE,
+        )
+    logger.info(
+        "%s: %s backend (%s; min cosine to torch %.4f)", encoder.name, chosen, why, variants[chosen]["min_cosine"]
+    )
+    out = OnnxEncoder(
+        folder / variants[chosen]["file"],
+        encoder,
+        encoder.name,
+        {**encoder.identity, "backend": chosen},
+        encoder.provenance,
+        threads=threads,
+        runtime=runtime_of(chosen),
+        _session=checked.session if checked is not None else None,
+    )  # compiled by the check
     out.choice_reason = f"{chosen}: {why}"
     return out
 
 
-def probe_speeds(encoder: SentenceEncoder, texts: list[str], data_dir: str | Path = "data", *,
-                 repeats: int = 3, batch_size: int | None = None) -> dict[str, Any]:
+def probe_speeds(
+    encoder: SentenceEncoder,
+    texts: list[str],
+    data_dir: str | Path = "data",
+    *,
+    repeats: int = 3,
+    batch_size: int | None = None,
+) -> dict[str, Any]:
     """Time torch and every ONNX variant of ``encoder``'s architecture on this machine, on a
     probe of ``texts`` in batches of ``batch_size`` (None: ``encode.batch_size``'s default; best of
     ``repeats``), with what the export costs; write the speed record ``auto`` decides from. Run it
@@ -222,11 +325,18 @@ def probe_speeds(encoder: SentenceEncoder, texts: list[str], data_dir: str | Pat
 
     from ..core.runtime import hardware
 
-    speed = {"torch": best_rate(encoder), "export_seconds": round(export_s, 1), "n_probe_texts": len(probe),
-             "batch_size": batch_size, "variants": {}, "machine": hardware()}
+    speed = {
+        "torch": best_rate(encoder),
+        "export_seconds": round(export_s, 1),
+        "n_probe_texts": len(probe),
+        "batch_size": batch_size,
+        "variants": {},
+        "machine": hardware(),
+    }
     for variant, v in record["variants"].items():
-        speed["variants"][variant] = best_rate(OnnxEncoder(folder / v["file"], encoder, encoder.name,
-                                                           encoder.identity, runtime=runtime_of(variant)))
+        speed["variants"][variant] = best_rate(
+            OnnxEncoder(folder / v["file"], encoder, encoder.name, encoder.identity, runtime=runtime_of(variant))
+        )
     speed_path.parent.mkdir(parents=True, exist_ok=True)
     speed_path.write_text(json.dumps(speed, indent=2, default=str))
     return speed

@@ -31,8 +31,15 @@ from .encoders import Encoder, SentenceEncoder
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "CACHE_VERSION", "dropout_views", "embedding_cache_key", "encode_texts", "encode_with_config", "is_cached", "l2_normalize",
-    "most_similar", "texts_fingerprint",
+    "CACHE_VERSION",
+    "dropout_views",
+    "embedding_cache_key",
+    "encode_texts",
+    "encode_with_config",
+    "is_cached",
+    "l2_normalize",
+    "most_similar",
+    "texts_fingerprint",
 ]
 
 CACHE_VERSION = 1
@@ -96,8 +103,12 @@ def encode_texts(
     engine = engine or LocalEngine(chunk_size=chunk_size)
     out: np.ndarray | None = None
     filled = 0
-    with tqdm(total=len(texts), desc=f"encode {encoder.name} ({engine.name})", unit="text",
-              disable=not show_progress or quiet()) as bar:
+    with tqdm(
+        total=len(texts),
+        desc=f"encode {encoder.name} ({engine.name})",
+        unit="text",
+        disable=not show_progress or quiet(),
+    ) as bar:
         for idx, chunk in engine.chunks(encoder, texts, batch_size=batch_size):
             chunk = np.asarray(chunk, dtype=np.float32)
             if out is None:
@@ -110,13 +121,17 @@ def encode_texts(
     if out is None or filled != len(texts):
         raise RuntimeError(f"engine {engine.name} returned {filled} of {len(texts)} embeddings")
     if cache is not None and key is not None:
-        cache.save(key, out, {
-            "identity": encoder.identity,
-            "texts_fingerprint": fingerprint,
-            "normalize": normalize,
-            "cache_version": CACHE_VERSION,
-            "model": encoder.name,
-        })
+        cache.save(
+            key,
+            out,
+            {
+                "identity": encoder.identity,
+                "texts_fingerprint": fingerprint,
+                "normalize": normalize,
+                "cache_version": CACHE_VERSION,
+                "model": encoder.name,
+            },
+        )
     return out
 
 
@@ -127,9 +142,15 @@ def encode_with_config(encoder: Encoder, texts: list[str], cfg: Any, *, normaliz
     from ..core.engines import make_engine
 
     e = cfg.encode
-    return encode_texts(encoder, texts, batch_size=e.batch_size, normalize=e.normalize if normalize is None else normalize,
-                        cache_dir=cache_dir(cfg.data_dir, "embeddings", enabled=e.cache), show_progress=e.show_progress,
-                        engine=make_engine(cfg))
+    return encode_texts(
+        encoder,
+        texts,
+        batch_size=e.batch_size,
+        normalize=e.normalize if normalize is None else normalize,
+        cache_dir=cache_dir(cfg.data_dir, "embeddings", enabled=e.cache),
+        show_progress=e.show_progress,
+        engine=make_engine(cfg),
+    )
 
 
 # results larger than this are written into a memory-mapped file instead of held in memory (the
@@ -161,7 +182,7 @@ def dropout_views(
         a, b = encoder.encode_dropout_views(texts, batch_size=batch_size, seed=seed)
         cache.save(key, np.concatenate([a, b]), {**parts, "model": encoder.name})
         return a, b
-    return ab[: len(texts)], ab[len(texts):]
+    return ab[: len(texts)], ab[len(texts) :]
 
 
 def most_similar(

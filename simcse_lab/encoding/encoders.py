@@ -44,8 +44,14 @@ class SentenceEncoder:
     """
 
     def __init__(
-        self, model: Any = None, name: str = "model", identity: dict[str, Any] | None = None,
-        provenance: str = "", *, loader: Callable[[], Any] | None = None, folder: str | Path | None = None,
+        self,
+        model: Any = None,
+        name: str = "model",
+        identity: dict[str, Any] | None = None,
+        provenance: str = "",
+        *,
+        loader: Callable[[], Any] | None = None,
+        folder: str | Path | None = None,
     ) -> None:
         if model is None and loader is None:
             raise ValueError("SentenceEncoder needs a model or a loader")

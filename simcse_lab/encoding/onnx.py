@@ -13,7 +13,6 @@ installed). `export_onnx` checks each against torch (lowest cosine over a probe 
 and times it.
 """
 
-
 from __future__ import annotations
 
 import importlib.util
@@ -36,7 +35,12 @@ from .encoders import Encoder, SentenceEncoder
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "MIN_COSINE", "OnnxEncoder", "export_onnx", "onnx_available", "openvino_available", "package_versions_of_export",
+    "MIN_COSINE",
+    "OnnxEncoder",
+    "export_onnx",
+    "onnx_available",
+    "openvino_available",
+    "package_versions_of_export",
     "runtime_of",
 ]
 
@@ -98,8 +102,11 @@ class OnnxEncoder:
         if self._session is None and self.runtime == "openvino":
             import openvino as ov
 
-            config = {"INFERENCE_NUM_THREADS": self.streams, "PERFORMANCE_HINT": "THROUGHPUT",
-                      "NUM_STREAMS": self.streams}
+            config = {
+                "INFERENCE_NUM_THREADS": self.streams,
+                "PERFORMANCE_HINT": "THROUGHPUT",
+                "NUM_STREAMS": self.streams,
+            }
             self._session = ov.Core().compile_model(str(self.path), "CPU", config)
         if self._session is None:
             import onnxruntime as ort
@@ -193,9 +200,16 @@ class _Wrapped:
         return Wrapped().eval()
 
 
-def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[str], *, batch_size: int = 32,
-                variants: tuple[str, ...] | None = None, threads: int | None = None,
-                checked: dict[str, OnnxEncoder] | None = None) -> dict:
+def export_onnx(
+    encoder: SentenceEncoder,
+    dest: str | Path,
+    probe_texts: list[str],
+    *,
+    batch_size: int = 32,
+    variants: tuple[str, ...] | None = None,
+    threads: int | None = None,
+    checked: dict[str, OnnxEncoder] | None = None,
+) -> dict:
     """Export ``encoder``'s model to ``dest``, check each of ``variants`` (None: every variant, fp32,
     int8 and OpenVINO) against torch on ``probe_texts`` and time it; write and return
     ``export.json``. A run that needs one variant exports and checks only that one (the int8 file
@@ -214,10 +228,14 @@ def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[st
         # the tracer warns about every Python branch it freezes; the export is checked numerically below
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _Wrapped.build(st, names), tuple(sample[k] for k in names), str(tmp / _VARIANTS["onnx"]),
-            input_names=names, output_names=["sentence_embedding"],
+            _Wrapped.build(st, names),
+            tuple(sample[k] for k in names),
+            str(tmp / _VARIANTS["onnx"]),
+            input_names=names,
+            output_names=["sentence_embedding"],
             dynamic_axes={**{k: {0: "batch", 1: "sequence"} for k in names}, "sentence_embedding": {0: "batch"}},
-            opset_version=17, dynamo=False,
+            opset_version=17,
+            dynamo=False,
         )
         export_s = time.perf_counter() - t0
         wanted = [v for v in _VARIANTS if variants is None or v in variants]
@@ -234,13 +252,18 @@ def export_onnx(encoder: SentenceEncoder, dest: str | Path, probe_texts: list[st
         for variant, fname in [(v, _VARIANTS[v]) for v in wanted]:
             if runtime_of(variant) == "openvino" and not openvino_available():
                 continue
-            onnx_enc = OnnxEncoder(tmp / fname, encoder, encoder.name, encoder.identity, threads=threads,
-                                   runtime=runtime_of(variant))
+            onnx_enc = OnnxEncoder(
+                tmp / fname, encoder, encoder.name, encoder.identity, threads=threads, runtime=runtime_of(variant)
+            )
             got, secs = timed_encode(onnx_enc, probe, batch_size)
             cos = np.sum(ref * got, axis=1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1) + 1e-12)
             record["variants"][variant] = {
-                "file": fname, "min_cosine": round(float(cos.min()), 5), "mean_cosine": round(float(cos.mean()), 5),
-                "texts_per_s": round(len(probe) / secs, 1), "usable": bool(cos.min() >= MIN_COSINE),
+                "file": fname,
+                "bytes": (tmp / fname).stat().st_size,  # a later run checks the file is whole
+                "min_cosine": round(float(cos.min()), 5),
+                "mean_cosine": round(float(cos.mean()), 5),
+                "texts_per_s": round(len(probe) / secs, 1),
+                "usable": bool(cos.min() >= MIN_COSINE),
             }
             if checked is not None:
                 checked[variant] = onnx_enc
@@ -262,8 +285,6 @@ def package_versions_of_export() -> dict[str, str]:
     from ..core.runtime import package_versions
 
     return package_versions(("torch", "onnxruntime", "onnx", "openvino", "transformers", "sentence-transformers"))
-
-
 
 
 @contextmanager

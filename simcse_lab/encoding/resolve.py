@@ -47,8 +47,15 @@ from .locations import (  # noqa: F401 - re-exported: the model-location API
 )
 
 __all__ = [
-    "Resolved", "SpecContext", "aliases", "load_encoder", "locate", "methods", "register_alias",
-    "resolve", "resolve_target",
+    "Resolved",
+    "SpecContext",
+    "aliases",
+    "load_encoder",
+    "locate",
+    "methods",
+    "register_alias",
+    "resolve",
+    "resolve_target",
 ]
 
 # modules that register aliases besides this one; imported on first use, so importing this one stays
@@ -58,11 +65,13 @@ _ALIASES: dict[str, tuple[str, Callable[[SpecContext], Any], bool]] = {}
 _TRAINED = re.compile(r"^([a-z][a-z0-9-]*)\((.+)\)$")
 
 
-def register_alias(name: str, help: str, *, trainable: bool = True):  # noqa: A002
+def register_alias(name: str, help: str, *, trainable: bool = True):
     """Decorator: ``builder(ctx) -> folder | hub id | Encoder`` is what alias ``name`` means."""
+
     def deco(builder: Callable[[SpecContext], Any]) -> Callable[[SpecContext], Any]:
         _ALIASES[name] = (help, builder, trainable)
         return builder
+
     return deco
 
 
@@ -104,7 +113,9 @@ class SpecContext:
 
     def need_config(self, spec: str) -> Any:
         if self.cfg is None:
-            raise ValueError(f"model spec {spec!r} needs a config and its corpus: use simcse_lab.encoding.resolve.resolve(spec, cfg)")
+            raise ValueError(
+                f"model spec {spec!r} needs a config and its corpus: use simcse_lab.encoding.resolve.resolve(spec, cfg)"
+            )
         return self.cfg
 
     def get_corpus(self, spec: str) -> Any:
@@ -149,7 +160,8 @@ def _unknown(spec: str) -> ValueError:
     methods_ = METHODS.names()
     return ValueError(
         f"unknown model spec {spec!r}{did_you_mean(spec, [*_ALIASES, *methods_])}: not an alias, a trained spec, a"
-        f" folder or a hub id; aliases: {', '.join(_ALIASES)}; trained specs: {', '.join(f'{m}(...)' for m in methods_)}"
+        f" folder or a hub id; aliases: {', '.join(_ALIASES)}; trained specs: "
+        f"{', '.join(f'{m}(...)' for m in methods_)}"
     )
 
 
@@ -166,12 +178,16 @@ def resolve_target(spec: str, ctx: SpecContext | None = None, *, output_dir: str
     if trained and not Path(spec).expanduser().exists():
         method, inner = trained.groups()
         if method not in METHODS:
-            raise ValueError(f"unknown training method {method!r} in {spec!r}{did_you_mean(method, METHODS.names())};"
-                             f" methods: {', '.join(METHODS.names())}")
+            raise ValueError(
+                f"unknown training method {method!r} in {spec!r}{did_you_mean(method, METHODS.names())};"
+                f" methods: {', '.join(METHODS.names())}"
+            )
         base = resolve_target(inner, ctx)
         if not base.trainable or base.target is None:
-            raise ValueError(f"{inner!r} is not a trainable model ({_ALIASES.get(inner, ('',))[0] or 'no weights'}),"
-                             f" so {spec!r} cannot be built; train a neural model, e.g. {method}(minilm)")
+            raise ValueError(
+                f"{inner!r} is not a trainable model ({_ALIASES.get(inner, ('',))[0] or 'no weights'}),"
+                f" so {spec!r} cannot be built; train a neural model, e.g. {method}(minilm)"
+            )
         with ctx.step(f"train {spec}"):
             result = METHODS[method].obj(base, ctx, output_dir=output_dir)
         ctx.trained[spec] = result
@@ -194,8 +210,15 @@ def resolve_target(spec: str, ctx: SpecContext | None = None, *, output_dir: str
     return out
 
 
-def locate(spec: str, *, max_seq_length: int = 128, pooling: str = "mean", ctx: SpecContext | None = None,
-           data_dir: str | Path = "data", seed: int = 42) -> ModelLocation:
+def locate(
+    spec: str,
+    *,
+    max_seq_length: int = 128,
+    pooling: str = "mean",
+    ctx: SpecContext | None = None,
+    data_dir: str | Path = "data",
+    seed: int = 42,
+) -> ModelLocation:
     """The `ModelLocation` of a neural spec (aliases included)."""
     r = resolve_target(spec, ctx or SpecContext(data_dir=data_dir, seed=seed))
     if r.target is None:
@@ -204,8 +227,15 @@ def locate(spec: str, *, max_seq_length: int = 128, pooling: str = "mean", ctx: 
 
 
 def load_encoder(
-    spec: str, *, max_seq_length: int = 128, pooling: str = "mean", device: str | None = None, seed: int = 42,
-    data_dir: str | Path = "data", name: str | None = None, ctx: SpecContext | None = None,
+    spec: str,
+    *,
+    max_seq_length: int = 128,
+    pooling: str = "mean",
+    device: str | None = None,
+    seed: int = 42,
+    data_dir: str | Path = "data",
+    name: str | None = None,
+    ctx: SpecContext | None = None,
 ) -> Encoder:
     """The torch `Encoder` for ``spec`` (weights load on first use)."""
     ctx = ctx or SpecContext(data_dir=data_dir, seed=seed)
@@ -214,29 +244,41 @@ def load_encoder(
         return r.encoder
     loc = locate_model(r.target, max_seq_length=max_seq_length, pooling=pooling, provenance=r.provenance or None)
     return SentenceEncoder(
-        name=name or spec, identity=loc.identity, provenance=loc.provenance,
+        name=name or spec,
+        identity=loc.identity,
+        provenance=loc.provenance,
         loader=lambda: load_located(loc, device=device),
         folder=loc.target if loc.identity["source"].startswith("folder:") else None,
     )
 
 
-def resolve(spec: str, cfg: Any, *, ctx: SpecContext | None = None, name: str | None = None,
-            probe_texts: list[str] | None = None) -> Encoder:
+def resolve(
+    spec: str,
+    cfg: Any,
+    *,
+    ctx: SpecContext | None = None,
+    name: str | None = None,
+    probe_texts: list[str] | None = None,
+) -> Encoder:
     """The encoder ``spec`` names, with the config's encode settings and backend.
 
     ``probe_texts`` are what an exported backend is checked and timed on the first time (see
     `simcse_lab.encoding.backends`; default: the corpus's texts when the context has loaded it).
     """
+    from ..core.config import as_config
     from .backends import select_backend
 
+    cfg = as_config(cfg, where="resolve(spec, cfg)")
     ctx = ctx or SpecContext.for_config(cfg)
     e = cfg.encode
-    encoder = load_encoder(spec, max_seq_length=e.max_seq_length, pooling=e.pooling, device=e.device, name=name,
-                           ctx=ctx)
+    encoder = load_encoder(
+        spec, max_seq_length=e.max_seq_length, pooling=e.pooling, device=e.device, name=name, ctx=ctx
+    )
     if probe_texts is None:
         probe_texts = list(ctx.corpus.texts) if ctx.corpus is not None else []
-    return select_backend(encoder, e.backend, probe_texts=probe_texts, data_dir=cfg.data_dir, device=e.device,
-                          threads=cfg.threads)
+    return select_backend(
+        encoder, e.backend, probe_texts=probe_texts, data_dir=cfg.data_dir, device=e.device, threads=cfg.threads
+    )
 
 
 # --------------------------------------------------------------------------- the offline aliases
@@ -247,12 +289,17 @@ def _minilm(ctx: SpecContext) -> Path:
     return minilm_path(ctx.data_dir)
 
 
-@register_alias("random-init", "MiniLM-L6 architecture and tokenizer with freshly initialised weights: the untrained floor")
+@register_alias(
+    "random-init", "MiniLM-L6 architecture and tokenizer with freshly initialised weights: the untrained floor"
+)
 def _random_init(ctx: SpecContext) -> Path:
     return random_init_path(ctx.data_dir, seed=ctx.seed)
 
 
-@register_alias("tfidf-lsa", "TF-IDF + TruncatedSVD (LSA), L2-normalised: the non-neural floor (no weights to train)",
-                trainable=False)
+@register_alias(
+    "tfidf-lsa",
+    "TF-IDF + TruncatedSVD (LSA), L2-normalised: the non-neural floor (no weights to train)",
+    trainable=False,
+)
 def _tfidf_lsa(ctx: SpecContext) -> TfidfLsaEncoder:
     return TfidfLsaEncoder(seed=ctx.seed)

@@ -15,6 +15,8 @@ A missing, damaged or mismatched entry is a miss, and the clustering is computed
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,8 @@ from ..core.cache import ArrayCache
 from ..core.hashing import array_digest, content_hash
 
 __all__ = ["CachedClustering", "clustering_key", "load_clustering", "save_clustering", "scoring_context"]
+
+logger = logging.getLogger(__name__)
 
 _VERSION = 2  # bump when what an entry holds, or how it is computed, changes
 
@@ -41,20 +45,31 @@ class CachedClustering:
 
 
 def _settings(clusterer: Any) -> Any:
-    """A built (unfitted) clusterer's settings: its dataclass init fields, else its repr."""
+    """A built (unfitted) clusterer's settings: its dataclass init fields (but those marked
+    ``metadata={"setting": False}``, such as a score function named by another field), else its repr."""
     if dataclasses.is_dataclass(clusterer):
-        return {f.name: getattr(clusterer, f.name) for f in dataclasses.fields(clusterer) if f.init}
+        return {
+            f.name: getattr(clusterer, f.name)
+            for f in dataclasses.fields(clusterer)
+            if f.init and f.metadata.get("setting", True)
+        }
     return repr(clusterer)
 
 
-def scoring_context(*, levels: dict[str, np.ndarray], n_bootstrap: int, scores: list[str],
-                    described: tuple[list[str], np.ndarray] | None) -> str:
+def scoring_context(
+    *,
+    levels: dict[str, np.ndarray],
+    n_bootstrap: int,
+    scores: list[str],
+    described: tuple[list[str], np.ndarray] | None,
+) -> str:
     """The part of a key that every clustering of one model shares (computed once per model): the
     label levels scored against, the bootstrap size, the registered scores and, when clusters are
     described, the texts and the embeddings."""
     parts: dict[str, Any] = {
         "levels": {k: content_hash(np.asarray(v).astype(str).tolist()) for k, v in levels.items()},
-        "n_bootstrap": n_bootstrap, "scores": sorted(scores),
+        "n_bootstrap": n_bootstrap,
+        "scores": sorted(scores),
     }
     if described is not None:
         texts, embeddings = described
@@ -66,10 +81,16 @@ def clustering_key(points: np.ndarray, method: str, clusterer: Any, context: str
     """The cache key of one clusterer's fit of ``points`` with its scores (and descriptions);
     ``clusterer`` is the clusterer as built for the fit (its settings resolved: k, seed, backend),
     ``context`` the model's `scoring_context`."""
-    return content_hash({
-        "version": _VERSION, "points": array_digest(np.ascontiguousarray(points)), "method": method,
-        "clusterer": type(clusterer).__name__, "settings": _settings(clusterer), "context": context,
-    })
+    return content_hash(
+        {
+            "version": _VERSION,
+            "points": array_digest(np.ascontiguousarray(points)),
+            "method": method,
+            "clusterer": type(clusterer).__name__,
+            "settings": _settings(clusterer),
+            "context": context,
+        }
+    )
 
 
 def _floats(x: np.ndarray | None) -> list[float | None] | None:
@@ -86,13 +107,33 @@ def save_clustering(cache: ArrayCache | None, key: str, entry: CachedClustering)
         return
     names = list(entry.labels)
     labels = np.stack([entry.labels[n] for n in names], axis=1).astype(np.float32)
-    cache.save(key, labels, {
-        "what": "clustering", "names": names, "k_choice": entry.k_choice,
-        "probabilities": {n: _floats(entry.probabilities.get(n)) for n in names},
-        "scored": {n: [[lvl, {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in s.items()}]
-                       for lvl, s in entry.scored[n]] for n in names},
-        "clusters": {n: entry.clusters[n].to_dict(orient="split") for n in names if n in entry.clusters},
-    })
+    payload = json.loads(
+        json.dumps(
+            {
+                "names": names,
+                "k_choice": entry.k_choice,
+                "probabilities": {n: _floats(entry.probabilities.get(n)) for n in names},
+                "scored": {
+                    n: [
+                        [lvl, {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in s.items()}]
+                        for lvl, s in entry.scored[n]
+                    ]
+                    for n in names
+                },
+                "clusters": {n: entry.clusters[n].to_dict(orient="split") for n in names if n in entry.clusters},
+            },
+            default=str,
+        )
+    )
+    # the scores and descriptions are checked against this digest when read back, as the labels are
+    cache.save(key, labels, {**payload, "what": "clustering", "record_sha256": _record_digest(payload)})
+
+
+_RECORDED = ("names", "k_choice", "probabilities", "scored", "clusters")
+
+
+def _record_digest(record: dict[str, Any]) -> str:
+    return content_hash({k: record.get(k) for k in _RECORDED}, length=64)
 
 
 def load_clustering(cache: ArrayCache | None, key: str, n_points: int) -> CachedClustering | None:
@@ -101,6 +142,9 @@ def load_clustering(cache: ArrayCache | None, key: str, n_points: int) -> Cached
         return None
     x = cache.load(key, n_rows=n_points)
     record = cache.record(key) if x is not None else None
+    if record is not None and "record_sha256" in record and record["record_sha256"] != _record_digest(record):
+        logger.warning("clusterings cache record %s.json was changed since it was written; clustering again", key)
+        return None
     try:
         names = record["names"]
         if x.shape[1] != len(names):
@@ -108,8 +152,10 @@ def load_clustering(cache: ArrayCache | None, key: str, n_points: int) -> Cached
         return CachedClustering(
             labels={n: np.asarray(x[:, i]).astype(np.int64) for i, n in enumerate(names)},
             probabilities={n: _array(record["probabilities"][n]) for n in names},
-            scored={n: [(lvl, {k: (np.nan if v is None else v) for k, v in s.items()}) for lvl, s in record["scored"][n]]
-                    for n in names},
+            scored={
+                n: [(lvl, {k: (np.nan if v is None else v) for k, v in s.items()}) for lvl, s in record["scored"][n]]
+                for n in names
+            },
             clusters={n: pd.DataFrame(**c) for n, c in record["clusters"].items()},
             k_choice=record["k_choice"],
         )

@@ -72,8 +72,10 @@ def cluster_terms(labels: np.ndarray, index: TermIndex, *, n_terms: int = 8) -> 
     clusters = np.unique(labels)
     if index.counts is None or not len(index.terms):
         return {int(c): [] for c in clusters}
-    onehot = sp.csr_matrix((np.ones(len(labels)), (np.searchsorted(clusters, labels), np.arange(len(labels)))),
-                           shape=(len(clusters), len(labels)))
+    onehot = sp.csr_matrix(
+        (np.ones(len(labels)), (np.searchsorted(clusters, labels), np.arange(len(labels)))),
+        shape=(len(clusters), len(labels)),
+    )
     per_cluster = onehot @ index.counts
     ctfidf = ClassTfidfTransformer().fit_transform(per_cluster).toarray()
     out = {}
@@ -83,8 +85,16 @@ def cluster_terms(labels: np.ndarray, index: TermIndex, *, n_terms: int = 8) -> 
     return out
 
 
-def describe_clusters(labels: np.ndarray, texts: list[str], embeddings: np.ndarray, index: TermIndex, *,
-                      n_terms: int = 8, n_texts: int = 3, max_chars: int = 200) -> pd.DataFrame:
+def describe_clusters(
+    labels: np.ndarray,
+    texts: list[str],
+    embeddings: np.ndarray,
+    index: TermIndex,
+    *,
+    n_terms: int = 8,
+    n_texts: int = 3,
+    max_chars: int = 200,
+) -> pd.DataFrame:
     """One row per cluster: ``cluster``, ``size``, ``share``, ``top_terms`` (comma-separated) and
     ``text_1..n_texts``, the texts nearest the cluster's centre (cut at ``max_chars``)."""
     labels = np.asarray(labels)
@@ -98,8 +108,12 @@ def describe_clusters(labels: np.ndarray, texts: list[str], embeddings: np.ndarr
         members = np.flatnonzero(labels == c)
         centre = x[members].mean(axis=0)
         nearest = members[np.argsort(-(x[members] @ centre), kind="stable")[:n_texts]]
-        row = {"cluster": int(c), "size": len(members), "share": len(members) / len(labels),
-               "top_terms": ", ".join(terms[int(c)])}
+        row = {
+            "cluster": int(c),
+            "size": len(members),
+            "share": len(members) / len(labels),
+            "top_terms": ", ".join(terms[int(c)]),
+        }
         for i in range(n_texts):
             t = texts[nearest[i]] if i < len(nearest) else ""
             row[f"text_{i + 1}"] = t if len(t) <= max_chars else t[:max_chars] + "…"

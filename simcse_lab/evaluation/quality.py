@@ -25,15 +25,20 @@ from .geometry import alignment_uniformity, mean_cosine, sts_spearman
 __all__ = ["alignment_sample", "model_quality", "sts_score"]
 
 
-def sts_score(encoder: Any, split: str, *, batch_size: int = 16, data_dir: str | Path = "data",
-              cache_dir: Path | None = None) -> float:
+def sts_score(
+    encoder: Any, split: str, *, batch_size: int = 16, data_dir: str | Path = "data", cache_dir: Path | None = None
+) -> float:
     """Spearman correlation of cosine similarity with STS-B gold scores for one split."""
     pairs = load_sts(split, data_dir=data_dir)
     x = encode_texts(
-        encoder, pairs.sentences1 + pairs.sentences2, batch_size=batch_size, normalize=True, cache_dir=cache_dir,
+        encoder,
+        pairs.sentences1 + pairs.sentences2,
+        batch_size=batch_size,
+        normalize=True,
+        cache_dir=cache_dir,
         show_progress=False,
     )
-    return sts_spearman(x[: len(pairs)], x[len(pairs):], pairs.scores)
+    return sts_spearman(x[: len(pairs)], x[len(pairs) :], pairs.scores)
 
 
 def alignment_sample(n_texts: int, n_alignment: int, seed: int) -> np.ndarray | None:
@@ -43,8 +48,15 @@ def alignment_sample(n_texts: int, n_alignment: int, seed: int) -> np.ndarray | 
 
 
 def model_quality(
-    encoder: Any, x: np.ndarray, texts: list[str], cfg: Any, *, align_idx: np.ndarray | None,
-    cache_dir: Path | None = None, timer: Any = None, name: str = "",
+    encoder: Any,
+    x: np.ndarray,
+    texts: list[str],
+    cfg: Any,
+    *,
+    align_idx: np.ndarray | None,
+    cache_dir: Path | None = None,
+    timer: Any = None,
+    name: str = "",
 ) -> dict[str, float]:
     """The geometry and STS row for one model whose corpus embeddings are ``x``."""
     from contextlib import nullcontext
@@ -57,12 +69,14 @@ def model_quality(
             torch_encoder = getattr(encoder, "torch_encoder", encoder)  # an ONNX one keeps its torch model
             if isinstance(torch_encoder, SentenceEncoder):
                 sample = [texts[i] for i in align_idx]
-                a, b = dropout_views(torch_encoder, sample, batch_size=cfg.encode.batch_size, seed=cfg.seed,
-                                     cache_dir=cache_dir)
+                a, b = dropout_views(
+                    torch_encoder, sample, batch_size=cfg.encode.batch_size, seed=cfg.seed, cache_dir=cache_dir
+                )
                 row["alignment"] = alignment_uniformity(a, b)["alignment"]
             row["uniformity"] = alignment_uniformity(x[align_idx], x[align_idx])["uniformity"]
     for split in cfg.metrics.sts_splits:
         with step(f"sts {name}"):
-            row[f"sts_{split}"] = sts_score(encoder, split, batch_size=cfg.encode.batch_size, data_dir=cfg.data_dir,
-                                            cache_dir=cache_dir)
+            row[f"sts_{split}"] = sts_score(
+                encoder, split, batch_size=cfg.encode.batch_size, data_dir=cfg.data_dir, cache_dir=cache_dir
+            )
     return row

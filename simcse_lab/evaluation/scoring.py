@@ -42,8 +42,17 @@ import numpy as np
 
 from ..core.registry import SCORES
 
-__all__ = ["Clustering", "applicable", "label_free_scores", "metric_columns", "score", "score_clustering",
-           "spread_columns", "spread_scores"]
+__all__ = [
+    "Clustering",
+    "applicable",
+    "k_criterion",
+    "label_free_scores",
+    "metric_columns",
+    "score",
+    "score_clustering",
+    "spread_columns",
+    "spread_scores",
+]
 
 
 @dataclass(frozen=True)
@@ -66,23 +75,35 @@ class Clustering:
 
     def take(self, idx: np.ndarray) -> Clustering:
         """The clustering restricted to rows ``idx`` (a bootstrap resample); no refit."""
-        return Clustering(self.labels_pred[idx], None if self.labels_true is None else self.labels_true[idx],
-                          self.noise_label, None if self.x is None else self.x[idx], self.density, None, self.seed)
+        return Clustering(
+            self.labels_pred[idx],
+            None if self.labels_true is None else self.labels_true[idx],
+            self.noise_label,
+            None if self.x is None else self.x[idx],
+            self.density,
+            None,
+            self.seed,
+        )
 
 
 def applicable(entry: Any, c: Clustering) -> bool:
     """Whether registered score ``entry`` can be computed for ``c`` (else it is NaN)."""
     meta = entry.meta
-    return not ((meta.get("needs_labels", True) and c.labels_true is None)
-                or (meta.get("needs_space", False) and c.x is None)
-                or (meta.get("density_only", False) and not c.density)
-                or (meta.get("needs_refit", False) and c.refit is None))
+    return not (
+        (meta.get("needs_labels", True) and c.labels_true is None)
+        or (meta.get("needs_space", False) and c.x is None)
+        or (meta.get("density_only", False) and not c.density)
+        or (meta.get("needs_refit", False) and c.refit is None)
+    )
 
 
 def label_free_scores() -> list[str]:
     """The registered scores computed without labels from the clustered space (silhouette, ...)."""
-    return [e.name for e in SCORES if not e.meta.get("needs_labels", True) and
-            (e.meta.get("needs_space") or e.meta.get("needs_refit"))]
+    return [
+        e.name
+        for e in SCORES
+        if not e.meta.get("needs_labels", True) and (e.meta.get("needs_space") or e.meta.get("needs_refit"))
+    ]
 
 
 def score(c: Clustering) -> dict[str, float]:
@@ -125,3 +146,25 @@ def score_clustering(labels_true, labels_pred, *, noise_label: int | None = -1) 
         raise ValueError("cannot score an empty clustering")
     c = Clustering(labels_pred, labels_true, noise_label)
     return {e.name: float(e.obj(c)) for e in SCORES if applicable(e, c)}
+
+
+def k_criterion(name: str, *, seed: int = 0) -> tuple[Callable[[np.ndarray, np.ndarray], float], bool]:
+    """The registered label-free score ``name`` of a clustering's space as a function of (labels,
+    points), and whether higher is better: what `simcse_lab.clustering.choose_k` reads k off
+    (``cluster.k_criterion``); a score that needs labels or reads no space is refused in one line."""
+    entry = SCORES[name] if name in SCORES else None
+    if entry is None or entry.meta.get("needs_labels", True) or not entry.meta.get("needs_space", False):
+        allowed = [
+            e.name
+            for e in SCORES
+            if not e.meta.get("needs_labels", True) and e.meta.get("needs_space") and not e.meta.get("density_only")
+        ]
+        raise ValueError(
+            f"cluster.k_criterion must be a label-free score of the space ({', '.join(allowed)}), got {name!r}"
+        )
+    fn = entry.obj
+
+    def score_of(labels: np.ndarray, points: np.ndarray) -> float:
+        return float(fn(Clustering(labels, None, None, points, seed=seed)))
+
+    return score_of, bool(entry.meta.get("higher_is_better", True))

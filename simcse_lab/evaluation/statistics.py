@@ -28,8 +28,9 @@ def bootstrap_scores(
     labels_true, labels_pred = np.asarray(labels_true), np.asarray(labels_pred)
     if len(labels_true) != len(labels_pred) or len(labels_true) == 0:
         raise ValueError("labels_true and labels_pred must be non-empty and of equal length")
-    return bootstrap_clustering(Clustering(labels_pred, labels_true), n_resamples=n_resamples, seed=seed,
-                                metrics=metrics)
+    return bootstrap_clustering(
+        Clustering(labels_pred, labels_true), n_resamples=n_resamples, seed=seed, metrics=metrics
+    )
 
 
 def bootstrap_clustering(
@@ -69,8 +70,10 @@ def bootstrap_clustering(
             continue
         arr = arr[~np.isnan(arr)]
         out[m] = {
-            "mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else float("nan"),
-            "lo": float(np.percentile(arr, 2.5)), "hi": float(np.percentile(arr, 97.5)),
+            "mean": float(arr.mean()),
+            "std": float(arr.std(ddof=1)) if arr.size > 1 else float("nan"),
+            "lo": float(np.percentile(arr, 2.5)),
+            "hi": float(np.percentile(arr, 97.5)),
         }
     return out
 

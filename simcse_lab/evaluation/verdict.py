@@ -35,8 +35,15 @@ import numpy as np
 
 from ..core.registry import SIGNALS
 
-__all__ = ["CHECK_FILE", "VERDICT_COLUMNS", "judge_pairs", "measured_check", "paired_difference", "signal_columns",
-           "verdict_of"]
+__all__ = [
+    "CHECK_FILE",
+    "VERDICT_COLUMNS",
+    "judge_pairs",
+    "measured_check",
+    "paired_difference",
+    "signal_columns",
+    "verdict_of",
+]
 
 VERDICT_COLUMNS = ["lf_signal", "lf_diff", "lf_diff_lo", "lf_diff_hi", "lf_verdict"]
 
@@ -68,8 +75,9 @@ def verdict_of(lo: float, hi: float) -> str:
     return "better" if lo > 0 else "worse" if hi < 0 else "unclear"
 
 
-def paired_difference(after: Evaluator, before: Evaluator, n: int, *, n_resamples: int = 200,
-                      seed: int = 0) -> dict[str, Any]:
+def paired_difference(
+    after: Evaluator, before: Evaluator, n: int, *, n_resamples: int = 200, seed: int = 0
+) -> dict[str, Any]:
     """``after - before`` on all ``n`` texts, its 95% interval over paired bootstrap resamples of
     the texts (each resample read by both), and the verdict the interval gives."""
     every = np.arange(n)
@@ -90,10 +98,15 @@ def paired_difference(after: Evaluator, before: Evaluator, n: int, *, n_resample
     return {"diff": float(diff), "lo": float(lo), "hi": float(hi), "verdict": verdict_of(lo, hi)}
 
 
-def judge_pairs(judged: dict[tuple[str, str, str], Any], trained_from: dict[str, str | None], *,
-                signals: tuple[str, ...] | list[str], abstain_across_k: str = "never", n_resamples: int = 200,
-                seed: int = 0
-                ) -> dict[tuple[str, str, str], dict[str, Any]]:
+def judge_pairs(
+    judged: dict[tuple[str, str, str], Any],
+    trained_from: dict[str, str | None],
+    *,
+    signals: tuple[str, ...] | list[str],
+    abstain_across_k: str = "never",
+    n_resamples: int = 200,
+    seed: int = 0,
+) -> dict[tuple[str, str, str], dict[str, Any]]:
     """``{(model, clusterer, space): columns}``: every clustering's signal values, and for every trained
     model whose start model has the same clustering, each signal's paired difference and the
     verdict that reads ``signals`` (``judged``: a `simcse_lab.evaluation.views.Judged` per clustering;
@@ -123,8 +136,7 @@ def judge_pairs(judged: dict[tuple[str, str, str], Any], trained_from: dict[str,
     return out
 
 
-def _verdict_row(row: dict[str, Any], signals: list[str], other_k: bool, k_after: int, k_before: int
-                 ) -> dict[str, Any]:
+def _verdict_row(row: dict[str, Any], signals: list[str], other_k: bool, k_after: int, k_before: int) -> dict[str, Any]:
     """The ``lf_*`` columns: the first signal's difference and interval; ``better`` or ``worse``
     only when every signal's interval says so."""
     first = signals[0]
@@ -136,5 +148,10 @@ def _verdict_row(row: dict[str, Any], signals: list[str], other_k: bool, k_after
         verdict, read = "unclear", f"{read} (not read: {k_after} clusters against the start model's {k_before})"
     else:
         verdict = said.pop() if len(said) == 1 else "unclear"
-    return {"lf_signal": read, "lf_diff": row[f"vs_start_{first}"], "lf_diff_lo": row[f"vs_start_{first}_lo"],
-            "lf_diff_hi": row[f"vs_start_{first}_hi"], "lf_verdict": verdict}
+    return {
+        "lf_signal": read,
+        "lf_diff": row[f"vs_start_{first}"],
+        "lf_diff_lo": row[f"vs_start_{first}_lo"],
+        "lf_diff_hi": row[f"vs_start_{first}_hi"],
+        "lf_verdict": verdict,
+    }

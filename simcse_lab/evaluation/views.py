@@ -38,8 +38,9 @@ class LexicalView:
     """TF-IDF and LSA of the texts, made once per run when first read; `kmeans` keeps each k's
     labels, so every clustering with that many clusters is compared with one lexical KMeans."""
 
-    def __init__(self, texts: list[str], *, n_components: int = 100, min_df: int = 2, seed: int = 0,
-                 terms: Any = None) -> None:
+    def __init__(
+        self, texts: list[str], *, n_components: int = 100, min_df: int = 2, seed: int = 0, terms: Any = None
+    ) -> None:
         self.texts, self.n_components, self.min_df, self.seed = list(texts), n_components, min_df, seed
         self._kmeans: dict[int, np.ndarray] = {}
         if terms is not None:  # the run's own term counts of the same texts (its cluster descriptions')
@@ -54,7 +55,8 @@ class LexicalView:
         for stop_words in ("english", None):
             try:
                 return TfidfVectorizer(stop_words=stop_words, sublinear_tf=True, min_df=min_df).fit_transform(
-                    self.texts)
+                    self.texts
+                )
             except ValueError:  # an empty vocabulary
                 continue
         from scipy.sparse import csr_matrix
@@ -86,8 +88,10 @@ class LexicalView:
         counts, vocabulary = self.terms.counts, self.terms.terms
         if counts is None:
             return [[] for _ in self.texts]
-        return [[str(vocabulary[j]) for j in counts.indices[counts.indptr[i]:counts.indptr[i + 1]]]
-                for i in range(counts.shape[0])]
+        return [
+            [str(vocabulary[j]) for j in counts.indices[counts.indptr[i] : counts.indptr[i + 1]]]
+            for i in range(counts.shape[0])
+        ]
 
     def kmeans(self, k: int) -> np.ndarray:
         """KMeans labels of the LSA rows with ``k`` clusters (seeded, kept per k)."""

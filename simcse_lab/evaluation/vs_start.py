@@ -14,17 +14,15 @@ Two steps after every model is clustered (`simcse_lab.experiment.run`):
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..clustering.clusterers import make_clusterer
 from ..core.cache import ArrayCache
 from ..core.hashing import array_digest, content_hash
 from ..core.registry import SIGNALS
-from .clusterings import ModelClusterings, cluster_with
+from .clusterings import ModelClusterings, cluster_kmeans_at, in_run_order
 from .verdict import judge_pairs
 from .views import Judged, LexicalView
 
@@ -33,8 +31,9 @@ __all__ = ["SAME_K", "add_same_k", "judge_against_start"]
 SAME_K = "kmeans-start-k"
 
 
-def add_same_k(found: ModelClusterings, runs: list[Any], cfg: Any, *, backend: str, cache: Any = None,
-               **context: Any) -> None:
+def add_same_k(
+    found: ModelClusterings, runs: list[Any], cfg: Any, *, backend: str, cache: Any = None, **context: Any
+) -> None:
     """Add ``kmeans-start-k`` clusterings to ``found`` for every trained model whose start model is
     in ``runs`` and whose KMeans (on the vectors) chose k without labels. ``context``: what
     `cluster_with` needs besides (levels, n_classes, texts, terms, timer)."""
@@ -51,13 +50,8 @@ def add_same_k(found: ModelClusterings, runs: list[Any], cfg: Any, *, backend: s
         if own["k"] == chosen["k"]:
             _same_as_kmeans(found, mr.name)
             continue
-        x = mr.embeddings
-        clusterer = make_clusterer("kmeans", cfg.cluster, n_samples=len(x), n_classes=None, seed=cfg.seed,
-                                   backend=backend)
-        clusterer = dataclasses.replace(clusterer, n_clusters=int(chosen["k"]))
-        cluster_with(mr.name, "kmeans", clusterer, "raw", x, x, cfg, out=found, cache=cache, label=SAME_K, **context)
-    order = {m.name: i for i, m in enumerate(runs)}
-    found.rows.sort(key=lambda r: order.get(r["model"], len(order)))  # each model's rows together, in run order
+        cluster_kmeans_at(found, mr, int(chosen["k"]), SAME_K, cfg, backend=backend, cache=cache, **context)
+    in_run_order(found, runs)
 
 
 def _same_as_kmeans(found: ModelClusterings, model: str) -> None:
@@ -66,12 +60,19 @@ def _same_as_kmeans(found: ModelClusterings, model: str) -> None:
     if same in found.labels:
         return
     found.labels[same], found.probabilities[same] = found.labels[key], found.probabilities.get(key)
-    found.rows += [{**r, "clusterer": SAME_K} for r in found.rows
-                   if (r["model"], r["clusterer"], r["space"]) == key]
+    found.rows += [{**r, "clusterer": SAME_K} for r in found.rows if (r["model"], r["clusterer"], r["space"]) == key]
 
 
-def judge_against_start(found: ModelClusterings, runs: list[Any], spaces: dict[str, dict[str, np.ndarray]], cfg: Any,
-                        *, texts: list[str], terms: Any = None, cache: ArrayCache | None = None) -> None:
+def judge_against_start(
+    found: ModelClusterings,
+    runs: list[Any],
+    spaces: dict[str, dict[str, np.ndarray]],
+    cfg: Any,
+    *,
+    texts: list[str],
+    terms: Any = None,
+    cache: ArrayCache | None = None,
+) -> None:
     """Add every signal's value, and for trained models the paired differences and the verdict, to
     the rows of ``found`` (``spaces``: each model's clustered points by space). Only the models of a
     pair (a trained model and its start model) are read. The result is kept in ``cache`` under
@@ -79,8 +80,9 @@ def judge_against_start(found: ModelClusterings, runs: list[Any], spaces: dict[s
     of the signals), so a rerun from the caches reads it back. ``terms``: the run's term counts of
     ``texts`` (`simcse_lab.evaluation.describe.TermIndex`), counted again here when None."""
     by_name = {m.name: m for m in runs}
-    paired = {m.name for m in runs if m.trained_from in by_name} | {m.trained_from for m in runs
-                                                                    if m.trained_from in by_name}
+    paired = {m.name for m in runs if m.trained_from in by_name} | {
+        m.trained_from for m in runs if m.trained_from in by_name
+    }
     if not paired:
         return
     lexical = LexicalView(texts, seed=cfg.seed, terms=terms)
@@ -89,23 +91,47 @@ def judge_against_start(found: ModelClusterings, runs: list[Any], spaces: dict[s
         if model in paired:
             mr = by_name[model]
             start = by_name.get(mr.trained_from, mr) if mr.trained_from else mr
-            judged[(model, clusterer, space)] = Judged(np.asarray(labels), spaces[model][space], start.embeddings,
-                                                       lexical, noise_label=-1, seed=cfg.seed)
-    settings = {"signals": list(cfg.metrics.verdict_signals), "across": cfg.metrics.verdict_abstain_across_k,
-                "n_resamples": max(cfg.metrics.n_bootstrap, 2), "seed": cfg.seed}
-    key = _judged_key(judged, texts, {m: by_name[m].trained_from for m in paired}, settings) if cache is not None else ""
+            judged[(model, clusterer, space)] = Judged(
+                np.asarray(labels), spaces[model][space], start.embeddings, lexical, noise_label=-1, seed=cfg.seed
+            )
+    settings = {
+        "signals": list(cfg.metrics.verdict_signals),
+        "across": cfg.metrics.verdict_abstain_across_k,
+        "n_resamples": max(cfg.metrics.n_bootstrap, 2),
+        "seed": cfg.seed,
+    }
+    key = (
+        _judged_key(judged, texts, {m: by_name[m].trained_from for m in paired}, settings) if cache is not None else ""
+    )
     record = cache.record(key) if cache is not None and cache.load(key) is not None else None
     if record is not None and record.get("what") == "verdicts":
-        columns = {tuple(k.split("\x1f")): {c: (np.nan if v is None else v) for c, v in row.items()}
-                   for k, row in record["columns"].items()}
+        columns = {
+            tuple(k.split("\x1f")): {c: (np.nan if v is None else v) for c, v in row.items()}
+            for k, row in record["columns"].items()
+        }
     else:
-        columns = judge_pairs(judged, {m.name: m.trained_from for m in runs}, signals=settings["signals"],
-                              abstain_across_k=settings["across"], n_resamples=settings["n_resamples"],
-                              seed=cfg.seed)
+        columns = judge_pairs(
+            judged,
+            {m.name: m.trained_from for m in runs},
+            signals=settings["signals"],
+            abstain_across_k=settings["across"],
+            n_resamples=settings["n_resamples"],
+            seed=cfg.seed,
+        )
         if cache is not None:
-            cache.save(key, np.zeros((1, 1), np.float32), {"what": "verdicts", "columns": {
-                "\x1f".join(k): {c: (None if isinstance(v, float) and not np.isfinite(v) else v) for c, v in row.items()}
-                for k, row in columns.items()}})
+            cache.save(
+                key,
+                np.zeros((1, 1), np.float32),
+                {
+                    "what": "verdicts",
+                    "columns": {
+                        "\x1f".join(k): {
+                            c: (None if isinstance(v, float) and not np.isfinite(v) else v) for c, v in row.items()
+                        }
+                        for k, row in columns.items()
+                    },
+                },
+            )
     for row in found.rows:
         row.update(columns.get((row["model"], row["clusterer"], row["space"]), {}))
 
@@ -118,10 +144,21 @@ def _judged_key(judged: dict, texts: list[str], trained_from: dict, settings: di
 
     code = [inspect.getsource(m) for m in (verdict, views)]
     code += [p.read_text() for p in sorted(Path(signals.__file__).parent.glob("*.py"))]
-    return content_hash({
-        "what": "verdicts", "settings": settings, "texts": content_hash(list(texts)), "trained_from": trained_from,
-        "code": content_hash(code), "registered": list(SIGNALS.names()),
-        "judged": {"\x1f".join(k): [array_digest(np.ascontiguousarray(j.labels)),
-                                     array_digest(np.ascontiguousarray(j.space)),
-                                     array_digest(np.ascontiguousarray(j.start))] for k, j in judged.items()},
-    })
+    return content_hash(
+        {
+            "what": "verdicts",
+            "settings": settings,
+            "texts": content_hash(list(texts)),
+            "trained_from": trained_from,
+            "code": content_hash(code),
+            "registered": list(SIGNALS.names()),
+            "judged": {
+                "\x1f".join(k): [
+                    array_digest(np.ascontiguousarray(j.labels)),
+                    array_digest(np.ascontiguousarray(j.space)),
+                    array_digest(np.ascontiguousarray(j.start)),
+                ]
+                for k, j in judged.items()
+            },
+        }
+    )

@@ -49,8 +49,6 @@ def _sign(score: str) -> int:
     return 1 if SCORES[score].meta.get("higher_is_better", True) else -1
 
 
-
-
 def verdict_agreement(table: pd.DataFrame, *, baseline: str) -> pd.DataFrame:
     """One row per trained model x level x clusterer/space: the labelled and the label-free verdict."""
     paired = paired_differences(table, baseline=baseline)
@@ -69,12 +67,41 @@ def verdict_agreement(table: pd.DataFrame, *, baseline: str) -> pd.DataFrame:
         else:
             lf = lf_lo = lf_hi = float("nan")
         verdict, lf_verdict = verdict_of(r.diff_lo, r.diff_hi), verdict_of(lf_lo, lf_hi)
-        rows.append({"model": r.model, "level": r.level, "setting": r.setting, "v_diff": r.diff,
-                     "v_lo": r.diff_lo, "v_hi": r.diff_hi, "verdict": verdict, "lf_diff": lf, "lf_lo": lf_lo,
-                     "lf_hi": lf_hi, "lf_verdict": lf_verdict, "agree": verdict == lf_verdict,
-                     "n_seeds": r.n_seeds})
-    return pd.DataFrame(rows, columns=["model", "level", "setting", "v_diff", "v_lo", "v_hi", "verdict", "lf_diff",
-                                       "lf_lo", "lf_hi", "lf_verdict", "agree", "n_seeds"])
+        rows.append(
+            {
+                "model": r.model,
+                "level": r.level,
+                "setting": r.setting,
+                "v_diff": r.diff,
+                "v_lo": r.diff_lo,
+                "v_hi": r.diff_hi,
+                "verdict": verdict,
+                "lf_diff": lf,
+                "lf_lo": lf_lo,
+                "lf_hi": lf_hi,
+                "lf_verdict": lf_verdict,
+                "agree": verdict == lf_verdict,
+                "n_seeds": r.n_seeds,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "model",
+            "level",
+            "setting",
+            "v_diff",
+            "v_lo",
+            "v_hi",
+            "verdict",
+            "lf_diff",
+            "lf_lo",
+            "lf_hi",
+            "lf_verdict",
+            "agree",
+            "n_seeds",
+        ],
+    )
 
 
 def score_verdicts(table: pd.DataFrame, *, baseline: str, scores: list[str] | None = None) -> pd.DataFrame:
@@ -96,8 +123,17 @@ def score_verdicts(table: pd.DataFrame, *, baseline: str, scores: list[str] | No
             lo, hi = sorted((sign * r.diff_lo, sign * r.diff_hi))
             lf_verdict = verdict_of(lo, hi) if np.isfinite(r.diff) else "n/a"
             verdict = verdict_of(v["diff_lo"], v["diff_hi"])
-            rows.append({"model": r.model, "level": r.level, "setting": r.setting, "score": score,
-                         "verdict": verdict, "lf_verdict": lf_verdict, "agree": verdict == lf_verdict})
+            rows.append(
+                {
+                    "model": r.model,
+                    "level": r.level,
+                    "setting": r.setting,
+                    "score": score,
+                    "verdict": verdict,
+                    "lf_verdict": lf_verdict,
+                    "agree": verdict == lf_verdict,
+                }
+            )
     return pd.DataFrame(rows, columns=["model", "level", "setting", "score", "verdict", "lf_verdict", "agree"])
 
 
@@ -117,12 +153,37 @@ def seed_verdicts(table: pd.DataFrame, *, baseline: str, signals: list[str]) -> 
         v = labelled.loc[(r.model, r.level, r.setting)]
         for signal in signals:
             lo, hi = getattr(r, f"vs_start_{signal}_lo", np.nan), getattr(r, f"vs_start_{signal}_hi", np.nan)
-            rows.append({"model": r.model, "level": r.level, "setting": r.setting, "seed": r.seed, "signal": signal,
-                         "verdict": verdict_of(v["diff_lo"], v["diff_hi"]), "v_diff": v["diff"],
-                         "lf_verdict": verdict_of(lo, hi), "lf_diff": getattr(r, f"vs_start_{signal}", np.nan),
-                         "k": r.n_clusters, "k_start": k_start.loc[(r.level, r.setting, r.seed)]})
-    return pd.DataFrame(rows, columns=["model", "level", "setting", "seed", "signal", "verdict", "v_diff",
-                                       "lf_verdict", "lf_diff", "k", "k_start"])
+            rows.append(
+                {
+                    "model": r.model,
+                    "level": r.level,
+                    "setting": r.setting,
+                    "seed": r.seed,
+                    "signal": signal,
+                    "verdict": verdict_of(v["diff_lo"], v["diff_hi"]),
+                    "v_diff": v["diff"],
+                    "lf_verdict": verdict_of(lo, hi),
+                    "lf_diff": getattr(r, f"vs_start_{signal}", np.nan),
+                    "k": r.n_clusters,
+                    "k_start": k_start.loc[(r.level, r.setting, r.seed)],
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "model",
+            "level",
+            "setting",
+            "seed",
+            "signal",
+            "verdict",
+            "v_diff",
+            "lf_verdict",
+            "lf_diff",
+            "k",
+            "k_start",
+        ],
+    )
 
 
 def claims(verdicts: pd.DataFrame) -> dict[str, int]:
@@ -131,11 +192,15 @@ def claims(verdicts: pd.DataFrame) -> dict[str, int]:
     it abstains, and how many decisive claims it makes where the labels are unclear."""
     decided = verdicts["verdict"] != "unclear"
     decisive = verdicts["lf_verdict"].isin(["better", "worse"])
-    return {"cases": len(verdicts), "decided": int(decided.sum()),
-            "agrees": int((decided & (verdicts["verdict"] == verdicts["lf_verdict"])).sum()),
-            "wrong_direction": int((decided & decisive & (verdicts["verdict"] != verdicts["lf_verdict"])).sum()),
-            "abstains_where_decided": int((decided & ~decisive).sum()),
-            "decisive": int(decisive.sum()), "decisive_where_unclear": int((~decided & decisive).sum())}
+    return {
+        "cases": len(verdicts),
+        "decided": int(decided.sum()),
+        "agrees": int((decided & (verdicts["verdict"] == verdicts["lf_verdict"])).sum()),
+        "wrong_direction": int((decided & decisive & (verdicts["verdict"] != verdicts["lf_verdict"])).sum()),
+        "abstains_where_decided": int((decided & ~decisive).sum()),
+        "decisive": int(decisive.sum()),
+        "decisive_where_unclear": int((~decided & decisive).sum()),
+    }
 
 
 def agreement_rate(agreement: pd.DataFrame) -> float:

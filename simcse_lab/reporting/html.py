@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..core.assets import atomic_write
 from ..evaluation.verdict import measured_check
+from .spreadsheet import read_csv
 from .tables import has_label_free, label_free_table
 from .verdicts import read_first_sentence, verdict_sentences
 
@@ -55,7 +56,13 @@ def write_results(results_dir: str | Path, metrics: dict[str, Any], figures: dic
 
 
 def interactive_umap(
-    xy: np.ndarray, labels, texts: list[str], path: str | Path, *, title: str = "", max_chars: int = 300,
+    xy: np.ndarray,
+    labels,
+    texts: list[str],
+    path: str | Path,
+    *,
+    title: str = "",
+    max_chars: int = 300,
     hover: dict[str, list[str]] | None = None,
 ) -> Path:
     """A standalone bokeh page: the 2-D projection coloured by label, the text on hover, and any
@@ -76,14 +83,22 @@ def interactive_umap(
     colors = category_colors(labels)
     short = [t if len(t) <= max_chars else t[:max_chars] + "…" for t in texts]
     source = ColumnDataSource(
-        {"x": xy[:, 0], "y": xy[:, 1], "label": [str(v) for v in labels],
-         "color": [colors[v] for v in labels.tolist()], "text": short,
-         **{f"h{i}": list(v) for i, v in enumerate((hover or {}).values())}}
+        {
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "label": [str(v) for v in labels],
+            "color": [colors[v] for v in labels.tolist()],
+            "text": short,
+            **{f"h{i}": list(v) for i, v in enumerate((hover or {}).values())},
+        }
     )
     fig = figure(title=title, width=900, height=750, tools="pan,wheel_zoom,box_zoom,reset,save")
     fig.scatter("x", "y", source=source, color="color", legend_field="label", size=5, alpha=0.7)
-    fig.add_tools(HoverTool(tooltips=[("label", "@label"), *((name, f"@h{i}") for i, name in enumerate(hover or {})),
-                                      ("text", "@text")]))
+    fig.add_tools(
+        HoverTool(
+            tooltips=[("label", "@label"), *((name, f"@h{i}") for i, name in enumerate(hover or {})), ("text", "@text")]
+        )
+    )
     fig.legend.click_policy = "hide"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,9 +122,11 @@ def _read_run_folder(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     if not csv.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no results.csv)")
     try:
-        table = pd.read_csv(csv)
+        table = read_csv(csv)
     except (ValueError, OSError, UnicodeDecodeError) as exc:  # pandas' ParserError/EmptyDataError are ValueErrors
-        raise ValueError(f"{csv} cannot be read as a table ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        raise ValueError(
+            f"{csv} cannot be read as a table ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from None
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{csv} was not written by simcse-lab compare: it lacks the column(s) {missing}")
@@ -129,16 +146,21 @@ def _read_run_folder(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
 
 def _clusters_section(path: Path, *, max_rows: int = 60) -> list[str]:
     """What each cluster is about, per clustering: size, top terms, the texts nearest its centre."""
-    clusters = pd.read_csv(path)
-    out = ["<h2>What the clusters are about</h2>",
-           "<p>Per clustering: each cluster's size, its top terms by class-based TF-IDF and the three texts "
-           "nearest its centre (all in <code>clusters.csv</code>; which text went where is in "
-           "<code>assignments.csv</code>).</p>"]
+    clusters = read_csv(path)
+    out = [
+        "<h2>What the clusters are about</h2>",
+        "<p>Per clustering: each cluster's size, its top terms by class-based TF-IDF and the three texts "
+        "nearest its centre (all in <code>clusters.csv</code>; which text went where is in "
+        "<code>assignments.csv</code>).</p>",
+    ]
     for (model, clusterer, space), d in clusters.groupby(["model", "clusterer", "space"], sort=False):
         shown = d.drop(columns=["model", "clusterer", "space"]).sort_values("size", ascending=False).head(max_rows)
-        out += [f"<details><summary><b>{html.escape(str(model))}</b> {html.escape(str(clusterer))}/"
-                f"{html.escape(str(space))}: {len(d)} clusters</summary>",
-                shown.to_html(index=False, float_format="%.3f"), "</details>"]
+        out += [
+            f"<details><summary><b>{html.escape(str(model))}</b> {html.escape(str(clusterer))}/"
+            f"{html.escape(str(space))}: {len(d)} clusters</summary>",
+            shown.to_html(index=False, float_format="%.3f"),
+            "</details>",
+        ]
     return out
 
 
@@ -173,23 +195,33 @@ def build_html_report(run_dir: str | Path, *, out: str | Path | None = None, nam
     first = read_first_sentence(table, trained_from, check=check) if sentences else None
     sentences += [first] if first else []
     if sentences:  # the answer first: did training help, read without labels
-        parts += ["<h2>Did training help? (read without labels)</h2><ul>",
-                  *(f"<li>{html.escape(line)}</li>" for line in sentences), "</ul>"]
+        parts += [
+            "<h2>Did training help? (read without labels)</h2><ul>",
+            *(f"<li>{html.escape(line)}</li>" for line in sentences),
+            "</ul>",
+        ]
     if level:
         one_header = summary.rename_axis(columns=None).reset_index()  # model as a column: one header row
-        parts += [f"<h2>V-measure against {html.escape(str(level))}</h2>",
-                  one_header.to_html(index=False, float_format="%.3f")]
+        parts += [
+            f"<h2>V-measure against {html.escape(str(level))}</h2>",
+            one_header.to_html(index=False, float_format="%.3f"),
+        ]
     free = label_free_table(table, level=level)
     if has_label_free(free):
-        parts += ["<h2>Label-free scores (no labels used)</h2>",
-                  "<p>silhouette: cosine, in the clustered space (higher is better); davies_bouldin: lower is "
-                  "better; calinski_harabasz, dbcv (density clusterings), stability (ARI across re-clusterings of "
-                  "80% subsamples): higher is better. vs start: a trained model's clustering against its start model's, "
-                  "read where the trained model cannot inflate it, with a 95% interval over resampled texts; verdict: "
-                  "better or worse only when every one of them says so.</p>", free.to_html(index=False, float_format="%.3f")]
+        parts += [
+            "<h2>Label-free scores (no labels used)</h2>",
+            "<p>silhouette: cosine, in the clustered space (higher is better); davies_bouldin: lower is "
+            "better; calinski_harabasz, dbcv (density clusterings), stability (ARI across re-clusterings of "
+            "80% subsamples): higher is better. vs start: a trained model's clustering against its start model's, "
+            "read where the trained model cannot inflate it, with a 95% interval over resampled texts; verdict: "
+            "better or worse only when every one of them says so.</p>",
+            free.to_html(index=False, float_format="%.3f"),
+        ]
     if (run_dir / "model_metrics.csv").is_file():
-        parts += ["<h2>Embedding geometry</h2>",
-                  pd.read_csv(run_dir / "model_metrics.csv").to_html(index=False, float_format="%.3f")]
+        parts += [
+            "<h2>Embedding geometry</h2>",
+            read_csv(run_dir / "model_metrics.csv").to_html(index=False, float_format="%.3f"),
+        ]
     if (run_dir / "clusters.csv").is_file():
         parts += _clusters_section(run_dir / "clusters.csv")
     figures = sorted((run_dir / "figures").glob("*.png")) if (run_dir / "figures").is_dir() else []

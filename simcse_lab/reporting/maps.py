@@ -20,8 +20,9 @@ import numpy as np
 __all__ = ["cluster_names", "labelled_map", "plot_k_choice"]
 
 
-def cluster_names(labels: np.ndarray, terms: dict[int, str], *, n_terms: int = 3,
-                  noise: str = "Unlabelled") -> np.ndarray:
+def cluster_names(
+    labels: np.ndarray, terms: dict[int, str], *, n_terms: int = 3, noise: str = "Unlabelled"
+) -> np.ndarray:
     """One name per point: its cluster's first ``n_terms`` terms (``noise`` for -1 or no terms).
 
     >>> cluster_names(np.array([0, 1, -1]), {0: "dress, fit, size, small", 1: ""}).tolist()
@@ -31,8 +32,16 @@ def cluster_names(labels: np.ndarray, terms: dict[int, str], *, n_terms: int = 3
     return np.array([noise if int(c) == -1 else names.get(int(c), f"cluster {c}") for c in labels], dtype=object)
 
 
-def labelled_map(xy: np.ndarray, labels: np.ndarray, terms: dict[int, str], path: str | Path, *, title: str,
-                 sub_title: str = "", dpi: int = 90) -> Path:
+def labelled_map(
+    xy: np.ndarray,
+    labels: np.ndarray,
+    terms: dict[int, str],
+    path: str | Path,
+    *,
+    title: str,
+    sub_title: str = "",
+    dpi: int = 90,
+) -> Path:
     """A datamapplot PNG of ``xy`` with every cluster named by its terms."""
     from ..core.jit_cache import import_with_jit_cache
 
@@ -46,8 +55,15 @@ def labelled_map(xy: np.ndarray, labels: np.ndarray, terms: dict[int, str], path
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # "no weight 900 for DejaVu Sans"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Cannot reach Google APIs to download the font": offline, by design
-        fig, _ = datamapplot.create_plot(np.asarray(xy, dtype=np.float32), names, title=title, sub_title=sub_title,
-                                         font_family="DejaVu Sans", figsize=(10, 10), dpi=dpi)
+        fig, _ = datamapplot.create_plot(
+            np.asarray(xy, dtype=np.float32),
+            names,
+            title=title,
+            sub_title=sub_title,
+            font_family="DejaVu Sans",
+            figsize=(10, 10),
+            dpi=dpi,
+        )
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
     import matplotlib.pyplot as plt
 
@@ -67,7 +83,7 @@ def plot_k_choice(k_choices: dict[str, dict[str, Any]], *, ax=None, title: str |
     for name, choice in k_choices.items():
         ks = [int(k) for k in choice["curve"]]
         values = list(choice["curve"].values())
-        line, = ax.plot(ks, values, marker=".", label=f"{name}: k={choice['k']}")
+        (line,) = ax.plot(ks, values, marker=".", label=f"{name}: k={choice['k']}")
         ax.plot([choice["k"]], [choice["curve"][str(choice["k"])]], "o", ms=9, color=line.get_color())
         criteria.add(choice["criterion"])
         if choice.get("n_classes"):

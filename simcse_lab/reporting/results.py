@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..clustering.extend import TrainingPart
 from ..core.config import ExperimentConfig, to_yaml
 from ..core.hashing import content_hash
 from ..evaluation.scoring import metric_columns, spread_columns
 from .run_folder import FileReuse, check_run_folder, notice_replacement, slug
+from .spreadsheet import to_csv
 from .tables import format_summary, spread_label, spread_table, summary_table
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ class Result:
     text_ids: list[int] | None = None
     clusters: pd.DataFrame | None = None
     probabilities: dict[tuple[str, str, str], np.ndarray | None] = field(default_factory=dict)
+    #: the texts the run trained on, placed in every clustering (``cluster.assign_training_texts``)
+    training_part: TrainingPart | None = None
 
     @property
     def n_texts(self) -> int:
@@ -86,8 +90,14 @@ class Result:
         """The tables ``simcse-lab compare`` prints (`comparison_markdown`), with the verdict on training."""
         from .tables import comparison_markdown
 
-        return comparison_markdown(self.table, self.model_metrics, level=self.level, corpus_name=self.corpus_name,
-                                   n_texts=self.n_texts, trained_from=self.trained_from)
+        return comparison_markdown(
+            self.table,
+            self.model_metrics,
+            level=self.level,
+            corpus_name=self.corpus_name,
+            n_texts=self.n_texts,
+            trained_from=self.trained_from,
+        )
 
     def summary(self, metric: str | None = None, level: str | None = None) -> pd.DataFrame:
         """Mean ``metric`` (default `main_metric`) per model (rows) and clusterer/space (columns)."""
@@ -115,8 +125,11 @@ class Result:
             with atomic_folder(run_dir) as tmp:
                 self._write(tmp, name=run_dir.name, previous=run_dir)
         except OSError as exc:  # name the run folder, not the temporary one the error happened in
-            raise OSError(exc.errno, f"{exc.strerror or exc} while writing the run folder (an earlier run there is "
-                          "unchanged)", str(run_dir)) from None
+            raise OSError(
+                exc.errno,
+                f"{exc.strerror or exc} while writing the run folder (an earlier run there is unchanged)",
+                str(run_dir),
+            ) from None
         self.run_dir = run_dir
         return run_dir
 
@@ -127,8 +140,8 @@ class Result:
         (run_dir / "figures").mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(to_yaml(self.config))
         (run_dir / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
-        self.table.to_csv(run_dir / "results.csv", index=False)
-        self.model_metrics.to_csv(run_dir / "model_metrics.csv", index=False)
+        to_csv(self.table, run_dir / "results.csv")
+        to_csv(self.model_metrics, run_dir / "model_metrics.csv")
         md = [
             f"# {self.config.name}: {self.corpus_name}, {self.n_texts} texts"
             + (f", level {self.level}" if self.level else ", no labels"),
@@ -161,13 +174,20 @@ class Result:
         if self.clusters is not None:
             cols = ["model", "clusterer", "space", "cluster", "size", "share", "top_terms"]
             clusters = self.clusters[cols + [c for c in self.clusters.columns if c not in cols]]
-            tables("clusters.csv", clusters.to_json(orient="split"),
-                   lambda path: clusters.to_csv(path, index=False))
+            tables("clusters.csv", clusters.to_json(orient="split"), lambda path: to_csv(clusters, path))
         if self.texts:
             keys = list(self.cluster_labels)  # the order assignments.csv has
-            tables("assignments.csv", [self.text_ids, self.texts, [[*k, self.cluster_labels[k], self.probabilities.get(k)]
-                                                                     for k in keys]],
-                   lambda path: self.assignments().to_csv(path, index=False))
+            part = self.training_part
+            tables(
+                "assignments.csv",
+                [
+                    self.text_ids,
+                    self.texts,
+                    [[*k, self.cluster_labels[k], self.probabilities.get(k)] for k in keys],
+                    None if part is None else [part.ids, part.texts, [part.labels.get(k) for k in keys]],
+                ],
+                lambda path: to_csv(self.assignments(), path),
+            )
             (run_dir / "texts.json").write_text(json.dumps(self.texts))
         tables.close()
         from .run_figures import save_figures
@@ -181,24 +201,61 @@ class Result:
 
     def assignments(self) -> pd.DataFrame:
         """Which text went to which cluster: one row per text and (model, clusterer, space), with
-        ``text_id`` (its row in the source), the text, the cluster (-1: noise) and the membership
-        probability where the clusterer gives one (HDBSCAN, EVoC; empty for KMeans)."""
+        ``text_id`` (its row in the source), the text, the cluster (-1: noise), the membership
+        probability where the clusterer gives one (HDBSCAN, EVoC; empty for KMeans) and ``part``:
+        ``scored`` (clustered and scored), or ``training`` (a text the run trained on, placed by its
+        nearest scored texts; `simcse_lab.clustering.extend`), sorted by ``text_id`` within a clustering."""
+        columns = ["text_id", "part", "model", "clusterer", "space", "cluster", "probability", "text"]
         ids = self.text_ids if self.text_ids is not None else list(range(len(self.texts)))
+        part = self.training_part
         parts = []
         for (model, clusterer, space), labels in self.cluster_labels.items():
             prob = self.probabilities.get((model, clusterer, space))
-            parts.append(pd.DataFrame({
-                "text_id": ids, "model": model, "clusterer": clusterer, "space": space, "cluster": labels,
-                "probability": prob if prob is not None else np.nan, "text": self.texts}))
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            columns=["text_id", "model", "clusterer", "space", "cluster", "probability", "text"])
+            rows = pd.DataFrame(
+                {
+                    "text_id": ids,
+                    "part": "scored",
+                    "model": model,
+                    "clusterer": clusterer,
+                    "space": space,
+                    "cluster": labels,
+                    "probability": prob if prob is not None else np.nan,
+                    "text": self.texts,
+                }
+            )
+            placed = None if part is None else part.labels.get((model, clusterer, space))
+            if placed is not None and part.ids is not None:
+                rows = pd.concat(
+                    [
+                        rows,
+                        pd.DataFrame(
+                            {
+                                "text_id": part.ids,
+                                "part": "training",
+                                "model": model,
+                                "clusterer": clusterer,
+                                "space": space,
+                                "cluster": placed,
+                                "probability": np.nan,
+                                "text": part.texts,
+                            }
+                        ),
+                    ],
+                    ignore_index=True,
+                )
+                rows = rows.sort_values("text_id", kind="stable")
+            parts.append(rows)
+        return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
     def cluster_terms(self, model: str, clusterer: str, space: str) -> dict[int, str]:
         """``{cluster: "term, term, ..."}`` of one clustering (empty without descriptions)."""
         if self.clusters is None:
             return {}
-        d = self.clusters[(self.clusters["model"] == model) & (self.clusters["clusterer"] == clusterer)
-                          & (self.clusters["space"] == space)]
+        d = self.clusters[
+            (self.clusters["model"] == model)
+            & (self.clusters["clusterer"] == clusterer)
+            & (self.clusters["space"] == space)
+        ]
         return dict(zip(d["cluster"].astype(int), d["top_terms"].fillna("").astype(str)))
 
     def _map_clustering(self, model: str) -> tuple[str, str, str] | None:
@@ -229,9 +286,7 @@ class Result:
         for model, rows in main.groupby("model", sort=False):
             entry = {f"{r.clusterer}/{r.space}": {m: float(getattr(r, m)) for m in numeric} for r in rows.itertuples()}
             if model in geo_all.index:
-                entry["geometry"] = {
-                    k: (None if pd.isna(v) else float(v)) for k, v in geo_all.loc[model].items()
-                }
+                entry["geometry"] = {k: (None if pd.isna(v) else float(v)) for k, v in geo_all.loc[model].items()}
             models[str(model)] = entry
         out["models"] = models
         return out

@@ -23,12 +23,15 @@ logger = logging.getLogger(__name__)
 __all__ = ["save_figures"]
 
 
-
 def _code_digest() -> str:
     """The drawing code's own digest: a changed plot function draws every figure again."""
     here = Path(__file__).parent
-    return content_hash([(p.name, p.read_text()) for p in (here / "run_figures.py", here / "plots.py",
-                                                          here / "maps.py", here / "html.py")])
+    return content_hash(
+        [
+            (p.name, p.read_text())
+            for p in (here / "run_figures.py", here / "plots.py", here / "maps.py", here / "html.py")
+        ]
+    )
 
 
 def save_figures(result: Any, fig_dir: Path, *, previous: Path | None = None) -> None:
@@ -43,8 +46,7 @@ def save_figures(result: Any, fig_dir: Path, *, previous: Path | None = None) ->
     if not main.empty:
         metric = result.main_metric
         title = f"V-measure vs {result.level}" if result.level else "silhouette (no labels)"
-        reuse(f"{metric}.png", [main.to_csv(index=False), metric, title],
-              lambda path: _bars(main, metric, title, path))
+        reuse(f"{metric}.png", [main.to_csv(index=False), metric, title], lambda path: _bars(main, metric, title, path))
     if result.texts:
         _interactive(result, reuse)
     reuse.close()
@@ -54,8 +56,9 @@ def _umap_panels(result: Any, reuse: FileReuse) -> None:
     for model, xy in result.projections.items():
         panels = {f"label: {result.level}": result.labels_true} if result.labels_true is not None else {}
         for method in result.config.cluster.methods:  # each clusterer once, in UMAP space if it ran there
-            key = next((k for k in [(model, method, "umap"), (model, method, "raw")] if k in result.cluster_labels),
-                       None)
+            key = next(
+                (k for k in [(model, method, "umap"), (model, method, "raw")] if k in result.cluster_labels), None
+            )
             if key is not None:
                 panels[f"{method} ({key[2]})"] = result.cluster_labels[key]
         title = f"{model}: UMAP 2-D of {result.corpus_name}"
@@ -104,15 +107,35 @@ def _maps(result: Any, reuse: FileReuse) -> None:
         if key is None:
             continue
         labels, terms = result.cluster_labels[key], result.cluster_terms(*key)
-        title, sub = (f"{model}: {result.corpus_name}",
-                      f"{key[1]} clusters ({key[2]}), named by their top c-TF-IDF terms")
+        named = len(set(np.asarray(labels).tolist()) - {-1})
+        if named < 2:  # datamapplot places labels between clusters: one cluster (besides noise) cannot be drawn
+            logger.warning(
+                "labelled map of %s skipped: its %s/%s clustering has %d cluster(s) besides noise, and the map needs 2",
+                model,
+                key[1],
+                key[2],
+                named,
+            )
+            continue
+        title, sub = (
+            f"{model}: {result.corpus_name}",
+            f"{key[1]} clusters ({key[2]}), named by their top c-TF-IDF terms",
+        )
         try:
-            reuse(f"{slug(model)}__map.png", [xy, labels, terms, title, sub],
-                  lambda path, xy=xy, labels=labels, terms=terms, title=title, sub=sub:
-                  labelled_map(xy, labels, terms, path, title=title, sub_title=sub))
+            reuse(
+                f"{slug(model)}__map.png",
+                [xy, labels, terms, title, sub],
+                lambda path, xy=xy, labels=labels, terms=terms, title=title, sub=sub: labelled_map(
+                    xy, labels, terms, path, title=title, sub_title=sub
+                ),
+            )
         except ImportError as exc:
             logger.warning("labelled maps skipped: %s", exc)
             return
+        except ValueError as exc:  # a layout datamapplot cannot draw: the tables and the report are still written
+            logger.warning(
+                "labelled map of %s (%s/%s) skipped: datamapplot could not draw it (%s)", model, key[1], key[2], exc
+            )
 
 
 def _interactive(result: Any, reuse: FileReuse, *, max_points: int = 25_000) -> None:
@@ -129,11 +152,17 @@ def _interactive(result: Any, reuse: FileReuse, *, max_points: int = 25_000) -> 
             if key is not None:
                 terms = result.cluster_terms(*key)
                 labels = result.cluster_labels[key]
-                hover = {f"{key[1]}/{key[2]}": [str(v) for v in labels],
-                         "terms": [terms.get(int(v), "") for v in labels]}
+                hover = {
+                    f"{key[1]}/{key[2]}": [str(v) for v in labels],
+                    "terms": [terms.get(int(v), "") for v in labels],
+                }
             title = f"{model}: UMAP of {result.corpus_name}, coloured by {by}"
-            reuse(f"{slug(model)}.html", [xy, np.asarray(colour).astype(str), result.texts, hover, title],
-                  lambda path, xy=xy, colour=colour, hover=hover, title=title:
-                  interactive_umap(xy, colour, result.texts, path, title=title, hover=hover))
+            reuse(
+                f"{slug(model)}.html",
+                [xy, np.asarray(colour).astype(str), result.texts, hover, title],
+                lambda path, xy=xy, colour=colour, hover=hover, title=title: interactive_umap(
+                    xy, colour, result.texts, path, title=title, hover=hover
+                ),
+            )
     except ImportError as exc:
         logger.warning("interactive UMAP views skipped: %s", exc)

@@ -106,17 +106,29 @@ def check_run_folder(run_dir: str | Path) -> Path:
     """Check that a run folder can be written at ``run_dir``: it is new, empty, or an earlier run
     folder (which is replaced whole), and its parent is writable. A file, or a folder holding
     other things, is refused with a ``ValueError``: saving replaces the folder, so it must never
-    be a folder of the user's own."""
+    be a folder of the user's own. A link is followed: the run is written into the folder it points
+    at (returned), and a link to nothing is refused before anything is computed."""
+    import os
+
     from ..core.publish import recover_folder
 
     run_dir = Path(run_dir)
+    if run_dir.is_symlink():
+        if not run_dir.exists():
+            raise ValueError(
+                f"run folder {run_dir} is a link to {os.readlink(run_dir)}, which does not exist; create that"
+                " folder or give another path"
+            )
+        run_dir = run_dir.resolve()
     recover_folder(run_dir)  # an earlier run left aside by a killed publish comes back first
     if run_dir.exists():
         if not run_dir.is_dir():
             raise ValueError(f"run folder {run_dir} is a file; give a folder path")
         if any(run_dir.iterdir()) and not any((run_dir / f).is_file() for f in ("manifest.json", "config.yaml")):
-            raise ValueError(f"{run_dir} holds other files and is not a simcse-lab run folder; give a new or empty "
-                             "folder (saving replaces it whole)")
+            raise ValueError(
+                f"{run_dir} holds other files and is not a simcse-lab run folder; give a new or empty "
+                "folder (saving replaces it whole)"
+            )
     check_writable_folder(run_dir.parent, "the run folder's parent")
     return run_dir
 
@@ -134,8 +146,12 @@ def notice_replacement(run_dir: Path, manifest: dict[str, Any]) -> None:
     before = (old.get("config_hash"), (old.get("corpus") or {}).get("fingerprint"))
     after = (manifest.get("config_hash"), (manifest.get("corpus") or {}).get("fingerprint"))
     if before != after:
-        logger.warning("replacing the complete run in %s (config %s, corpus %s) with config %s, corpus %s",
-                       run_dir, *before, *after)
+        logger.warning(
+            "replacing the complete run in %s (config %s, corpus %s) with config %s, corpus %s",
+            run_dir,
+            *before,
+            *after,
+        )
 
 
 def slug(name: str) -> str:

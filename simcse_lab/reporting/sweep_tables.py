@@ -47,8 +47,16 @@ def summarize(table: pd.DataFrame, grid_keys: list[str], metric: str) -> pd.Data
     return rows.groupby(keys, sort=False, dropna=False)["value"].agg(["mean", "std", "count"]).reset_index()
 
 
-def save_sweep_plot(table: pd.DataFrame, summary: pd.DataFrame, path: Path, *, grid_keys: list[str], metric: str,
-                    plot_x: str | None = None, plot_quantities: list[str] | None = None) -> None:
+def save_sweep_plot(
+    table: pd.DataFrame,
+    summary: pd.DataFrame,
+    path: Path,
+    *,
+    grid_keys: list[str],
+    metric: str,
+    plot_x: str | None = None,
+    plot_quantities: list[str] | None = None,
+) -> None:
     """``summary.png``: lines over ``plot_x`` (one panel per quantity) or bars per grid point."""
     from matplotlib.figure import Figure
 

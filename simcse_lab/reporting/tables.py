@@ -8,8 +8,16 @@ import pandas as pd
 
 from ..evaluation.statistics import mean_ci
 
-__all__ = ["comparison_markdown", "format_summary", "has_label_free", "label_free_table", "paired_differences", "spread_label",
-           "spread_table", "summary_table"]
+__all__ = [
+    "comparison_markdown",
+    "format_summary",
+    "has_label_free",
+    "label_free_table",
+    "paired_differences",
+    "spread_label",
+    "spread_table",
+    "summary_table",
+]
 
 
 def summary_table(table: pd.DataFrame, *, metric: str = "v_measure", level: str | None = None) -> pd.DataFrame:
@@ -51,8 +59,9 @@ def format_summary(mean: pd.DataFrame, spread: pd.DataFrame | None, *, digits: i
     """``mean ± spread`` strings, for printing."""
     if spread is None:
         return mean.map(lambda v: f"{v:.{digits}f}")
-    return mean.combine(spread, lambda m, s: m.map(lambda v: f"{v:.{digits}f}") + " ± " + s.map(
-        lambda v: f"{v:.{digits}f}"))
+    return mean.combine(
+        spread, lambda m, s: m.map(lambda v: f"{v:.{digits}f}") + " ± " + s.map(lambda v: f"{v:.{digits}f}")
+    )
 
 
 def paired_differences(
@@ -83,9 +92,20 @@ def paired_differences(
         diffs = values - base.loc[(level, setting)].reindex(values.index)
         mean, half = mean_ci(values.to_numpy(), confidence=confidence)
         dmean, dhalf = mean_ci(diffs.to_numpy(), confidence=confidence)
-        rows.append({"model": model, "level": level, "setting": setting, "mean": mean, "lo": mean - half,
-                     "hi": mean + half, "diff": dmean, "diff_lo": dmean - dhalf, "diff_hi": dmean + dhalf,
-                     "n_seeds": len(values)})
+        rows.append(
+            {
+                "model": model,
+                "level": level,
+                "setting": setting,
+                "mean": mean,
+                "lo": mean - half,
+                "hi": mean + half,
+                "diff": dmean,
+                "diff_lo": dmean - dhalf,
+                "diff_hi": dmean + dhalf,
+                "n_seeds": len(values),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -103,9 +123,11 @@ def label_free_table(table: pd.DataFrame, *, level: str | None = None, digits: i
     out = g[cols].mean()
     seeds = "seed" in t.columns and t["seed"].nunique() > 1
     if "silhouette" in cols and (seeds or "silhouette_lo" in t.columns):
-        half = (g["silhouette"].agg(lambda v: mean_ci(v.to_numpy())[1]) if seeds
-                else ((t["silhouette_hi"] - t["silhouette_lo"]) / 2).groupby([t["model"], t["setting"]],
-                                                                              sort=False).mean())
+        half = (
+            g["silhouette"].agg(lambda v: mean_ci(v.to_numpy())[1])
+            if seeds
+            else ((t["silhouette_hi"] - t["silhouette_lo"]) / 2).groupby([t["model"], t["setting"]], sort=False).mean()
+        )
         out["silhouette"] = [f"{m:.{digits}f} ± {h:.{digits}f}" for m, h in zip(out["silhouette"], half)]
     if "lf_verdict" in t.columns and t["lf_verdict"].notna().any():
         # the label-free verdict against the start model: each signal it read, difference [95% interval]
@@ -113,12 +135,19 @@ def label_free_table(table: pd.DataFrame, *, level: str | None = None, digits: i
         signals = read.iloc[0].split(" ")[0].split("+") if len(read) else []
         for signal in [s for s in signals if f"vs_start_{s}" in t.columns]:
             d = g[[f"vs_start_{signal}", f"vs_start_{signal}_lo", f"vs_start_{signal}_hi"]].mean()
-            out[f"vs start: {signal}"] = ["" if pd.isna(m) else f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
-                                          for m, lo, hi in d.itertuples(index=False)]
-        said = t["lf_verdict"].where(~t.get("lf_signal", pd.Series("", index=t.index)).astype(str).str.contains(
-            "not read"), t["lf_verdict"] + " (k differs)")
-        out["verdict"] = t.assign(said=said).groupby(["model", "setting"], sort=False)["said"].agg(
-            lambda s: "/".join(sorted(set(s.dropna().astype(str)))))
+            out[f"vs start: {signal}"] = [
+                "" if pd.isna(m) else f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+                for m, lo, hi in d.itertuples(index=False)
+            ]
+        said = t["lf_verdict"].where(
+            ~t.get("lf_signal", pd.Series("", index=t.index)).astype(str).str.contains("not read"),
+            t["lf_verdict"] + " (k differs)",
+        )
+        out["verdict"] = (
+            t.assign(said=said)
+            .groupby(["model", "setting"], sort=False)["said"]
+            .agg(lambda s: "/".join(sorted(set(s.dropna().astype(str)))))
+        )
     return out.reset_index()
 
 
@@ -129,8 +158,15 @@ def has_label_free(table: pd.DataFrame) -> bool:
     return any(c in table.columns for c in label_free_scores())
 
 
-def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, level: str, corpus_name: str,
-                        n_texts: int, trained_from: dict[str, str | None] | None = None) -> str:
+def comparison_markdown(
+    table: pd.DataFrame,
+    model_metrics: pd.DataFrame,
+    *,
+    level: str,
+    corpus_name: str,
+    n_texts: int,
+    trained_from: dict[str, str | None] | None = None,
+) -> str:
     """The tables ``simcse-lab compare`` prints, as Markdown: V-measure against ``level`` per
     model and clusterer/space with its 95% half-width (when the corpus has labels), the label-free
     scores, and each model's geometry and STS-B. The docs' generated tables come from the same
@@ -142,14 +178,22 @@ def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, lev
     parts = []
     if level:
         summary = format_summary(summary_table(table, level=level), spread_table(table, level=level))
-        parts += [f"V-measure against '{level}' ({corpus_name}, {n_texts} texts; {spread}):", "",
-                  summary.to_markdown(), ""]
+        parts += [
+            f"V-measure against '{level}' ({corpus_name}, {n_texts} texts; {spread}):",
+            "",
+            summary.to_markdown(),
+            "",
+        ]
     free = label_free_table(table, level=level)
     sentences = []
     if has_label_free(free):
-        parts += [f"Label-free scores ({corpus_name}, {n_texts} texts; no labels used; silhouette {lf_spread}; "
-                  f"davies_bouldin: lower is better, the others higher{_verdict_read(table)}):", "",
-                  free.to_markdown(index=False, floatfmt=".3f"), ""]
+        parts += [
+            f"Label-free scores ({corpus_name}, {n_texts} texts; no labels used; silhouette {lf_spread}; "
+            f"davies_bouldin: lower is better, the others higher{_verdict_read(table)}):",
+            "",
+            free.to_markdown(index=False, floatfmt=".3f"),
+            "",
+        ]
         if trained_from:
             from ..evaluation.verdict import measured_check
             from .verdicts import read_first_sentence, verdict_sentences
@@ -158,11 +202,25 @@ def comparison_markdown(table: pd.DataFrame, model_metrics: pd.DataFrame, *, lev
             first = read_first_sentence(table, trained_from, check=check)
             lines = [*verdict_sentences(table, trained_from, check=check), *([first] if first else [])]
             sentences = ["", *(f"- {line}" for line in lines)]
-    return "\n".join([
-        *parts,
-        "Per model (alignment/uniformity: lower is better; mean_cosine: anisotropy; sts_*: STS-B Spearman):", "",
-        geometry.to_markdown(index=False, floatfmt=".3f"), *sentences,
-    ])
+    columns = set(geometry.columns)
+    notes = [
+        note
+        for note, shown in (
+            ("alignment/uniformity: lower is better", {"alignment", "uniformity"} & columns),
+            ("mean_cosine: anisotropy", "mean_cosine" in columns),
+            ("sts_*: STS-B Spearman", any(str(c).startswith("sts_") for c in columns)),
+        )
+        if shown
+    ]
+    return "\n".join(
+        [
+            *parts,
+            "Per model" + (f" ({'; '.join(notes)})" if notes else "") + ":",
+            "",
+            geometry.to_markdown(index=False, floatfmt=".3f"),
+            *sentences,
+        ]
+    )
 
 
 def _verdict_read(table: pd.DataFrame) -> str:
@@ -174,5 +232,7 @@ def _verdict_read(table: pd.DataFrame) -> str:
         return ""
     names = said.iloc[0].split(" ")[0].split("+")
     what = "; ".join(f"{n}: {SIGNALS[n].help}" if n in SIGNALS else n for n in names)
-    return (f"; vs start: the trained model's clustering against its start model's, {what}, each with a 95%"
-            " interval; verdict: better or worse only when every one says so")
+    return (
+        f"; vs start: the trained model's clustering against its start model's, {what}, each with a 95%"
+        " interval; verdict: better or worse only when every one says so"
+    )

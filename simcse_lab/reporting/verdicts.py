@@ -11,7 +11,8 @@ test halves). The like-for-like clustering is read: KMeans at the start model's 
 ...                   "n_clusters": [4, 4], "lf_signal": [None, "start_silhouette"], "lf_diff": [None, 0.02],
 ...                   "lf_diff_lo": [None, 0.01], "lf_diff_hi": [None, 0.03], "lf_verdict": [None, "better"]})
 >>> verdict_sentences(t, {"t": "m"}, check=None)[0]
-'t against m: helped. On KMeans on the vectors (4 clusters each): start_silhouette +0.020 [+0.010, +0.030]; this verdict was not checked against labels.'
+'t against m: helped. On KMeans on the vectors (4 clusters each): start_silhouette +0.020 [+0.010, +0.030];
+this verdict was not checked against labels.'
 """
 
 from __future__ import annotations
@@ -23,22 +24,30 @@ import pandas as pd
 __all__ = ["read_first", "read_first_sentence", "verdict_sentences"]
 
 WORDS = {"better": "helped", "worse": "made it worse"}
-PREFERRED = (("kmeans-start-k", "raw", "KMeans on the vectors at the start model's k"),
-             ("kmeans", "raw", "KMeans on the vectors"))
+PREFERRED = (
+    ("kmeans-start-k", "raw", "KMeans on the vectors at the start model's k"),
+    ("kmeans", "raw", "KMeans on the vectors"),
+)
 
 
 def _measured(check: dict[str, Any] | None, signal: str, abstain_across_k: str) -> str:
-    if (not check or "+".join(check.get("signals", [])) != signal
-            or check.get("abstain_across_k") != abstain_across_k):
+    if not check or "+".join(check.get("signals", [])) != signal or check.get("abstain_across_k") != abstain_across_k:
         return "this verdict was not checked against labels"
     t = check["test"]
-    return (f"checked on labelled test halves ({', '.join(check['corpora'])}), it agreed with the labels in "
-            f"{t['agrees']} of {t['decided']} decided claims, called {t['wrong_direction']} the wrong way and said"
-            f" cannot tell in {t['abstains_where_decided']}")
+    return (
+        f"checked on labelled test halves ({', '.join(check['corpora'])}), it agreed with the labels in "
+        f"{t['agrees']} of {t['decided']} decided claims, called {t['wrong_direction']} the wrong way and said"
+        f" cannot tell in {t['abstains_where_decided']}"
+    )
 
 
-def verdict_sentences(table: pd.DataFrame, trained_from: dict[str, str | None], *, check: dict[str, Any] | None,
-                      abstain_across_k: str = "kmeans") -> list[str]:
+def verdict_sentences(
+    table: pd.DataFrame,
+    trained_from: dict[str, str | None],
+    *,
+    check: dict[str, Any] | None,
+    abstain_across_k: str = "kmeans",
+) -> list[str]:
     """One sentence per trained model of ``table`` (a run's rows; with several seeds, the first)
     whose start model is in it."""
     t = table
@@ -62,10 +71,13 @@ def verdict_sentences(table: pd.DataFrame, trained_from: dict[str, str | None], 
         word = WORDS.get(r["lf_verdict"], "cannot tell")
         diffs = ", ".join(
             f"{s} {r[f'vs_start_{s}']:+.3f} [{r[f'vs_start_{s}_lo']:+.3f}, {r[f'vs_start_{s}_hi']:+.3f}]"
-            if f"vs_start_{s}" in r else f"{s} {r['lf_diff']:+.3f} [{r['lf_diff_lo']:+.3f}, {r['lf_diff_hi']:+.3f}]"
-            for s in signal.split("+"))
-        out.append(f"{model} against {start}: {word}. On {what} ({ks}): {diffs}; "
-                   f"{_measured(check, signal, abstain_across_k)}.")
+            if f"vs_start_{s}" in r
+            else f"{s} {r['lf_diff']:+.3f} [{r['lf_diff_lo']:+.3f}, {r['lf_diff_hi']:+.3f}]"
+            for s in signal.split("+")
+        )
+        out.append(
+            f"{model} against {start}: {word}. On {what} ({ks}): {diffs}; {_measured(check, signal, abstain_across_k)}."
+        )
     return out
 
 
@@ -91,8 +103,9 @@ def read_first(table: pd.DataFrame, rule: str | None) -> dict[str, str]:
     return out
 
 
-def read_first_sentence(table: pd.DataFrame, trained_from: dict[str, str | None], *,
-                        check: dict[str, Any] | None) -> str | None:
+def read_first_sentence(
+    table: pd.DataFrame, trained_from: dict[str, str | None], *, check: dict[str, Any] | None
+) -> str | None:
     """Which clusters to open first: the start model's, unless the verdict says training helped
     (then the trained model's), in the clustering the measured rule picks; None without a rule."""
     rule = (check or {}).get("read_first")
@@ -100,15 +113,29 @@ def read_first_sentence(table: pd.DataFrame, trained_from: dict[str, str | None]
     if not picks:
         return None
     t = table[table["level"] == table["level"].iloc[0]]
-    helped = [m for m, s in trained_from.items() if s and (t[t["model"] == m]["lf_verdict"] == "better").any()
-              and not (t[t["model"] == m]["lf_verdict"] == "worse").any()]
+    helped = [
+        m
+        for m, s in trained_from.items()
+        if s
+        and (t[t["model"] == m]["lf_verdict"] == "better").any()
+        and not (t[t["model"] == m]["lf_verdict"] == "worse").any()
+    ]
     starts = [s for m, s in trained_from.items() if s]
     model = helped[0] if len(helped) == 1 else starts[0] if starts else next(iter(picks))
     if model not in picks:
         return None
-    why = ("the verdict says training helped" if model in helped else
-           "the start model's, as no trained model was judged better" if starts else "")
+    why = (
+        "the verdict says training helped"
+        if model in helped
+        else "the start model's, as no trained model was judged better"
+        if starts
+        else ""
+    )
     measured = (check or {}).get("read_first_test") or {}
-    odds = (f"; on the labelled test halves this rule picked a clustering within the best one's interval in"
-            f" {measured['right']} of {measured['groups']} cases" if measured else "")
+    odds = (
+        f"; on the labelled test halves this rule picked a clustering within the best one's interval in"
+        f" {measured['right']} of {measured['groups']} cases"
+        if measured
+        else ""
+    )
     return f"Read first: {model}, {picks[model]} ({rule}" + (f"; {why}" if why else "") + f"){odds}."

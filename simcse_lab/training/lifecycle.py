@@ -44,8 +44,18 @@ from .checkpoints import checkpoint_problem, last_checkpoint
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "TrainResult", "TrainingRun", "barrier", "check_schedule", "check_weights_changed", "checkpoint_problem",
-    "distributed", "gather_across_devices", "is_main_process", "last_checkpoint", "silence_printer", "trainer_arguments",
+    "TrainResult",
+    "TrainingRun",
+    "barrier",
+    "check_schedule",
+    "check_weights_changed",
+    "checkpoint_problem",
+    "distributed",
+    "gather_across_devices",
+    "is_main_process",
+    "last_checkpoint",
+    "silence_printer",
+    "trainer_arguments",
     "weights_digest",
 ]
 
@@ -108,8 +118,11 @@ class TrainingRun:
         if not isinstance(log, dict):
             return f"its log {self.log_path} holds {type(log).__name__}, not a training log"
         if self.key is not None and log.get("request") != content_hash(self.key):
-            return ("it was trained for another request (base, texts, settings or seed)" if log.get("request")
-                    else "it records no request to check against (written by an older version)")
+            return (
+                "it was trained for another request (base, texts, settings or seed)"
+                if log.get("request")
+                else "it records no request to check against (written by an older version)"
+            )
         recorded = log.get("files")
         if not isinstance(recorded, dict):
             return "it records no file hashes to verify (written by an older version)"
@@ -124,8 +137,9 @@ class TrainingRun:
         if self.run_dir.exists() and not self.run_dir.is_dir():
             raise ValueError(f"output {self.run_dir} is a file; give a folder for the trained model")
         if self.run_dir.is_dir() and any(self.run_dir.iterdir()) and not (self.run_dir / self.request_name).is_file():
-            raise ValueError(f"output {self.run_dir} holds other files and is not a training run folder; give a new"
-                             " or empty folder")
+            raise ValueError(
+                f"output {self.run_dir} holds other files and is not a training run folder; give a new or empty folder"
+            )
 
     def reusable(self, *, own_folder: bool = False) -> bool:
         """Whether a finished run here answers this request (see `reuse_problem`). One that does
@@ -137,8 +151,10 @@ class TrainingRun:
         if problem is None:
             return True
         if own_folder and "changed since it was written" not in problem:
-            raise ValueError(f"{self.run_dir} holds a model that cannot be reused: {problem}; give another output"
-                             " folder, or delete this one to train there again")
+            raise ValueError(
+                f"{self.run_dir} holds a model that cannot be reused: {problem}; give another output"
+                " folder, or delete this one to train there again"
+            )
         logger.warning("not reusing the %s model in %s: %s; training it again", self.kind, self.run_dir, problem)
         self.log_path.unlink(missing_ok=True)  # unfinished again until the new model is saved
         if "another request" in problem or "older version" in problem:
@@ -228,8 +244,12 @@ def check_schedule(n_steps: int, warmup: float, *, what: str) -> None:
             "model would not change; give more texts or epochs, a smaller batch, or warmup_ratio=0"
         )
     if warmup_steps >= n_steps:
-        logger.warning("%s: all %d optimizer steps fall inside the warm-up (%d steps); the peak learning rate is "
-                       "never reached", what, n_steps, warmup_steps)
+        logger.warning(
+            "%s: all %d optimizer steps fall inside the warm-up (%d steps); the peak learning rate is never reached",
+            what,
+            n_steps,
+            warmup_steps,
+        )
 
 
 def weights_digest(model: Any) -> str:
@@ -246,8 +266,10 @@ def weights_digest(model: Any) -> str:
 def check_weights_changed(before: str, model: Any, *, what: str, n_steps: int) -> None:
     """Raise when training left every weight as it was (nothing is saved then)."""
     if weights_digest(model) == before:
-        raise ValueError(f"{what}: {n_steps} optimizer step(s) ran but no weight changed (learning rate 0 or no "
-                         "gradient); nothing was saved")
+        raise ValueError(
+            f"{what}: {n_steps} optimizer step(s) ran but no weight changed (learning rate 0 or no "
+            "gradient); nothing was saved"
+        )
 
 
 def distributed() -> tuple[int, int]:

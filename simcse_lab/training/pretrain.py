@@ -45,8 +45,12 @@ def pretrain_run(texts: list[str], cfg: PretrainConfig, seed: int, models_dir: s
     """The keyed run folder ``<models_dir>/mlm-<hash>`` of an MLM pretraining."""
     settings = {k: v for k, v in to_dict(cfg).items() if k not in {"checkpoint_steps", "logging_steps"}}
     return TrainingRun.keyed(
-        "mlm", {"texts": texts_fingerprint(texts), "cfg": settings, "seed": seed, "base": base_id}, models_dir,
-        log_name="pretrain_log.json", marker="config.json", request_name="pretrain_config.yaml",
+        "mlm",
+        {"texts": texts_fingerprint(texts), "cfg": settings, "seed": seed, "base": base_id},
+        models_dir,
+        log_name="pretrain_log.json",
+        marker="config.json",
+        request_name="pretrain_config.yaml",
     )
 
 
@@ -82,8 +86,15 @@ def _build_model(cfg: PretrainConfig, tokenizer: Any, base: str | None, seed: in
     return AutoModelForMaskedLM.from_config(config)
 
 
-def mlm_loss(model_dir: str | Path, texts: list[str], *, max_seq_length: int = 64, mlm_probability: float = 0.15,
-             batch_size: int = 32, seed: int = 0) -> float:
+def mlm_loss(
+    model_dir: str | Path,
+    texts: list[str],
+    *,
+    max_seq_length: int = 64,
+    mlm_probability: float = 0.15,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> float:
     """Mean masked-LM loss of a saved model on ``texts`` (the same random masks for the same seed)."""
     import torch
     from transformers import (
@@ -161,19 +172,39 @@ def pretrain_mlm(
     model = _build_model(cfg, tokenizer, base, seed)
     dataset = Dataset.from_dict({"text": texts}).map(
         lambda b: tokenizer(b["text"], truncation=True, max_length=cfg.max_seq_length),
-        batched=True, remove_columns=["text"],
+        batched=True,
+        remove_columns=["text"],
     )
     run.write_request(
-        {"base": cfg.base, "base_identity": base_id, "n_texts": len(texts), "texts_fingerprint": texts_fingerprint(texts),
-         "seed": seed, "n_parameters": int(sum(p.numel() for p in model.parameters())), "pretrain": to_dict(cfg)}
+        {
+            "base": cfg.base,
+            "base_identity": base_id,
+            "n_texts": len(texts),
+            "texts_fingerprint": texts_fingerprint(texts),
+            "seed": seed,
+            "n_parameters": int(sum(p.numel() for p in model.parameters())),
+            "pretrain": to_dict(cfg),
+        }
     )
-    args = TrainingArguments(**trainer_arguments(
-        run, seed=seed, device=device, show_progress=show_progress, logging_steps=cfg.logging_steps,
-        max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-        warmup_steps=cfg.warmup_ratio, weight_decay=0.01, save_steps=cfg.checkpoint_steps,
-    ))
+    args = TrainingArguments(
+        **trainer_arguments(
+            run,
+            seed=seed,
+            device=device,
+            show_progress=show_progress,
+            logging_steps=cfg.logging_steps,
+            max_steps=cfg.max_steps,
+            per_device_train_batch_size=cfg.batch_size,
+            learning_rate=cfg.learning_rate,
+            warmup_steps=cfg.warmup_ratio,
+            weight_decay=0.01,
+            save_steps=cfg.checkpoint_steps,
+        )
+    )
     trainer = MaskedOnlyTrainer(
-        model=model, args=args, train_dataset=dataset,
+        model=model,
+        args=args,
+        train_dataset=dataset,
         data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability),
         callbacks=list(callbacks or []),
     )
@@ -191,15 +222,18 @@ def pretrain_mlm(
         trainer.save_model(str(run.model_dir))
         tokenizer.save_pretrained(str(run.model_dir))
 
-    return run.finish({
-        "global_step": trainer.state.global_step,
-        "resumed_from": resume.name if resume else None,
-        "train_seconds_this_session": round(seconds, 2),
-        "train_loss": float(result.training_loss),
-        "first_logged_loss": losses[0] if losses else None,
-        "last_logged_loss": losses[-1] if losses else None,
-        "log_history": trainer.state.log_history,
-    }, save=save)
+    return run.finish(
+        {
+            "global_step": trainer.state.global_step,
+            "resumed_from": resume.name if resume else None,
+            "train_seconds_this_session": round(seconds, 2),
+            "train_loss": float(result.training_loss),
+            "first_logged_loss": losses[0] if losses else None,
+            "last_logged_loss": losses[-1] if losses else None,
+            "log_history": trainer.state.log_history,
+        },
+        save=save,
+    )
 
 
 @register_alias("mlm", "an encoder MLM-pretrained on the corpus's texts, per the pretrain section (cached)")
@@ -212,6 +246,10 @@ def _mlm(ctx: SpecContext) -> Path:
         texts = load_corpus_for(with_overrides(cfg, {"corpus.n_samples": None})).texts
     with ctx.step("pretrain mlm"):
         return pretrain_mlm(
-            texts, cfg.pretrain, seed=cfg.seed, device=cfg.encode.device, data_dir=cfg.data_dir,
+            texts,
+            cfg.pretrain,
+            seed=cfg.seed,
+            device=cfg.encode.device,
+            data_dir=cfg.data_dir,
             show_progress=cfg.encode.show_progress,
         ).model_dir

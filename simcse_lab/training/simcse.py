@@ -57,6 +57,7 @@ def train_simcse(
     callbacks: list[Any] | None = None,
     eval_texts: list[str] | None = None,
     eval_labels=None,
+    verdict_signals: tuple[str, ...] | list[str] | None = None,
 ) -> TrainResult:
     """Train unsupervised SimCSE from ``base_model_spec`` on ``texts``; return the model folder and log.
 
@@ -66,15 +67,29 @@ def train_simcse(
     ``cfg.eval_steps`` and ``eval_texts``/``eval_labels`` (a held-out slice, not in ``texts``;
     its labels score, never train), held-out V-measure is logged during training and
     ``cfg.keep_best`` keeps the best checkpoint, or the base model when training never beat it.
+    ``verdict_signals`` are what ``cfg.keep_best_by: verdict`` reads (default: ``metrics.verdict_signals``'s).
     """
     cfg = cfg or TrainConfig()
     validate(cfg)
+    if verdict_signals is None:
+        from ..core.schema import MetricsConfig
+
+        verdict_signals = MetricsConfig().verdict_signals
     texts = _training_texts(list(texts), cfg, seed)
-    extra = ({"eval": texts_fingerprint(list(eval_texts)), **({"by": cfg.keep_best_by} if cfg.keep_best_by !=
-             "v_measure" else {})} if (eval_texts and cfg.eval_steps) else None)
+    by = {"by": cfg.keep_best_by} if cfg.keep_best_by != "v_measure" else {}
+    if cfg.keep_best_by == "verdict":
+        by["signals"] = list(verdict_signals)
+    extra = {"eval": texts_fingerprint(list(eval_texts)), **by} if (eval_texts and cfg.eval_steps) else None
     model, run, record = prepare_run(
-        base_model_spec, texts, cfg, kind="simcse", seed=seed, device=device, data_dir=data_dir,
-        output_dir=output_dir, extra=extra,
+        base_model_spec,
+        texts,
+        cfg,
+        kind="simcse",
+        seed=seed,
+        device=device,
+        data_dir=data_dir,
+        output_dir=output_dir,
+        extra=extra,
     )
     if model is None:
         return run.result()
@@ -82,10 +97,20 @@ def train_simcse(
     if cfg.eval_steps and eval_texts:
         from .evaluator import ClusteringEvaluator
 
-        evaluator = ClusteringEvaluator(list(eval_texts), eval_labels, seed=seed, by=cfg.keep_best_by)
+        evaluator = ClusteringEvaluator(
+            list(eval_texts), eval_labels, seed=seed, by=cfg.keep_best_by, signals=verdict_signals
+        )
     return fit_model(
-        model, {"anchor": texts, "positive": texts}, cfg, run, {**record, "n_texts": len(texts)}, seed=seed,
-        device=device, show_progress=show_progress, callbacks=callbacks, evaluator=evaluator,
+        model,
+        {"anchor": texts, "positive": texts},
+        cfg,
+        run,
+        {**record, "n_texts": len(texts)},
+        seed=seed,
+        device=device,
+        show_progress=show_progress,
+        callbacks=callbacks,
+        evaluator=evaluator,
     )
 
 
@@ -111,15 +136,27 @@ def train_supervised_simcse(
     if bad or len(triplets) < 2:
         raise ValueError("supervised SimCSE needs at least 2 (premise, entailment, contradiction) triplets of text")
     model, run, record = prepare_run(
-        base_model_spec, [s for t in triplets for s in t], cfg, kind="supsimcse", seed=seed, device=device,
-        data_dir=data_dir, output_dir=output_dir,
+        base_model_spec,
+        [s for t in triplets for s in t],
+        cfg,
+        kind="supsimcse",
+        seed=seed,
+        device=device,
+        data_dir=data_dir,
+        output_dir=output_dir,
     )
     if model is None:
         return run.result()
     anchor, positive, negative = (list(c) for c in zip(*triplets))
     return fit_model(
-        model, {"anchor": anchor, "positive": positive, "negative": negative}, cfg, run,
-        {**record, "n_triplets": len(triplets)}, seed=seed, device=device, show_progress=show_progress,
+        model,
+        {"anchor": anchor, "positive": positive, "negative": negative},
+        cfg,
+        run,
+        {**record, "n_triplets": len(triplets)},
+        seed=seed,
+        device=device,
+        show_progress=show_progress,
         callbacks=callbacks,
     )
 
@@ -127,10 +164,11 @@ def train_supervised_simcse(
 def training_texts(cfg: Any, corpus: Any) -> tuple[list[str], list[str] | None, np.ndarray | None]:
     """The corpus texts a label-free method trains on, and the held-out slice (texts, labels)
     the clustering evaluator scores during training when ``train.eval_steps`` is on. With
-    ``train.keep_best_by: silhouette`` the slice needs no labels (its labels are then None)."""
-    if not cfg.train.eval_steps or not (corpus.is_labelled or cfg.train.keep_best_by == "silhouette"):
+    ``train.keep_best_by`` silhouette or verdict the slice needs no labels (its labels are then None)."""
+    label_free = cfg.train.keep_best_by != "v_measure"
+    if not cfg.train.eval_steps or not (corpus.is_labelled or label_free):
         return corpus.texts, None, None
-    if cfg.train.keep_best_by == "silhouette":
+    if label_free:
         from ..corpus.splits import split_heldout
 
         train, held, _ = split_heldout(corpus, n_eval=cfg.train.eval_n_texts, seed=cfg.seed, stratify=False)

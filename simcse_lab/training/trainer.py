@@ -46,8 +46,14 @@ __all__ = ["fit_columns", "fit_model", "prepare_run", "simcse_run"]
 
 
 def simcse_run(
-    base_identity: dict[str, Any], texts: list[str], cfg: TrainConfig, seed: int, models_dir: str | Path,
-    *, kind: str = "simcse", extra: dict[str, Any] | None = None,
+    base_identity: dict[str, Any],
+    texts: list[str],
+    cfg: TrainConfig,
+    seed: int,
+    models_dir: str | Path,
+    *,
+    kind: str = "simcse",
+    extra: dict[str, Any] | None = None,
 ) -> TrainingRun:
     """The keyed run folder: same base, data, settings and seed -> same folder."""
     settings = {k: v for k, v in to_dict(cfg).items() if k not in {"resume", "logging_steps", "checkpoint_steps"}}
@@ -93,34 +99,45 @@ def fit_model(
     check_schedule(n_steps, cfg.warmup_ratio, what=what)  # before any work
     run.write_request({**record, "seed": seed, "train": to_dict(cfg)})
     use_eval = evaluator is not None and cfg.eval_steps > 0
-    args = SentenceTransformerTrainingArguments(**trainer_arguments(
-        run, seed=seed, device=device, show_progress=show_progress, logging_steps=cfg.logging_steps,
-        num_train_epochs=cfg.epochs,
-        per_device_train_batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate,
-        # transformers 5 reads a float below 1 in warmup_steps as a ratio (warmup_ratio is deprecated)
-        warmup_steps=cfg.warmup_ratio,
-        batch_sampler=BatchSamplers(batch_sampler),
-        learning_rate_mapping=learning_rate_mapping or {},
-        # keep-best needs a checkpoint at every evaluation
-        save_steps=cfg.eval_steps if use_eval else cfg.checkpoint_steps,
-        eval_strategy="steps" if use_eval else "no",
-        eval_steps=cfg.eval_steps if use_eval else None,
-        load_best_model_at_end=bool(use_eval and cfg.keep_best),
-        metric_for_best_model=evaluator.metric_key if use_eval else None,
-        greater_is_better=True,
-    ))
+    args = SentenceTransformerTrainingArguments(
+        **trainer_arguments(
+            run,
+            seed=seed,
+            device=device,
+            show_progress=show_progress,
+            logging_steps=cfg.logging_steps,
+            num_train_epochs=cfg.epochs,
+            per_device_train_batch_size=cfg.batch_size,
+            learning_rate=cfg.learning_rate,
+            # transformers 5 reads a float below 1 in warmup_steps as a ratio (warmup_ratio is deprecated)
+            warmup_steps=cfg.warmup_ratio,
+            batch_sampler=BatchSamplers(batch_sampler),
+            learning_rate_mapping=learning_rate_mapping or {},
+            # keep-best needs a checkpoint at every evaluation
+            save_steps=cfg.eval_steps if use_eval else cfg.checkpoint_steps,
+            eval_strategy="steps" if use_eval else "no",
+            eval_steps=cfg.eval_steps if use_eval else None,
+            load_best_model_at_end=bool(use_eval and cfg.keep_best),
+            metric_for_best_model=evaluator.metric_key if use_eval else None,
+            greater_is_better=True,
+        )
+    )
     from transformers import set_seed
 
     set_seed(seed)  # a loss may create weights (TSDAE's decoder, SCCL's head): the same seed, the same weights
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=Dataset.from_dict(columns), loss=loss(model) if loss else make_loss(model, cfg),
-        evaluator=evaluator if use_eval else None, callbacks=list(callbacks or []),
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_dict(columns),
+        loss=loss(model) if loss else make_loss(model, cfg),
+        evaluator=evaluator if use_eval else None,
+        callbacks=list(callbacks or []),
     )
     silence_printer(trainer)
     resume_from = run.resume_checkpoint(cfg.resume)
-    before = evaluator(model, steps=0)[evaluator.metric_key.removeprefix("eval_")] if use_eval and not resume_from \
-        else None
+    before = (
+        evaluator(model, steps=0)[evaluator.metric_key.removeprefix("eval_")] if use_eval and not resume_from else None
+    )
     digest = weights_digest(model)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
@@ -129,44 +146,76 @@ def fit_model(
     key = evaluator.metric_key if use_eval else ""
     best = max((e[key] for e in trainer.state.log_history if key in e), default=None)
     kept = "trained"
-    if use_eval and cfg.keep_best and before is not None and best is not None and best < before:
+    # the verdict scores the untouched model 0 and says better only above 0: a tie keeps the untouched model
+    never_beat = (
+        best is not None and before is not None and (best <= before if evaluator.by == "verdict" else best < before)
+    )
+    if use_eval and cfg.keep_best and never_beat:
         # training never beat the untouched model on held-out clustering: keep the untouched one
-        logger.warning("held-out %s fell from %.3f to at best %.3f; keeping the base model",
-                       evaluator.by, before, best)
+        logger.warning(
+            "held-out %s went from %.3f to at best %.3f%s; keeping the base model",
+            evaluator.by,
+            before,
+            best,
+            " (the verdict never said better)" if evaluator.by == "verdict" else "",
+        )
         model, _, _ = load_sentence_transformer(
             record["base_target"], max_seq_length=record["max_seq_length"], pooling=record["pooling"], device=device
         )
         kept = "base"
-    return run.finish({
-        **{k: record[k] for k in ("base_model", "kind") if k in record},
-        "global_step": trainer.state.global_step,
-        "resumed_from": resume_from.name if resume_from else None,
-        "train_seconds_this_session": round(seconds, 2),
-        "train_loss": float(result.training_loss),
-        # under this key whichever score keep-best read (``by``: v_measure, or silhouette without labels)
-        "heldout_v_measure": {"before": before, "best": best, "kept": kept, "by": evaluator.by,
-                              "k_choice": evaluator.k_choice} if use_eval else None,
-        "metrics": {k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))},
-        "log_history": trainer.state.log_history,
-        "settings": dataclasses.asdict(cfg),
-    }, save=lambda: model.save(str(run.model_dir)))
+    return run.finish(
+        {
+            **{k: record[k] for k in ("base_model", "kind") if k in record},
+            "global_step": trainer.state.global_step,
+            "resumed_from": resume_from.name if resume_from else None,
+            "train_seconds_this_session": round(seconds, 2),
+            "train_loss": float(result.training_loss),
+            # under this key whichever score keep-best read (``by``: v_measure; silhouette or verdict without labels)
+            "heldout_v_measure": {
+                "before": before,
+                "best": best,
+                "kept": kept,
+                "by": evaluator.by,
+                "k_choice": evaluator.k_choice,
+                **({"signals": list(evaluator.signals)} if evaluator.by == "verdict" else {}),
+            }
+            if use_eval
+            else None,
+            "metrics": {k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))},
+            "log_history": trainer.state.log_history,
+            "settings": dataclasses.asdict(cfg),
+        },
+        save=lambda: model.save(str(run.model_dir)),
+    )
 
 
 def prepare_run(
-    base_model_spec: str, texts: list[str], cfg: TrainConfig, *, kind: str, seed: int, device: str | None,
-    data_dir: str | Path, output_dir: str | Path | None, extra: dict[str, Any] | None = None,
+    base_model_spec: str,
+    texts: list[str],
+    cfg: TrainConfig,
+    *,
+    kind: str,
+    seed: int,
+    device: str | None,
+    data_dir: str | Path,
+    output_dir: str | Path | None,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[Any, TrainingRun, dict[str, Any]]:
     """Locate the base model and pick the run folder; the model is None when the run is finished."""
-    loc = locate(base_model_spec, max_seq_length=cfg.max_seq_length, pooling=cfg.pooling, data_dir=data_dir,
-                 seed=seed)
+    loc = locate(base_model_spec, max_seq_length=cfg.max_seq_length, pooling=cfg.pooling, data_dir=data_dir, seed=seed)
     run = simcse_run(loc.identity, texts, cfg, seed, models_dir(data_dir), kind=kind, extra=extra)
     if output_dir:
         run = run.at(output_dir)
         run.check_output_folder()
     record = {
-        "kind": kind, "base_model": base_model_spec, "base_target": loc.target, "base_identity": loc.identity,
-        "base_provenance": loc.provenance, "texts_fingerprint": texts_fingerprint(texts),
-        "max_seq_length": cfg.max_seq_length, "pooling": cfg.pooling,
+        "kind": kind,
+        "base_model": base_model_spec,
+        "base_target": loc.target,
+        "base_identity": loc.identity,
+        "base_provenance": loc.provenance,
+        "texts_fingerprint": texts_fingerprint(texts),
+        "max_seq_length": cfg.max_seq_length,
+        "pooling": cfg.pooling,
     }
     if run.reusable(own_folder=bool(output_dir)):
         logger.info("%s model already trained at %s; reusing it", kind, run.model_dir)
@@ -195,9 +244,28 @@ def fit_columns(
     ``learning_rate_mapping``, ``evaluator``)."""
     validate(cfg)
     texts = [str(v) for col in columns.values() for v in col]
-    model, run, record = prepare_run(base_model_spec, texts, cfg, kind=kind, seed=seed, device=device,
-                                  data_dir=data_dir, output_dir=output_dir, extra=extra)
+    model, run, record = prepare_run(
+        base_model_spec,
+        texts,
+        cfg,
+        kind=kind,
+        seed=seed,
+        device=device,
+        data_dir=data_dir,
+        output_dir=output_dir,
+        extra=extra,
+    )
     if model is None:
         return run.result()
-    return fit_model(model, columns, cfg, run, {**record, "n_rows": len(next(iter(columns.values()))), **(extra or {})},
-                seed=seed, device=device, show_progress=show_progress, callbacks=callbacks, **fit_options)
+    return fit_model(
+        model,
+        columns,
+        cfg,
+        run,
+        {**record, "n_rows": len(next(iter(columns.values()))), **(extra or {})},
+        seed=seed,
+        device=device,
+        show_progress=show_progress,
+        callbacks=callbacks,
+        **fit_options,
+    )

@@ -25,8 +25,8 @@ from .kmeans import KMeansClusterer
 __all__ = ["EVoCClusterer", "HDBSCANClusterer", "KMeansClusterer", "default_min_cluster_size", "make_clusterer"]
 
 
-def make_clusterer(method: str, cfg: Any, *, n_samples: int, n_classes: int | None, seed: int = 42,
-                   backend: str = "cpu") -> Any:
+def make_clusterer(
+    method: str, cfg: Any, *, n_samples: int, n_classes: int | None, seed: int = 42, backend: str = "cpu"
+) -> Any:
     """The registered clusterer ``method``, built from the cluster section ``cfg``."""
-    return CLUSTERERS[method].obj.from_config(cfg, n_samples=n_samples, n_classes=n_classes, seed=seed,
-                                              backend=backend)
+    return CLUSTERERS[method].obj.from_config(cfg, n_samples=n_samples, n_classes=n_classes, seed=seed, backend=backend)

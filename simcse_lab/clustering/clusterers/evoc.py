@@ -19,8 +19,12 @@ from ...core.registry import CLUSTERERS
 __all__ = ["EVoCClusterer"]
 
 
-@CLUSTERERS.register("evoc", "EVoC on the vectors themselves: picks the number of clusters itself (noise -1 scored as"
-                     " one more cluster)", order=30, density=True)
+@CLUSTERERS.register(
+    "evoc",
+    "EVoC on the vectors themselves: picks the number of clusters itself (noise -1 scored as one more cluster)",
+    order=30,
+    density=True,
+)
 @dataclass
 class EVoCClusterer:
     """``evoc.EVoC`` with a seed; ``approx_n_clusters`` None lets EVoC choose."""
@@ -36,16 +40,20 @@ class EVoCClusterer:
     extra_labels_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
-    def from_config(cls, cfg: Any, *, n_samples: int, n_classes: int | None = None, seed: int = 42,
-                    backend: str = "cpu") -> EVoCClusterer:
+    def from_config(
+        cls, cfg: Any, *, n_samples: int, n_classes: int | None = None, seed: int = 42, backend: str = "cpu"
+    ) -> EVoCClusterer:
         """From the cluster section (``evoc_n_clusters``, ``evoc_noise_level``)."""
         return cls(approx_n_clusters=cfg.evoc_n_clusters, noise_level=cfg.evoc_noise_level, random_state=seed)
 
     @classmethod
     def describe_fit(cls, cfg: Any, n: int, backend: str) -> str:
         """How ``n`` points are clustered, for the run manifest."""
-        return ("EVoC, about %d clusters" % cfg.evoc_n_clusters if cfg.evoc_n_clusters
-                else "EVoC, its most persistent layer")
+        return (
+            "EVoC, about %d clusters" % cfg.evoc_n_clusters
+            if cfg.evoc_n_clusters
+            else "EVoC, its most persistent layer"
+        )
 
     def fit_predict(self, x: np.ndarray) -> np.ndarray:
         try:
@@ -55,8 +63,12 @@ class EVoCClusterer:
         n = len(x)
         if n < max(10, self.n_neighbors + 1):
             raise ValueError(f"EVoC needs more than {max(9, self.n_neighbors)} points, got {n}")
-        model = evoc.EVoC(approx_n_clusters=self.approx_n_clusters, noise_level=self.noise_level,
-                          n_neighbors=self.n_neighbors, random_state=self.random_state)
+        model = evoc.EVoC(
+            approx_n_clusters=self.approx_n_clusters,
+            noise_level=self.noise_level,
+            n_neighbors=self.n_neighbors,
+            random_state=self.random_state,
+        )
         labels = np.asarray(model.fit_predict(np.ascontiguousarray(x, dtype=np.float32))).astype(np.int64)
         self.probabilities_ = np.asarray(model.membership_strengths_, dtype=np.float64)
         self.layers_ = [int(layer.max() + 1) for layer in getattr(model, "cluster_layers_", [])]

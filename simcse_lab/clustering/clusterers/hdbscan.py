@@ -27,8 +27,10 @@ def default_min_cluster_size(n: int) -> int:
 
 
 @CLUSTERERS.register(
-    "hdbscan", "HDBSCAN as in the seed: soft labels (argmax of the membership vectors) and hdbscan-hard from one fit",
-    order=20, density=True,
+    "hdbscan",
+    "HDBSCAN as in the seed: soft labels (argmax of the membership vectors) and hdbscan-hard from one fit",
+    order=20,
+    density=True,
 )
 @dataclass
 class HDBSCANClusterer:
@@ -52,12 +54,19 @@ class HDBSCANClusterer:
     extra_probabilities_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
-    def from_config(cls, cfg: Any, *, n_samples: int, n_classes: int | None = None, seed: int = 42,
-                    backend: str = "cpu") -> HDBSCANClusterer:
+    def from_config(
+        cls, cfg: Any, *, n_samples: int, n_classes: int | None = None, seed: int = 42, backend: str = "cpu"
+    ) -> HDBSCANClusterer:
         """From the cluster section; min_cluster_size None is the seed's share of the corpus."""
-        return cls(min_cluster_size=cfg.min_cluster_size or default_min_cluster_size(n_samples),
-                   min_samples=cfg.min_samples, soft=cfg.soft, fit_sample=cfg.fit_sample,
-                   sample_threshold=cfg.sample_threshold, random_state=seed, backend=backend)
+        return cls(
+            min_cluster_size=cfg.min_cluster_size or default_min_cluster_size(n_samples),
+            min_samples=cfg.min_samples,
+            soft=cfg.soft,
+            fit_sample=cfg.fit_sample,
+            sample_threshold=cfg.sample_threshold,
+            random_state=seed,
+            backend=backend,
+        )
 
     @classmethod
     def describe_fit(cls, cfg: Any, n: int, backend: str) -> str:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,14 +19,19 @@ from ...core.registry import CLUSTERERS
 __all__ = ["KMeansClusterer"]
 
 
-@CLUSTERERS.register("kmeans", "KMeans, k = cluster.n_clusters (None: the number of classes of the main label level;"
-                     " auto: chosen without labels)", order=10)
+@CLUSTERERS.register(
+    "kmeans",
+    "KMeans, k = cluster.n_clusters (None: the number of classes of the main label level; auto: chosen without labels)",
+    order=10,
+)
 @dataclass
 class KMeansClusterer:
     """KMeans; above ``minibatch_threshold`` points MiniBatchKMeans (memory and time grow
     linearly), with ``backend="cuml"`` cuML's KMeans on the GPU. ``n_clusters="auto"`` chooses k
-    on the data it is given (`simcse_lab.clustering.choose_k`), keeps the choice in ``k_choice_``
-    and sets ``n_clusters`` to it, so a refit with another seed uses the same k."""
+    on the data it is given (`simcse_lab.clustering.choose_k`) by ``k_score``, a label-free score of
+    (labels, points) named ``k_criterion`` (the pipeline hands in
+    `simcse_lab.evaluation.scoring.k_criterion`), keeps the choice in ``k_choice_`` and sets
+    ``n_clusters`` to it, so a refit with another seed uses the same k."""
 
     n_clusters: int | str = 8
     n_init: int = 10
@@ -36,6 +42,12 @@ class KMeansClusterer:
     k_max: int = 15
     k_criterion: str = "silhouette"
     k_rule: str = "best"
+    # the score itself and its direction are named by k_criterion, which the settings (and the
+    # clusterings cache key) hold: a function is not a setting
+    k_score: Callable[[np.ndarray, np.ndarray], float] | None = field(
+        default=None, repr=False, compare=False, metadata={"setting": False}
+    )
+    k_higher_is_better: bool = field(default=True, repr=False, compare=False, metadata={"setting": False})
     n_clusters_: int = field(default=0, init=False)
     k_choice_: Any = field(default=None, init=False, repr=False)
     probabilities_: np.ndarray | None = field(default=None, init=False, repr=False)
@@ -48,25 +60,51 @@ class KMeansClusterer:
         return self.backend == "cpu" and self.minibatch_threshold is not None and n > self.minibatch_threshold
 
     @classmethod
-    def from_config(cls, cfg: Any, *, n_samples: int, n_classes: int | None, seed: int = 42,
-                    backend: str = "cpu") -> KMeansClusterer:
+    def from_config(
+        cls, cfg: Any, *, n_samples: int, n_classes: int | None, seed: int = 42, backend: str = "cpu"
+    ) -> KMeansClusterer:
         """From the cluster section; k is ``cfg.n_clusters``, else ``n_classes``, else auto."""
         k = cfg.n_clusters or n_classes or "auto"
-        return cls(n_clusters=k, n_init=cfg.kmeans_n_init, random_state=seed, minibatch_threshold=cfg.sample_threshold,
-                   backend=backend, k_min=cfg.k_min, k_max=cfg.k_max, k_criterion=cfg.k_criterion, k_rule=cfg.k_rule)
+        return cls(
+            n_clusters=k,
+            n_init=cfg.kmeans_n_init,
+            random_state=seed,
+            minibatch_threshold=cfg.sample_threshold,
+            backend=backend,
+            k_min=cfg.k_min,
+            k_max=cfg.k_max,
+            k_criterion=cfg.k_criterion,
+            k_rule=cfg.k_rule,
+        )
 
     @classmethod
     def describe_fit(cls, cfg: Any, n: int, backend: str) -> str:
         """How ``n`` points are clustered, for the run manifest."""
-        return "MiniBatchKMeans" if cls(minibatch_threshold=cfg.sample_threshold, backend=backend).uses_minibatch(n) \
+        return (
+            "MiniBatchKMeans"
+            if cls(minibatch_threshold=cfg.sample_threshold, backend=backend).uses_minibatch(n)
             else "KMeans"
+        )
 
     def fit_predict(self, x: np.ndarray) -> np.ndarray:
         if self.n_clusters == "auto":
             from ..choose_k import choose_k
 
-            self.k_choice_ = choose_k(x, k_min=self.k_min, k_max=self.k_max, criterion=self.k_criterion,
-                                      seed=self.random_state or 0, rule=self.k_rule)
+            if self.k_score is None:
+                raise ValueError(
+                    "KMeans with n_clusters='auto' needs k_score, the label-free score k is chosen by, e.g. "
+                    "simcse_lab.evaluation.scoring.k_criterion('silhouette')[0]"
+                )
+            self.k_choice_ = choose_k(
+                x,
+                score=self.k_score,
+                higher_is_better=self.k_higher_is_better,
+                k_min=self.k_min,
+                k_max=self.k_max,
+                criterion=self.k_criterion,
+                seed=self.random_state or 0,
+                rule=self.k_rule,
+            )
             self.n_clusters = self.k_choice_.k
         if self.n_clusters < 2:
             raise ValueError(f"KMeans n_clusters must be >= 2, got {self.n_clusters}")
@@ -81,8 +119,9 @@ class KMeansClusterer:
         elif self.uses_minibatch(len(x)):
             from sklearn.cluster import MiniBatchKMeans
 
-            model = MiniBatchKMeans(n_clusters=self.n_clusters, n_init=3, batch_size=4096,
-                                    random_state=self.random_state)
+            model = MiniBatchKMeans(
+                n_clusters=self.n_clusters, n_init=3, batch_size=4096, random_state=self.random_state
+            )
             labels = model.fit_predict(x)
             self.cluster_centers_ = model.cluster_centers_
         else:

@@ -50,6 +50,3 @@ def ami(c) -> float:
     from sklearn.metrics import adjusted_mutual_info_score
 
     return float(adjusted_mutual_info_score(c.labels_true, c.labels_pred))
-
-
-

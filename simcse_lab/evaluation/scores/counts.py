@@ -21,7 +21,8 @@ def n_clusters(c) -> float:
     return float(len(clusters))
 
 
-@SCORES.register("noise_fraction", "share of texts labelled noise (HDBSCAN's -1)", order=70, needs_labels=False,
-                 resample=False)
+@SCORES.register(
+    "noise_fraction", "share of texts labelled noise (HDBSCAN's -1)", order=70, needs_labels=False, resample=False
+)
 def noise_fraction(c) -> float:
     return float(np.mean(c.labels_pred == c.noise_label)) if c.noise_label is not None else 0.0

@@ -57,20 +57,34 @@ def silhouette_points(c) -> np.ndarray:
         from sklearn.metrics import silhouette_samples
 
         got = _clustered(c, MAX_POINTS)
-        c.memo["silhouette_points"] = (np.empty(0) if got is None
-                                       else silhouette_samples(got[0], got[1], metric="cosine"))
+        c.memo["silhouette_points"] = (
+            np.empty(0) if got is None else silhouette_samples(got[0], got[1], metric="cosine")
+        )
     return c.memo["silhouette_points"]
 
 
-@SCORES.register("silhouette", "mean cosine silhouette in the clustered space (-1..1, higher is better; no labels)",
-                 order=80, needs_labels=False, needs_space=True, per_point=silhouette_points, spread=True)
+@SCORES.register(
+    "silhouette",
+    "mean cosine silhouette in the clustered space (-1..1, higher is better; no labels)",
+    order=80,
+    needs_labels=False,
+    needs_space=True,
+    per_point=silhouette_points,
+    spread=True,
+)
 def silhouette(c) -> float:
     values = silhouette_points(c)
     return float(values.mean()) if values.size else float("nan")
 
 
-@SCORES.register("davies_bouldin", "Davies-Bouldin index in the clustered space (>= 0, lower is better; no labels)",
-                 order=81, needs_labels=False, needs_space=True, higher_is_better=False)
+@SCORES.register(
+    "davies_bouldin",
+    "Davies-Bouldin index in the clustered space (>= 0, lower is better; no labels)",
+    order=81,
+    needs_labels=False,
+    needs_space=True,
+    higher_is_better=False,
+)
 def davies_bouldin(c) -> float:
     from sklearn.metrics import davies_bouldin_score
 
@@ -78,8 +92,13 @@ def davies_bouldin(c) -> float:
     return float("nan") if got is None else float(davies_bouldin_score(*got))
 
 
-@SCORES.register("calinski_harabasz", "Calinski-Harabasz index in the clustered space (higher is better; no labels)",
-                 order=82, needs_labels=False, needs_space=True)
+@SCORES.register(
+    "calinski_harabasz",
+    "Calinski-Harabasz index in the clustered space (higher is better; no labels)",
+    order=82,
+    needs_labels=False,
+    needs_space=True,
+)
 def calinski_harabasz(c) -> float:
     from sklearn.metrics import calinski_harabasz_score
 
@@ -87,9 +106,16 @@ def calinski_harabasz(c) -> float:
     return float("nan") if got is None else float(calinski_harabasz_score(*got))
 
 
-@SCORES.register("dbcv", "density-based clustering validation, hdbscan.validity (-1..1, higher is better; density"
-                 " clusterings only; no labels)", order=83, needs_labels=False, needs_space=True, density_only=True,
-                 resample=False)
+@SCORES.register(
+    "dbcv",
+    "density-based clustering validation, hdbscan.validity (-1..1, higher is better; density"
+    " clusterings only; no labels)",
+    order=83,
+    needs_labels=False,
+    needs_space=True,
+    density_only=True,
+    resample=False,
+)
 def dbcv(c) -> float:
     from hdbscan.validity import validity_index
 

@@ -45,8 +45,14 @@ def stability_runs(c, n_runs: int = N_RUNS, subsample: float = SUBSAMPLE) -> lis
     return out
 
 
-@SCORES.register("stability", "mean ARI between the clustering and re-clusterings of 80% subsamples with other seeds"
-                 " (1: the same clusters every time; no labels)", order=84, needs_labels=False, needs_refit=True,
-                 resample=False)
+@SCORES.register(
+    "stability",
+    "mean ARI between the clustering and re-clusterings of 80% subsamples with other seeds"
+    " (1: the same clusters every time; no labels)",
+    order=84,
+    needs_labels=False,
+    needs_refit=True,
+    resample=False,
+)
 def stability(c) -> float:
     return float(np.mean(stability_runs(c)))

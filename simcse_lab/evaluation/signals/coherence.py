@@ -21,15 +21,17 @@ __all__ = ["npmi"]
 N_TERMS = 10
 
 
-@SIGNALS.register("npmi", "size-weighted NPMI coherence of each cluster's top c-TF-IDF terms (gensim c_npmi)",
-                  order=60)
+@SIGNALS.register("npmi", "size-weighted NPMI coherence of each cluster's top c-TF-IDF terms (gensim c_npmi)", order=60)
 def npmi(j):
     from ..describe import cluster_terms
 
     labels, kept = np.asarray(j.labels), j.kept
     values = np.full(len(labels), np.nan)
-    topics = {c: t for c, t in cluster_terms(labels, j.lexical.terms, n_terms=N_TERMS).items()
-              if len(t) >= 2 and (j.noise_label is None or c != j.noise_label)}
+    topics = {
+        c: t
+        for c, t in cluster_terms(labels, j.lexical.terms, n_terms=N_TERMS).items()
+        if len(t) >= 2 and (j.noise_label is None or c != j.noise_label)
+    }
     if topics:
         coherence = _coherence(list(topics.values()), j.lexical.documents)
         for c, value in zip(topics, coherence):
@@ -46,6 +48,13 @@ def _coherence(topics: list[list[str]], documents: list[list[str]]) -> list[floa
 
     dictionary = Dictionary(documents)
     window = max(2, max((len(d) for d in documents), default=2))
-    model = CoherenceModel(topics=topics, texts=documents, dictionary=dictionary, coherence="c_npmi",
-                           window_size=window, topn=N_TERMS, processes=1)
+    model = CoherenceModel(
+        topics=topics,
+        texts=documents,
+        dictionary=dictionary,
+        coherence="c_npmi",
+        window_size=window,
+        topn=N_TERMS,
+        processes=1,
+    )
     return [float(v) for v in model.get_coherence_per_topic()]

@@ -30,8 +30,9 @@ from ._common import codes, contingency, kappa, nmi
 __all__ = ["bow_kappa", "lexical_nmi"]
 
 
-@SIGNALS.register("lexical_nmi", "NMI with a KMeans of the texts' TF-IDF/LSA vectors at the same number of clusters",
-                  order=40)
+@SIGNALS.register(
+    "lexical_nmi", "NMI with a KMeans of the texts' TF-IDF/LSA vectors at the same number of clusters", order=40
+)
 def lexical_nmi(j):
     kept = j.kept
     a, ka = codes(j.labels)
@@ -44,8 +45,12 @@ def lexical_nmi(j):
     return f
 
 
-@SIGNALS.register("bow_kappa", "Cohen's kappa of a bag-of-words classifier (complement naive Bayes on TF-IDF)"
-                  " predicting the clusters, 5-fold cross-validated", order=50)
+@SIGNALS.register(
+    "bow_kappa",
+    "Cohen's kappa of a bag-of-words classifier (complement naive Bayes on TF-IDF)"
+    " predicting the clusters, 5-fold cross-validated",
+    order=50,
+)
 def bow_kappa(j):
     from sklearn.model_selection import KFold, cross_val_predict
     from sklearn.naive_bayes import ComplementNB

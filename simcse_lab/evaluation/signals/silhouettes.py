@@ -30,8 +30,9 @@ def own_silhouette(j):
     return mean_of(per_text_silhouette(j.space, j.labels, j.kept, j.seed))
 
 
-@SIGNALS.register("start_silhouette", "cosine silhouette in the start model's embeddings (one space for both)",
-                  order=20)
+@SIGNALS.register(
+    "start_silhouette", "cosine silhouette in the start model's embeddings (one space for both)", order=20
+)
 def start_silhouette(j):
     return mean_of(per_text_silhouette(j.start, j.labels, j.kept, j.seed))
 

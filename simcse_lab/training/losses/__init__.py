@@ -33,8 +33,9 @@ __all__ = ["MaskedOnlyTrainer", "MiCSELoss", "SCCLLoss", "attention_alignment", 
 def make_loss(model: Any, cfg: Any) -> Any:
     """The SimCSE objective of a ``TrainConfig``: MNRL, cached MNRL or miCSE."""
     if cfg.loss == "cached-mnrl":
-        return CachedMultipleNegativesRankingLoss(model, scale=cfg.scale, mini_batch_size=cfg.mini_batch_size,
-                                                  gather_across_devices=gather_across_devices())
+        return CachedMultipleNegativesRankingLoss(
+            model, scale=cfg.scale, mini_batch_size=cfg.mini_batch_size, gather_across_devices=gather_across_devices()
+        )
     if cfg.attention_weight > 0:
         return MiCSELoss(model, scale=cfg.scale, attention_weight=cfg.attention_weight)
     return MultipleNegativesRankingLoss(model, scale=cfg.scale, gather_across_devices=gather_across_devices())

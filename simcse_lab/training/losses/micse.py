@@ -73,5 +73,3 @@ class MiCSELoss(torch.nn.Module):
         (e1, a1), (e2, a2) = (self._encode(f) for f in features)
         contrastive = self.mnrl.compute_loss_from_embeddings([e1, e2], labels)
         return contrastive + self.attention_weight * attention_alignment(a1, a2, features[0]["attention_mask"])
-
-

@@ -29,8 +29,17 @@ class SCCLLoss(torch.nn.Module):
 
     citation = "Zhang et al., Supporting Clustering with Contrastive Learning, NAACL 2021"
 
-    def __init__(self, model: Any, centres: Any, *, head_size: int = 128, temperature: float = 0.5,
-                 cluster_weight: float = 1.0, alpha: float = 1.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        model: Any,
+        centres: Any,
+        *,
+        head_size: int = 128,
+        temperature: float = 0.5,
+        cluster_weight: float = 1.0,
+        alpha: float = 1.0,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         self.model = model
         dim = model.get_embedding_dimension()

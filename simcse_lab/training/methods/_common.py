@@ -27,8 +27,16 @@ if TYPE_CHECKING:
     from ...encoding.resolve import Resolved, SpecContext
     from ..lifecycle import TrainResult
 
-__all__ = ["MethodInputs", "embed", "method_inputs", "n_clusters_for", "pseudo_labels", "settings_for_training",
-           "train_round", "with_chosen_k"]
+__all__ = [
+    "MethodInputs",
+    "embed",
+    "method_inputs",
+    "n_clusters_for",
+    "pseudo_labels",
+    "settings_for_training",
+    "train_round",
+    "with_chosen_k",
+]
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,14 @@ def embed(target: str, texts: list[str], cfg: Any) -> np.ndarray:
     from ...encoding.encode import encode_with_config
     from ...encoding.resolve import load_encoder
 
-    encoder = load_encoder(target, max_seq_length=cfg.encode.max_seq_length, pooling=cfg.train.pooling,
-                           device=cfg.encode.device, data_dir=cfg.data_dir, seed=cfg.seed)
+    encoder = load_encoder(
+        target,
+        max_seq_length=cfg.encode.max_seq_length,
+        pooling=cfg.train.pooling,
+        device=cfg.encode.device,
+        data_dir=cfg.data_dir,
+        seed=cfg.seed,
+    )
     return encode_with_config(encoder, texts, cfg, normalize=True)
 
 
@@ -75,8 +89,9 @@ def pseudo_labels(x: np.ndarray, n_clusters: int, *, confidence: float, seed: in
     return labels, np.sort(np.asarray(keep, dtype=np.int64))
 
 
-def n_clusters_for(setting: int | str | None, ctx: SpecContext, spec: str, x: np.ndarray | None = None
-                   ) -> tuple[int, dict | None]:
+def n_clusters_for(
+    setting: int | str | None, ctx: SpecContext, spec: str, x: np.ndarray | None = None
+) -> tuple[int, dict | None]:
     """A method's k and, when it was chosen without labels, the choice (`choose_k`'s record).
 
     A number is used as it is; None is the number of classes of the main label level on a
@@ -85,19 +100,40 @@ def n_clusters_for(setting: int | str | None, ctx: SpecContext, spec: str, x: np
     ``cluster.k_min..k_max`` as the comparison's KMeans chooses its k, read off the curve by
     ``cluster.train_k_rule``."""
     if isinstance(setting, int):
-        return setting, None
+        return _fits(setting, spec, x, "its setting"), None
     corpus = ctx.get_corpus(spec)
     if setting is None and corpus.is_labelled:
-        return len(np.unique(corpus.label_array())), None
+        return _fits(len(np.unique(corpus.label_array())), spec, x, "the number of classes"), None
     if x is None:
         raise ValueError(f"{spec}: choosing k without labels needs the start model's embeddings")
     from ...clustering.choose_k import choose_k
+    from ...evaluation.scoring import k_criterion
 
-    c = ctx.need_config(spec).cluster
-    choice = choose_k(x, k_min=c.k_min, k_max=c.k_max, criterion=c.k_criterion, seed=ctx.need_config(spec).seed,
-                      rule=c.train_k_rule)
+    c, seed = ctx.need_config(spec).cluster, ctx.need_config(spec).seed
+    score, higher = k_criterion(c.k_criterion, seed=seed)
+    choice = choose_k(
+        x,
+        score=score,
+        higher_is_better=higher,
+        criterion=c.k_criterion,
+        k_min=c.k_min,
+        k_max=c.k_max,
+        seed=seed,
+        rule=c.train_k_rule,
+    )
     ctx.k_choices[spec] = choice.as_dict()  # the run's manifest shows it beside the scored KMeans' choices
     return choice.k, choice.as_dict()
+
+
+def _fits(k: int, spec: str, x: np.ndarray | None, what: str) -> int:
+    """``k`` when the training texts can hold ``k`` clusters of two texts each, else one line naming the key."""
+    if x is not None and 2 * k > len(x):
+        method = spec.split("(", 1)[0]
+        raise ValueError(
+            f"{method}.n_clusters={k} ({what}) is too many clusters for {len(x)} training texts: each cluster needs"
+            f" 2, so at most {len(x) // 2}; lower {method}.n_clusters or use auto"
+        )
+    return k
 
 
 def with_chosen_k(method_cfg: Any, k: int, choice: dict | None) -> Any:
@@ -112,15 +148,32 @@ def settings_for_training(cfg: Any, method_cfg: Any, **changes: Any) -> Any:
     return dataclasses.replace(cfg.train, learning_rate=lr, eval_steps=0, **changes)
 
 
-def train_round(base: str, columns: dict[str, list], cfg: Any, train_cfg: Any, *, kind: str, method_cfg: Any,
-                round_: int, output_dir: str | Path | None, **kwargs: Any) -> TrainResult:
+def train_round(
+    base: str,
+    columns: dict[str, list],
+    cfg: Any,
+    train_cfg: Any,
+    *,
+    kind: str,
+    method_cfg: Any,
+    round_: int,
+    output_dir: str | Path | None,
+    **kwargs: Any,
+) -> TrainResult:
     """One keyed training run of a method on text ``columns`` (its settings and round in the key)."""
     from ...core.config import to_dict
     from ..trainer import fit_columns
 
     return fit_columns(
-        base, columns, train_cfg, kind=kind, seed=cfg.seed + round_, device=cfg.encode.device, data_dir=cfg.data_dir,
-        show_progress=cfg.encode.show_progress, output_dir=output_dir,
+        base,
+        columns,
+        train_cfg,
+        kind=kind,
+        seed=cfg.seed + round_,
+        device=cfg.encode.device,
+        data_dir=cfg.data_dir,
+        show_progress=cfg.encode.show_progress,
+        output_dir=output_dir,
         extra={"method": kind, "settings": to_dict(method_cfg) if method_cfg is not None else {}, "round": round_},
         **kwargs,
     )

@@ -29,8 +29,11 @@ class CTConfig:
 
 
 @METHODS.register(
-    "ct", "Contrastive Tension: ContrastiveTensionLossInBatchNegatives as shipped (ct section)",
-    section="ct", config=CTConfig, order=70,
+    "ct",
+    "Contrastive Tension: ContrastiveTensionLossInBatchNegatives as shipped (ct section)",
+    section="ct",
+    config=CTConfig,
+    order=70,
 )
 def train_ct(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | None = None) -> TrainResult:
     from sentence_transformers.sentence_transformer.losses import (
@@ -39,6 +42,14 @@ def train_ct(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | None 
 
     run = method_inputs("ct", "ct", base, ctx)
     cfg, m, texts = run.cfg, run.settings, run.texts
-    return train_round(base.target, {"anchor": texts, "positive": texts}, cfg, settings_for_training(cfg, m), kind="ct", method_cfg=m,
-                round_=0, output_dir=output_dir,
-                loss=lambda model: ContrastiveTensionLossInBatchNegatives(model, scale=m.scale))
+    return train_round(
+        base.target,
+        {"anchor": texts, "positive": texts},
+        cfg,
+        settings_for_training(cfg, m),
+        kind="ct",
+        method_cfg=m,
+        round_=0,
+        output_dir=output_dir,
+        loss=lambda model: ContrastiveTensionLossInBatchNegatives(model, scale=m.scale),
+    )

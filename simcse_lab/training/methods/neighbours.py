@@ -31,7 +31,8 @@ class NeighboursConfig:
 
     k: int = _f(10, "neighbours per text, by cosine in the model's own embeddings", ge=1)
     positive: str = _f(
-        "random", "which of the k is the positive: random (a new draw every epoch) or nearest",
+        "random",
+        "which of the k is the positive: random (a new draw every epoch) or nearest",
         choices=("random", "nearest"),
     )
     remine: bool = _f(False, "mine the neighbours again with the current model before every epoch")
@@ -65,8 +66,11 @@ def draw_neighbour_positives(neighbours: np.ndarray, *, positive: str, seed: int
 
 
 @METHODS.register(
-    "neighbours", "k-nearest-neighbour positives, MultipleNegativesRankingLoss (neighbours section)",
-    section="neighbours", config=NeighboursConfig, order=30,
+    "neighbours",
+    "k-nearest-neighbour positives, MultipleNegativesRankingLoss (neighbours section)",
+    section="neighbours",
+    config=NeighboursConfig,
+    order=30,
 )
 def train_neighbours(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | None = None) -> TrainResult:
     from sentence_transformers.sentence_transformer.losses import (
@@ -85,13 +89,22 @@ def train_neighbours(base: Resolved, ctx: SpecContext, *, output_dir: str | Path
     target, result = base.target, None
     for r in range(rounds):
         neighbours = mine_neighbours(embed(target, texts, cfg), m.k)
-        positives = [draw_neighbour_positives(neighbours, positive=m.positive, seed=cfg.seed + 1000 * r + d)
-                     for d in range(draws)]
+        positives = [
+            draw_neighbour_positives(neighbours, positive=m.positive, seed=cfg.seed + 1000 * r + d)
+            for d in range(draws)
+        ]
         columns = {"anchor": texts * draws, "positive": [texts[j] for p in positives for j in p]}
         epochs = cfg.train.epochs / n_epochs if m.remine else cfg.train.epochs / draws
-        result = train_round(target, columns, cfg, settings_for_training(cfg, m, epochs=epochs), kind="neighbours", method_cfg=m,
-                      round_=r, output_dir=output_dir if r == rounds - 1 else None,
-                      loss=lambda model: MultipleNegativesRankingLoss(
-                          model, scale=m.scale, gather_across_devices=_gather()))
+        result = train_round(
+            target,
+            columns,
+            cfg,
+            settings_for_training(cfg, m, epochs=epochs),
+            kind="neighbours",
+            method_cfg=m,
+            round_=r,
+            output_dir=output_dir if r == rounds - 1 else None,
+            loss=lambda model: MultipleNegativesRankingLoss(model, scale=m.scale, gather_across_devices=_gather()),
+        )
         target = str(result.model_dir)
     return result

@@ -37,20 +37,26 @@ class SCCLConfig:
     temperature: float = _f(0.5, "temperature of the instance-contrastive loss", gt=0)
     cluster_weight: float = _f(1.0, "weight of the clustering (KL) loss against the instance loss", ge=0)
     n_clusters: int | str | None = _f(
-        None, "cluster centres: a number; auto (chosen without labels, as cluster.n_clusters auto); None: the"
-        " number of classes of the main label level, as MTEB does (auto on a corpus without labels)", ge=2,
+        None,
+        "cluster centres: a number; auto (chosen without labels, as cluster.n_clusters auto); None: the"
+        " number of classes of the main label level, as MTEB does (auto on a corpus without labels)",
+        ge=2,
     )
 
     def cross_checks(self) -> list[str]:
         return k_problems("sccl.n_clusters", self.n_clusters)
+
     alpha: float = _f(1.0, "degrees of freedom of the Student-t soft assignment", gt=0)
     head_lr_scale: float = _f(100.0, "learning rate of the heads and centres, as a multiple of the encoder's", gt=0)
     learning_rate: float | None = _f(None, "encoder peak learning rate (None: train.learning_rate)", gt=0, lt=1)
 
 
 @METHODS.register(
-    "sccl", "SCCL: instance contrast on a head + DEC clustering head (sccl section)",
-    section="sccl", config=SCCLConfig, order=40,
+    "sccl",
+    "SCCL: instance contrast on a head + DEC clustering head (sccl section)",
+    section="sccl",
+    config=SCCLConfig,
+    order=40,
 )
 def train_sccl(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | None = None) -> TrainResult:
     from ...clustering.clusterers import KMeansClusterer
@@ -66,9 +72,22 @@ def train_sccl(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | Non
     centres = km.cluster_centers_
     train_cfg = settings_for_training(cfg, m)
     return train_round(
-        base.target, {"anchor": texts, "positive": texts}, cfg, train_cfg, kind="sccl", method_cfg=m, round_=0,
+        base.target,
+        {"anchor": texts, "positive": texts},
+        cfg,
+        train_cfg,
+        kind="sccl",
+        method_cfg=m,
+        round_=0,
         output_dir=output_dir,
-        loss=lambda model: SCCLLoss(model, centres, head_size=m.head_size, temperature=m.temperature,
-                                    cluster_weight=m.cluster_weight, alpha=m.alpha, seed=cfg.seed),
+        loss=lambda model: SCCLLoss(
+            model,
+            centres,
+            head_size=m.head_size,
+            temperature=m.temperature,
+            cluster_weight=m.cluster_weight,
+            alpha=m.alpha,
+            seed=cfg.seed,
+        ),
         learning_rate_mapping={r"^(head\.|centres)": train_cfg.learning_rate * m.head_lr_scale},
     )

@@ -38,13 +38,17 @@ class SelfTrainConfig:
 
     rounds: int = _f(2, "cluster -> train one epoch -> re-cluster rounds", ge=1)
     n_clusters: int | str | None = _f(
-        None, "KMeans k: a number; auto (chosen without labels, as cluster.n_clusters auto); None: the number of"
-        " classes of the main label level, as for scoring (auto on a corpus without labels)", ge=2
+        None,
+        "KMeans k: a number; auto (chosen without labels, as cluster.n_clusters auto); None: the number of"
+        " classes of the main label level, as for scoring (auto on a corpus without labels)",
+        ge=2,
     )
-    confidence: float = _f(0.5, "fraction of each pseudo-cluster kept for training: the members closest to its centre",
-                           gt=0, le=1)
+    confidence: float = _f(
+        0.5, "fraction of each pseudo-cluster kept for training: the members closest to its centre", gt=0, le=1
+    )
     loss: str = _f(
-        "mnrl", "mnrl (a same-cluster text as the positive) or batch-hard-triplet (batches grouped by pseudo-label)",
+        "mnrl",
+        "mnrl (a same-cluster text as the positive) or batch-hard-triplet (batches grouped by pseudo-label)",
         choices=("mnrl", "batch-hard-triplet"),
     )
     scale: float = _f(20.0, "MultipleNegativesRankingLoss scale (mnrl)", gt=0)
@@ -56,8 +60,11 @@ class SelfTrainConfig:
 
 
 @METHODS.register(
-    "selftrain", "KMeans pseudo-label self-training, re-clustered each round (selftrain section)",
-    section="selftrain", config=SelfTrainConfig, order=50,
+    "selftrain",
+    "KMeans pseudo-label self-training, re-clustered each round (selftrain section)",
+    section="selftrain",
+    config=SelfTrainConfig,
+    order=50,
 )
 def train_selftrain(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | None = None) -> TrainResult:
     from sentence_transformers.sentence_transformer.losses import (
@@ -81,14 +88,28 @@ def train_selftrain(base: Resolved, ctx: SpecContext, *, output_dir: str | Path 
             members = {c: keep[labels[keep] == c] for c in np.unique(labels[keep])}
             partner = [rng.choice(members[labels[i]][members[labels[i]] != i]) for i in keep]
             columns = {"anchor": [texts[i] for i in keep], "positive": [texts[j] for j in partner]}
-            kwargs: dict[str, Any] = {"loss": lambda model: MultipleNegativesRankingLoss(
-                model, scale=m.scale, gather_across_devices=_gather())}
+            kwargs: dict[str, Any] = {
+                "loss": lambda model: MultipleNegativesRankingLoss(
+                    model, scale=m.scale, gather_across_devices=_gather()
+                )
+            }
         else:
             columns = {"text": [texts[i] for i in keep], "label": labels[keep].tolist()}
-            kwargs = {"loss": lambda model: BatchHardTripletLoss(model, margin=m.margin),
-                      "batch_sampler": "group_by_label"}
-        result = train_round(target, columns, cfg, settings_for_training(cfg, m), kind="selftrain", method_cfg=m, round_=r,
-                      output_dir=output_dir if r == m.rounds - 1 else None, **kwargs)
+            kwargs = {
+                "loss": lambda model: BatchHardTripletLoss(model, margin=m.margin),
+                "batch_sampler": "group_by_label",
+            }
+        result = train_round(
+            target,
+            columns,
+            cfg,
+            settings_for_training(cfg, m),
+            kind="selftrain",
+            method_cfg=m,
+            round_=r,
+            output_dir=output_dir if r == m.rounds - 1 else None,
+            **kwargs,
+        )
         target = str(result.model_dir)
     return result
 

@@ -24,6 +24,12 @@ def train_sup_simcse_spec(base: Resolved, ctx: SpecContext, *, output_dir: str |
     cfg = ctx.need_config(f"sup-simcse({base.spec})")
     triplets = load_nli_triplets("train", n=cfg.train.nli_n_triplets, seed=cfg.seed, data_dir=cfg.data_dir)
     return train_supervised_simcse(
-        base.target, triplets, cfg.train, output_dir=output_dir, seed=cfg.seed, device=cfg.encode.device,
-        data_dir=cfg.data_dir, show_progress=cfg.encode.show_progress,
+        base.target,
+        triplets,
+        cfg.train,
+        output_dir=output_dir,
+        seed=cfg.seed,
+        device=cfg.encode.device,
+        data_dir=cfg.data_dir,
+        show_progress=cfg.encode.show_progress,
     )

@@ -35,8 +35,11 @@ class TrueLabelsConfig:
 
 
 @METHODS.register(
-    "truelabels", "the ceiling reference: batch-hard triplet on the training part's TRUE labels (uses labels;"
-    " truelabels section)", section="truelabels", config=TrueLabelsConfig, order=90,
+    "truelabels",
+    "the ceiling reference: batch-hard triplet on the training part's TRUE labels (uses labels; truelabels section)",
+    section="truelabels",
+    config=TrueLabelsConfig,
+    order=90,
 )
 def train_truelabels(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | None = None) -> TrainResult:
     from sentence_transformers.sentence_transformer.losses import BatchHardTripletLoss
@@ -48,12 +51,21 @@ def train_truelabels(base: Resolved, ctx: SpecContext, *, output_dir: str | Path
     m = cfg.truelabels
     part = load_training_part_for(cfg)
     if not part.is_labelled:
-        raise ValueError(f"{spec} trains on the true labels, and the corpus has none; it is a reference for "
-                         "labelled corpora only")
+        raise ValueError(
+            f"{spec} trains on the true labels, and the corpus has none; it is a reference for labelled corpora only"
+        )
     labels = part.label_array()
     codes = {c: i for i, c in enumerate(sorted(set(labels.tolist())))}
     columns = {"text": list(part.texts), "label": [codes[v] for v in labels.tolist()]}
-    return train_round(base.target, columns, cfg, settings_for_training(cfg, m, epochs=m.epochs), kind="truelabels",
-                       method_cfg=m, round_=0, output_dir=output_dir,
-                       loss=lambda model: BatchHardTripletLoss(model, margin=m.margin),
-                       batch_sampler="group_by_label")
+    return train_round(
+        base.target,
+        columns,
+        cfg,
+        settings_for_training(cfg, m, epochs=m.epochs),
+        kind="truelabels",
+        method_cfg=m,
+        round_=0,
+        output_dir=output_dir,
+        loss=lambda model: BatchHardTripletLoss(model, margin=m.margin),
+        batch_sampler="group_by_label",
+    )

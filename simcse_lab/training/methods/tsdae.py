@@ -26,8 +26,7 @@ __all__ = ["TsdaeConfig", "delete_words", "train_tsdae"]
 class TsdaeConfig:
     """tsdae(base): sentence-transformers' DenoisingAutoEncoderLoss, as shipped (tied decoder)."""
 
-    deletion_ratio: float = _f(0.6, "fraction of words deleted from the input (the decoder restores them)",
-                               gt=0, lt=1)
+    deletion_ratio: float = _f(0.6, "fraction of words deleted from the input (the decoder restores them)", gt=0, lt=1)
     learning_rate: float | None = _f(None, "peak learning rate (None: train.learning_rate)", gt=0, lt=1)
 
 
@@ -47,8 +46,11 @@ def delete_words(text: str, ratio: float, rng: np.random.Generator) -> str:
 
 
 @METHODS.register(
-    "tsdae", "TSDAE: sentence-transformers' DenoisingAutoEncoderLoss, tied decoder (tsdae section)",
-    section="tsdae", config=TsdaeConfig, order=60,
+    "tsdae",
+    "TSDAE: sentence-transformers' DenoisingAutoEncoderLoss, tied decoder (tsdae section)",
+    section="tsdae",
+    config=TsdaeConfig,
+    order=60,
 )
 def train_tsdae(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | None = None) -> TrainResult:
     run = method_inputs("tsdae", "tsdae", base, ctx)
@@ -57,8 +59,18 @@ def train_tsdae(base: Resolved, ctx: SpecContext, *, output_dir: str | Path | No
     # whose tokenizer data is a separate download)
     rng = np.random.default_rng(cfg.seed)
     noisy = [delete_words(t, m.deletion_ratio, rng) for t in texts]
-    return train_round(base.target, {"anchor": noisy, "positive": texts}, cfg, settings_for_training(cfg, m), kind="tsdae",
-                method_cfg=m, round_=0, output_dir=output_dir, loss=_tied_decoder_loss, batch_sampler="batch_sampler")
+    return train_round(
+        base.target,
+        {"anchor": noisy, "positive": texts},
+        cfg,
+        settings_for_training(cfg, m),
+        kind="tsdae",
+        method_cfg=m,
+        round_=0,
+        output_dir=output_dir,
+        loss=_tied_decoder_loss,
+        batch_sampler="batch_sampler",
+    )
 
 
 def _tied_decoder_loss(model):
@@ -78,6 +90,7 @@ def _tied_decoder_loss(model):
         loss = DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
     finally:
         hf_logging.set_verbosity(before)
-    logging.getLogger(__name__).info("TSDAE: the decoder shares the encoder's weights; its cross-attention and "
-                                     "LM head start untrained")
+    logging.getLogger(__name__).info(
+        "TSDAE: the decoder shares the encoder's weights; its cross-attention and LM head start untrained"
+    )
     return loss
