@@ -47,8 +47,8 @@ def main() -> None:
     from simcse_lab.corpus.splits import load_corpus_for
     from simcse_lab.encoding.encode import encode_with_config
     from simcse_lab.encoding.resolve import resolve
-    from simcse_lab.evaluation.assess import assess
     from simcse_lab.evaluation.clusterings import refitter
+    from simcse_lab.evaluation.scoring import assess
 
     cfg = with_overrides(
         load_config("default"),

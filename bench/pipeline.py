@@ -108,7 +108,7 @@ def role_a(work: Path, models: dict[str, str]) -> dict:
         st.add("umap transform", t)
         t = time.perf_counter()
         # the article's scikit-learn (0.2x) ran 10 k-means++ restarts by default; today's default is
-        # one, so the restarts are spelled out: both sides do the same work (B: cluster.kmeans_n_init)
+        # one, so the restarts are spelled out: both sides do the same work (B: cluster.kmeans.n_init)
         km = KMeans(n_clusters=cfg["kmeans_k"], n_init=10).fit_predict(emb)
         st.add("kmeans", t)
         t = time.perf_counter()
@@ -158,10 +158,10 @@ def role_b(work: Path, models: dict[str, str], data_dir: Path) -> dict:
             "reduce.min_dist": u["min_dist"],
             "reduce.plot_min_dist": u["min_dist"],
             "reduce.metric": u["metric"],
-            "cluster.methods": ["kmeans", "hdbscan", "evoc"],
+            "cluster.clusterers": ["kmeans", "hdbscan", "evoc"],
             "cluster.pairs": ["kmeans/raw", "hdbscan/umap", "evoc/raw"],
-            "cluster.min_cluster_size": cfg_s["hdbscan"]["min_cluster_size"],
-            "cluster.min_samples": cfg_s["hdbscan"]["min_samples"],
+            "cluster.hdbscan.min_cluster_size": cfg_s["hdbscan"]["min_cluster_size"],
+            "cluster.hdbscan.min_samples": cfg_s["hdbscan"]["min_samples"],
             "cluster.n_clusters": cfg_s["kmeans_k"],
             "metrics.n_alignment_texts": 0,
             "metrics.sts_splits": [],

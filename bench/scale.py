@@ -112,7 +112,7 @@ def overrides(n: int, variant: str, corpus: Path, encoder: Path, data_dir: Path)
         "ray.num_cpus_per_actor": 1.0,
         "ray.batch_size": 2048,
         "reduce.plot_2d": False,
-        "cluster.methods": ["kmeans", "hdbscan"],
+        "cluster.clusterers": ["kmeans", "hdbscan"],
         "cluster.spaces": ["raw", "umap"],
         "cluster.pairs": ["kmeans/raw", "hdbscan/umap"],
         "reduce.sample_threshold": 50_000 if sample_fit else None,

@@ -170,7 +170,7 @@ def run(cfg: ExperimentConfig) -> Result:
     cfg = as_config(cfg, where="run")
     validate(cfg)
     configure_threads(cfg.threads)
-    for method in cfg.cluster.idle_methods():
+    for method in cfg.cluster.idle_clusterers():
         logger.warning(
             "%s is not run: cluster.pairs pair it only with spaces not in cluster.spaces %s (set"
             " cluster.pairs=[] to run every clusterer in every space)",
@@ -213,7 +213,11 @@ def _run_once(cfg: ExperimentConfig) -> Result:
     n_classes = len(np.unique(labels_true)) if labels_true is not None else None
     if not corpus.is_labelled:
         logger.info("corpus '%s' has no labels: the clusterings are scored without them", corpus.name)
-    elif cfg.cluster.n_clusters is None and "kmeans" in cfg.cluster.methods and n_classes > max(100, len(corpus) // 10):
+    elif (
+        cfg.cluster.n_clusters is None
+        and "kmeans" in cfg.cluster.clusterers
+        and n_classes > max(100, len(corpus) // 10)
+    ):
         logger.warning(
             "KMeans will make one cluster per class of %r: k=%d for %d texts takes minutes per model and"
             " space; if %r is not what the texts are about, set cluster.n_clusters (a number, or auto)",

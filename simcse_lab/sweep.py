@@ -28,7 +28,7 @@ parameters and executed notebook there, its run folder in ``<cell id>/results/``
 (``error.txt``: the one-line error the process ended with) and the sweep goes on. With ``in_process:
 true`` (``compare`` targets only) the cells run one after another in the sweep's own process
 instead, through the library (`simcse_lab.experiment.run` and ``Result.save``): UMAP's numba
-compilation (25-30 s) and the imports are paid once rather than per cell, at the price of isolation
+compilation and the imports are paid once rather than per cell, at the price of isolation
 (no per-cell timeout; a crash of the interpreter ends the sweep). The aggregate is
 ``summary.csv`` / ``summary.md`` (mean, std and count over ``seed``) and ``summary.png``.
 """

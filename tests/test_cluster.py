@@ -228,7 +228,7 @@ def test_clusterings_and_their_scores_are_cached_and_verified(tmp_path, tiny_csv
     pd.testing.assert_frame_equal(again.table, first.table)
     pd.testing.assert_frame_equal(again.clusters, first.clusters)
     assert again.manifest["k_choice"] == first.manifest["k_choice"]
-    run(with_overrides(cfg, {"cluster.kmeans_n_init": 3}))
+    run(with_overrides(cfg, {"cluster.kmeans.n_init": 3}))
     assert {type(f).__name__ for f in fits} == {"KMeansClusterer"}  # only KMeans' key changed
     fits.clear()
     for npy in (tmp_path / "interim" / "clusterings").glob("*.npy"):
@@ -256,7 +256,7 @@ def _saved_tiny_run(tmp_path, tiny_csv):
             "metrics.n_alignment_texts": 0,
             "metrics.n_bootstrap": 0,
             "reduce.n_neighbors": 10,
-            "cluster.methods": ["kmeans"],
+            "cluster.clusterers": ["kmeans"],
             "encode.show_progress": False,
         },
     )
@@ -410,7 +410,7 @@ def test_a_models_raw_space_is_clustered_before_its_projection_is_waited_for(mon
     cfg = with_overrides(
         ExperimentConfig(),
         {
-            "cluster.methods": ["kmeans", "hdbscan"],
+            "cluster.clusterers": ["kmeans", "hdbscan"],
             "cluster.n_clusters": 3,
             "cluster.pairs": ["kmeans/raw", "hdbscan/umap"],
             "metrics.n_bootstrap": 0,
@@ -468,7 +468,7 @@ def test_a_run_clusters_on_one_thread_beside_its_umap_workers(tmp_path, tiny_csv
             "metrics.n_alignment_texts": 0,
             "metrics.sts_splits": [],
             "metrics.n_bootstrap": 0,
-            "cluster.methods": ["kmeans", "hdbscan"],
+            "cluster.clusterers": ["kmeans", "hdbscan"],
         },
     )
     run(cfg)

@@ -21,7 +21,7 @@ from simcse_lab.core.params import describe
 
 
 def test_round_trips():
-    cfg = with_overrides(ExperimentConfig(), {"corpus.n_samples": 123, "cluster.methods": ["kmeans"]})
+    cfg = with_overrides(ExperimentConfig(), {"corpus.n_samples": 123, "cluster.clusterers": ["kmeans"]})
     assert from_dict(to_dict(cfg)) == cfg
     assert from_flat(to_flat(cfg)) == cfg
     assert from_dict(yaml.safe_load(to_yaml(cfg))) == cfg
@@ -105,14 +105,48 @@ def test_from_params_accepts_flat_dotted_and_sections():
         {
             "corpus_n_samples": 10,
             "train.epochs": 2.0,
-            "cluster": {"methods": ["kmeans"]},
+            "cluster": {"clusterers": ["kmeans"]},
             "encode_pooling": None,
             "__name__": "ignored",
         },
         base="seed",
     )
-    assert cfg.corpus.n_samples == 10 and cfg.train.epochs == 2.0 and cfg.cluster.methods == ("kmeans",)
+    assert cfg.corpus.n_samples == 10 and cfg.train.epochs == 2.0 and cfg.cluster.clusterers == ("kmeans",)
     assert cfg.encode.pooling == "mean" and cfg.train.batch_size == 20  # None and absent keep the base
+
+
+def test_renamed_keys_are_read_with_a_warning_that_names_the_new_key():
+    """The clusterers' settings moved into their own sections (cluster.hdbscan.min_samples) and
+    cluster.methods became cluster.clusterers: a YAML file, an override, a notebook parameter or a
+    recorded run's config.yaml with the old names still means the same config."""
+    from simcse_lab.core.params import from_params
+
+    new = with_overrides(
+        ExperimentConfig(),
+        {"cluster.clusterers": ["kmeans"], "cluster.hdbscan.min_samples": 3, "cluster.kmeans.n_init": 4},
+    )
+    with pytest.warns(FutureWarning) as got:
+        from_yaml = from_dict({"cluster": {"methods": ["kmeans"], "min_samples": 3, "kmeans_n_init": 4}})
+    assert from_yaml == new
+    assert sorted(str(w.message) for w in got) == [
+        "config key 'cluster.kmeans_n_init' is now 'cluster.kmeans.n_init'; the old name is read for now",
+        "config key 'cluster.methods' is now 'cluster.clusterers'; the old name is read for now",
+        "config key 'cluster.min_samples' is now 'cluster.hdbscan.min_samples'; the old name is read for now",
+    ]
+    with pytest.warns(FutureWarning) as got:
+        overridden = with_overrides(
+            ExperimentConfig(),
+            {"cluster.methods": ["kmeans"], "cluster.min_samples": 3, "cluster.kmeans_n_init": 4},
+        )
+    assert overridden == new and config_hash(overridden) == config_hash(new) and len(got) == 3
+    with pytest.warns(FutureWarning):
+        params = from_params({"cluster_methods": ["kmeans"], "cluster_min_samples": 3, "cluster_kmeans_n_init": 4})
+    assert params.cluster == new.cluster
+    assert from_params({"cluster_hdbscan_min_samples": 3}).cluster.hdbscan.min_samples == 3
+    assert from_params({"cluster": {"hdbscan": {"min_samples": 3}}}).cluster.hdbscan.min_samples == 3
+    with pytest.raises(ValueError, match="'cluster.min_samples' and 'cluster.hdbscan.min_samples' are both given"):
+        with pytest.warns(FutureWarning):
+            from_dict({"cluster": {"min_samples": 3, "hdbscan": {"min_samples": 4}}})
 
 
 def test_yes_no_on_off_are_read_as_written():
@@ -128,20 +162,22 @@ def test_pairs_restrict_only_the_methods_they_name():
     docs suggest) runs in every space instead of making the config invalid."""
     from simcse_lab.core.validation import validate
 
-    cfg = load_config("explore", parse_overrides(["cluster.methods=[kmeans, hdbscan, evoc]"]))
+    cfg = load_config("explore", parse_overrides(["cluster.clusterers=[kmeans, hdbscan, evoc]"]))
     validate(cfg)
     assert cfg.cluster.runs() == [("kmeans", "raw"), ("evoc", "raw"), ("hdbscan", "umap"), ("evoc", "umap")]
-    validate(load_config("explore", parse_overrides(["cluster.methods=[kmeans, evoc]"])))  # as without-labels.md says
-    only_raw = load_config("explore", parse_overrides(["cluster.methods=[kmeans]"]))
+    validate(
+        load_config("explore", parse_overrides(["cluster.clusterers=[kmeans, evoc]"]))
+    )  # as without-labels.md says
+    only_raw = load_config("explore", parse_overrides(["cluster.clusterers=[kmeans]"]))
     validate(only_raw)
     assert not only_raw.cluster.space_runs("umap")  # no UMAP is fitted that nobody clusters
-    with pytest.raises(ValueError, match=r"cluster.pairs: 'kmeans/rwa' is not a method/space pair"):
+    with pytest.raises(ValueError, match=r"cluster.pairs: 'kmeans/rwa' is not a clusterer/space pair"):
         validate(load_config("explore", parse_overrides(["cluster.pairs=[kmeans/rwa]"])))
     raw_only = load_config("explore", parse_overrides(["cluster.spaces=[raw]"]))
     validate(raw_only)  # HDBSCAN, paired with UMAP only, is left out (the run warns), KMeans still runs
-    assert raw_only.cluster.runs() == [("kmeans", "raw")] and raw_only.cluster.idle_methods() == ["hdbscan"]
+    assert raw_only.cluster.runs() == [("kmeans", "raw")] and raw_only.cluster.idle_clusterers() == ["hdbscan"]
     with pytest.raises(ValueError, match="leave no clusterer"):
-        validate(load_config("explore", parse_overrides(["cluster.methods=[hdbscan]", "cluster.spaces=[raw]"])))
+        validate(load_config("explore", parse_overrides(["cluster.clusterers=[hdbscan]", "cluster.spaces=[raw]"])))
 
 
 def test_numbers_mean_what_they_say_and_a_list_names_a_thing_once():
@@ -151,7 +187,7 @@ def test_numbers_mean_what_they_say_and_a_list_names_a_thing_once():
         ("corpus.n_samples=.inf", "config key 'corpus.n_samples' must be an integer, got inf"),
         ("train.epochs=.inf", "config key 'train.epochs' must be a finite number, got inf"),
         ("train.learning_rate=.nan", "config key 'train.learning_rate' must be a finite number, got nan"),
-        ("cluster.methods=[kmeans, hdbscan, kmeans]", "cluster.methods lists kmeans twice"),
+        ("cluster.clusterers=[kmeans, hdbscan, kmeans]", "cluster.clusterers lists kmeans twice"),
     ):
         with pytest.raises(ValueError, match=re.escape(message)):
             validate(load_config("default", parse_overrides([item])))

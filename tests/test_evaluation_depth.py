@@ -6,7 +6,8 @@ import pytest
 from simcse_lab.core.config import TrainConfig
 from simcse_lab.corpus.benchmarks import load_nli_triplets, parse_sts
 from simcse_lab.evaluation.geometry import sts_spearman
-from simcse_lab.evaluation.statistics import bootstrap_scores, mean_ci
+from simcse_lab.evaluation.scoring import bootstrap_scores
+from simcse_lab.evaluation.statistics import mean_ci
 
 TINY = TrainConfig(epochs=1, batch_size=8, learning_rate=1e-3, max_seq_length=16, checkpoint_steps=2, logging_steps=1)
 

@@ -142,7 +142,7 @@ def test_an_unlabelled_corpus_is_scored_without_labels(tmp_path):
             "models.simcse_from": [],
             "metrics.sts_splits": [],
             "cluster.spaces": ["raw"],
-            "cluster.methods": ["kmeans"],
+            "cluster.clusterers": ["kmeans"],
             "reduce.n_neighbors": 5,
         },
     )
@@ -154,9 +154,9 @@ def test_an_unlabelled_corpus_is_scored_without_labels(tmp_path):
 
 
 def test_config_problems_are_caught_before_work(tmp_path):
-    cfg = with_overrides(ExperimentConfig(), {"cluster.methods": ["kmeans", "spectral"], "data_dir": str(tmp_path)})
+    cfg = with_overrides(ExperimentConfig(), {"cluster.clusterers": ["kmeans", "spectral"], "data_dir": str(tmp_path)})
     with pytest.raises(
-        ValueError, match=r"cluster.methods: unknown value 'spectral' \(allowed: kmeans, hdbscan, evoc\)"
+        ValueError, match=r"cluster.clusterers: unknown value 'spectral' \(allowed: kmeans, hdbscan, evoc\)"
     ):
         run(cfg)
     assert not (tmp_path / "raw").exists()
@@ -174,7 +174,7 @@ def test_seeds_repeat_the_comparison_and_report_their_spread(tmp_path, tiny_csv,
             "corpus.n_samples": 45,
             "reduce.plot_2d": False,
             "cluster.spaces": ["raw"],
-            "cluster.methods": ["kmeans"],
+            "cluster.clusterers": ["kmeans"],
         },
     )
     result = run(cfg)
@@ -210,7 +210,7 @@ def test_sts_columns_and_supervised_simcse_rows(tmp_path, tiny_csv, tiny_checkpo
             "metrics.sts_splits": ["dev"],
             "reduce.plot_2d": False,
             "cluster.spaces": ["raw"],
-            "cluster.methods": ["kmeans"],
+            "cluster.clusterers": ["kmeans"],
         },
     )
     result = run(cfg)

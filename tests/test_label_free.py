@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 
 from simcse_lab.core.config import load_config, validate
-from simcse_lab.evaluation.assess import assess
 from simcse_lab.evaluation.granularity import fine_k
-from simcse_lab.evaluation.scoring import k_criterion, label_free_scores
+from simcse_lab.evaluation.scoring import assess, k_criterion, label_free_scores
 
 DATA = Path(__file__).resolve().parents[1] / "data"  # the repository's caches, shared with the other tests
 
@@ -213,7 +212,7 @@ def test_compare_scores_a_corpus_without_labels(tmp_path):
         "--set",
         "cluster.spaces=[raw]",
         "--set",
-        "cluster.methods=[kmeans,evoc]",
+        "cluster.clusterers=[kmeans,evoc]",
         "--set",
         f"data_dir={DATA}",
         "--set",

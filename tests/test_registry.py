@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simcse_lab.clustering.clusterer import Clusterer
 from simcse_lab.core.fields import setting
 from simcse_lab.core.registry import CLUSTERERS, METHODS, SCORES
 
@@ -42,22 +43,29 @@ def train_toy(base, ctx, *, output_dir=None):
     return TrainResult(Path(base.target), {"strength": cfg.toy.strength})
 
 
-@CLUSTERERS.register("halves", "two clusters: above and below the median of the first coordinate")
+@dataclass(frozen=True)
+class HalvesConfig:
+    """halves: split the texts at a quantile of the first coordinate."""
+
+    quantile: float = setting(0.5, "where the split lies", gt=0, lt=1)
+
+
+@CLUSTERERS.register("halves", "two clusters: above and below a quantile of the first coordinate", config=HalvesConfig)
 @dataclass
-class Halves:
-    def __post_init__(self):
-        self.extra_labels_ = {}
+class Halves(Clusterer):
+    quantile: float = 0.5
 
     @classmethod
     def from_config(cls, cfg, *, n_samples, n_classes, seed=42, backend="cpu"):
-        return cls()
+        return cls(cfg.halves.quantile)
 
     @classmethod
     def describe_fit(cls, cfg, n, backend):
-        return f"median split of {n}"
+        return f"split of {n} at quantile {cfg.halves.quantile}"
 
     def fit_predict(self, x):
-        return (np.asarray(x)[:, 0] > np.median(np.asarray(x)[:, 0])).astype(np.int64)
+        first = np.asarray(x)[:, 0]
+        return (first > np.quantile(first, self.quantile)).astype(np.int64)
 
 
 @SCORES.register("purity", "share of texts in their cluster's majority class", spread=True)
@@ -74,7 +82,8 @@ def test_registries_list_the_built_in_entries_in_order():
     assert METHODS.names()[:3] == ("simcse", "sup-simcse", "neighbours")
     assert {"kmeans", "hdbscan"} <= set(CLUSTERERS.names())
     assert SCORES.names()[:2] == ("v_measure", "homogeneity")
-    assert SCORES["v_measure"].meta["spread"] is True
+    assert SCORES["v_measure"].meta.spread is True
+    assert CLUSTERERS["hdbscan"].meta.density and CLUSTERERS["hdbscan"].meta.config.__name__ == "HDBSCANConfig"
 
 
 def test_unknown_names_and_double_registration_are_clear_errors():
@@ -84,6 +93,23 @@ def test_unknown_names_and_double_registration_are_clear_errors():
         reg["rund"]
     with pytest.raises(ValueError, match="widget 'round' is registered twice"):
         reg.register("round", "another")(sum)
+    # what an entry carries is a typed record: a misspelt keyword fails where it is written
+    with pytest.raises(ValueError, match=r"score 'purity' is registered with unknown keyword\(s\) \['needs_label'\]"):
+        SCORES.register("purity", "share of the majority class", needs_label=False)
+    assert SCORES["silhouette"].meta.needs_labels is False and SCORES["v_measure"].meta.needs_labels is True
+
+
+def test_a_clusterer_that_does_not_derive_from_the_base_is_refused_in_one_line():
+    from simcse_lab.clustering.clusterers import make_clusterer
+
+    CLUSTERERS.register("bare", "no base class")(type("Bare", (), {}))
+    try:
+        with pytest.raises(
+            TypeError, match="clusterer 'bare' .* must derive from simcse_lab.clustering.clusterer.Clusterer"
+        ):
+            make_clusterer("bare", None, n_samples=10, n_classes=None)
+    finally:
+        CLUSTERERS._entries.pop("bare")
 
 
 def test_a_toy_method_clusterer_and_score_from_a_plugin_reach_the_comparison_table(tmp_path, tiny_csv, tiny_checkpoint):
@@ -97,7 +123,7 @@ def test_a_toy_method_clusterer_and_score_from_a_plugin_reach_the_comparison_tab
         "toy": {"strength": 2.5},
         "encode": {"max_seq_length": 16, "show_progress": False, "backend": "torch"},
         "reduce": {"plot_2d": False},
-        "cluster": {"methods": ["kmeans", "halves"], "spaces": ["raw"]},
+        "cluster": {"clusterers": ["kmeans", "halves"], "spaces": ["raw"], "halves": {"quantile": 0.4}},
         "metrics": {"n_alignment_texts": 0, "sts_splits": [], "n_bootstrap": 5},
     }
     (tmp_path / "toy.yaml").write_text(json.dumps(config))
@@ -121,6 +147,7 @@ def test_a_toy_method_clusterer_and_score_from_a_plugin_reach_the_comparison_tab
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "toy.strength" in proc.stdout  # the method's section is part of the config schema
+    assert "cluster.halves.quantile" in proc.stdout  # and so is the clusterer's
     assert (tmp_path / "runs" / "toy_strength.txt").read_text() == "2.5"  # and reaches the method
     (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
     table = pd.read_csv(run_dir / "results.csv")
@@ -135,7 +162,7 @@ def test_a_toy_method_clusterer_and_score_from_a_plugin_reach_the_comparison_tab
     )
     assert main["purity"].between(1 / 3, 1).all()
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["scaling"]["halves_fit"] == f"median split of {len(pd.read_csv(tiny_csv))}"
+    assert manifest["scaling"]["halves_fit"] == f"split of {len(pd.read_csv(tiny_csv))} at quantile 0.4"
 
 
 def test_a_plugin_that_cannot_be_imported_is_one_line_and_help_still_works(tmp_path):

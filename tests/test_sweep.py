@@ -16,7 +16,7 @@ def _spec(tmp_path, tiny_csv, **extra):
             "models_encoders": ["tfidf-lsa"],
             "models_simcse_from": [],
             "cluster_spaces": ["raw"],
-            "cluster_methods": ["kmeans"],
+            "cluster_clusterers": ["kmeans"],
             "reduce_plot_2d": False,
             "metrics_n_alignment_texts": 0,
             "corpus_heldout": 0,
@@ -161,7 +161,7 @@ def test_a_cell_is_identified_by_its_resolved_request(tmp_path, tiny_csv):
     path = _spec(tmp_path, tiny_csv)
     before = [c.cell_id for c in _cells(load_sweep(path))]
     spec = yaml.safe_load(path.read_text())
-    spec["fixed"]["cluster_methods"] = ["kmeans", "hdbscan"]
+    spec["fixed"]["cluster_clusterers"] = ["kmeans", "hdbscan"]
     path.write_text(yaml.safe_dump(spec))
     after = [c.cell_id for c in _cells(load_sweep(path))]
     assert len(set(after)) == 4 and not set(after) & set(before)

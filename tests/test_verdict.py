@@ -120,7 +120,7 @@ def test_a_trained_model_whose_kmeans_chose_another_k_is_also_clustered_at_the_s
         "default",
         {
             "cluster.n_clusters": "auto",
-            "cluster.methods": ["kmeans"],
+            "cluster.clusterers": ["kmeans"],
             "cluster.spaces": ["raw"],
             "cluster.pairs": [],
             "metrics.n_bootstrap": 0,

@@ -7,8 +7,9 @@ is projected. `ProjectionPool` hands every model's seeded fit to a worker proces
 clustering the one before, on one thread (`ProjectionPool.beside_workers`), and takes
 each projection when it needs it. A fit still waiting in the queue when it is needed is taken back
 and done here. One worker per thread, not one fewer: else the last model's fit waits in the queue
-behind the one before while the run has nothing left to do but wait for it (3,000 reviews, two
-models, 2 cores: 21 s of waiting); single-threaded processes share cores without waiting on each other.
+behind the one before while the run has nothing left to do but wait for it; single-threaded
+processes share cores without waiting on each other (measured: docs/performance.md, "Why the code
+is built this way").
 
 The worker runs the same reducer object (the same seeded umap-learn code, numba's cached machine
 code, one thread) and stores its projection in the same cache, so a run gives the projection a fit
@@ -79,10 +80,9 @@ class ProjectionPool:
 
     def beside_workers(self) -> AbstractContextManager:
         """While the run clusters beside the workers: one thread for its BLAS/OpenMP pools (KMeans,
-        silhouettes). Two OpenMP threads sharing the cores with a UMAP worker wait on each other
-        (KMeans on 3,000 texts, 2 cores: 12.4 s on two threads against 3.3 s on one), and at that
-        size one thread is faster even alone (4.3 s against 2.2 s). Decided by the worker count, not
-        by whether a worker is busy now, so a rerun gets the same threads."""
+        silhouettes). Two OpenMP threads sharing the cores with a UMAP worker wait on each other, and
+        at a few thousand texts one thread is faster even alone (docs/performance.md). Decided by
+        the worker count, not by whether a worker is busy now, so a rerun gets the same threads."""
         if not self.workers:
             return nullcontext()
         from threadpoolctl import threadpool_limits

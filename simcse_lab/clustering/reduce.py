@@ -169,10 +169,10 @@ class UMAPReducer:
 def umap_with_cached_jit() -> Any:
     """The ``umap`` module, its numba functions set to keep their machine code on disk.
 
-    umap-learn compiles its numba functions in every new process, without numba's cache: 15-30 s
-    before the first fit, however small (`bench/pipeline.py`). Turning the cache on
+    umap-learn compiles its numba functions in every new process, without numba's cache, before
+    the first fit however small (docs/performance.md says how long). Turning the cache on
     (``Dispatcher.enable_caching``, numba's own ``cache=True``) before anything is compiled makes
-    the first process compile and save and every later one load the code in about a second. The
+    the first process compile and save and every later one load the code. The
     code is the same machine code, so a seeded fit gives the same projection. Functions numba
     cannot cache (closures) are compiled as before."""
     import umap

@@ -21,5 +21,7 @@ def scaling_report(cfg: Any, n: int, backend: str) -> dict[str, Any]:
         "encode_engine": cfg.encode.engine,
         "cluster_backend": backend,
         "umap_fit": umap.describe_fit(n),
-        **{f"{name}_fit": CLUSTERERS[name].obj.describe_fit(cfg.cluster, n, backend) for name in cfg.cluster.methods},
+        **{
+            f"{name}_fit": CLUSTERERS[name].obj.describe_fit(cfg.cluster, n, backend) for name in cfg.cluster.clusterers
+        },
     }

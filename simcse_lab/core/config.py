@@ -24,6 +24,7 @@ import math
 import re
 import types
 import typing
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ __all__ = [
     "MetricsConfig",
     "ModelsConfig",
     "PretrainConfig",
+    "RENAMED_KEYS",
     "ReduceConfig",
     "TrainConfig",
     "choices_of",
@@ -72,6 +74,45 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- conversion
+
+#: keys that have a new name: the old one is still read, with a FutureWarning that names the new
+RENAMED_KEYS = {
+    "cluster.methods": "cluster.clusterers",
+    "cluster.kmeans_n_init": "cluster.kmeans.n_init",
+    "cluster.min_cluster_size": "cluster.hdbscan.min_cluster_size",
+    "cluster.min_samples": "cluster.hdbscan.min_samples",
+    "cluster.soft": "cluster.hdbscan.soft",
+    "cluster.evoc_n_clusters": "cluster.evoc.n_clusters",
+    "cluster.evoc_noise_level": "cluster.evoc.noise_level",
+}
+
+
+def _renamed(old: str) -> str:
+    new = RENAMED_KEYS[old]
+    warnings.warn(f"config key '{old}' is now '{new}'; the old name is read for now", FutureWarning, stacklevel=4)
+    return new
+
+
+def _with_new_names(data: dict[str, Any]) -> dict[str, Any]:
+    """A nested config dict with every old key of `RENAMED_KEYS` moved to its new place (a value
+    under both names is an error: which one was meant is not clear)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for old, new in RENAMED_KEYS.items():
+        section, key = old.split(".")
+        if not isinstance(out.get(section), dict) or key not in out[section]:
+            continue
+        value = out[section].pop(key)
+        _renamed(old)
+        node, *parents, last = out, *new.split(".")
+        for depth, part in enumerate(parents, 1):
+            child = {} if node.get(part) is None else node[part]
+            if not isinstance(child, dict):
+                raise ValueError(f"config section '{'.'.join(parents[:depth])}' must be a mapping, got {child!r}")
+            node[part] = node = dict(child)
+        if last in node:
+            raise ValueError(f"config keys '{old}' and '{new}' are both given; keep '{new}'")
+        node[last] = value
+    return out
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -145,7 +186,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 
 def from_dict(data: dict[str, Any] | None, cls: type = ExperimentConfig, *, _prefix: str = "") -> Any:
     """Build a config from a (partial) nested dict; unknown keys are an error naming the allowed ones."""
-    data = dict(data or {})
+    data = _with_new_names(data or {}) if not _prefix else dict(data or {})
     hints = _hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(data) - set(names))
@@ -207,6 +248,11 @@ def with_overrides(cfg: ExperimentConfig, overrides: dict[str, Any]) -> Experime
     """A new config with dotted-key overrides applied (the original is left untouched)."""
     if not overrides:
         return cfg
+    renamed = {_renamed(k) if k in RENAMED_KEYS else k: v for k, v in overrides.items()}
+    if len(renamed) < len(overrides):
+        both = [k for k in overrides if k in RENAMED_KEYS and RENAMED_KEYS[k] in overrides]
+        raise ValueError(f"config keys '{both[0]}' and '{RENAMED_KEYS[both[0]]}' are both given; keep the second")
+    overrides = renamed
     known = to_flat(ExperimentConfig())
     for key in overrides:
         if key not in known:

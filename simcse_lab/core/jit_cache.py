@@ -1,11 +1,11 @@
 """numba's on-disk cache for the field's libraries that compile without it.
 
 Some libraries compile numba functions in every new process: datashader (imported by datamapplot,
-and through it by BERTopic) compiles its edge-bundling kernels eagerly, at import, 10-15 s on
-2 cores, although the workbench never bundles edges. `import_with_jit_cache` imports such a
+and through it by BERTopic) compiles its edge-bundling kernels eagerly, at import (seconds:
+docs/performance.md), although the workbench never bundles edges. `import_with_jit_cache` imports such a
 module with numba's ``cache=True`` as the default of every ``numba.jit`` / ``numba.njit`` that runs
 during the import, so the first process compiles and saves and every later one loads the machine
-code in well under a second. The code is the same; a decorator that sets ``cache`` itself keeps
+code. The code is the same; a decorator that sets ``cache`` itself keeps
 its choice. A module imported before (by the user, or by another library) is returned as it is.
 umap-learn compiles lazily and is handled at its first fit (`simcse_lab.clustering.reduce`).
 """

@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from .config import _hints, load_config, to_flat
+from .config import RENAMED_KEYS, _hints, load_config, to_flat
 from .schema import ExperimentConfig
 from .validation import validate
 
@@ -19,19 +19,23 @@ SECTIONS = tuple(name for name, tp in _hints(ExperimentConfig).items() if datacl
 
 
 def param_name(key: str) -> str:
-    """Notebook parameter name of a dotted key: ``corpus.n_samples`` -> ``corpus_n_samples``."""
-    return key.replace(".", "_", 1)
+    """Notebook parameter name of a dotted key: ``corpus.n_samples`` -> ``corpus_n_samples``,
+    ``cluster.hdbscan.min_samples`` -> ``cluster_hdbscan_min_samples``."""
+    return key.replace(".", "_")
+
+
+def _keys() -> list[str]:
+    # every dotted key a parameter may name: the old names still read, then the schema's (which win
+    # where both give one parameter name: cluster_kmeans_n_init is cluster.kmeans.n_init)
+    return [*RENAMED_KEYS, *to_flat(ExperimentConfig())]
 
 
 def key_of_param(name: str) -> str | None:
     """Dotted key of a notebook parameter name, or None if it is not a config key."""
-    known = to_flat(ExperimentConfig())
-    if name in known:
+    keys = _keys()
+    if name in keys:
         return name
-    head, _, rest = name.partition("_")
-    if head in SECTIONS and f"{head}.{rest}" in known:
-        return f"{head}.{rest}"
-    return None
+    return {param_name(k): k for k in keys}.get(name)
 
 
 def check_param_names(names: list[str] | Any, declared: list[str] | Any, *, where: str) -> None:
@@ -46,7 +50,7 @@ def check_param_names(names: list[str] | Any, declared: list[str] | Any, *, wher
     """
     import difflib
 
-    flat = list(to_flat(ExperimentConfig()))
+    flat = _keys()
     allowed = {*declared, *flat, *map(param_name, flat), *SECTIONS}
     unknown = [n for n in names if n not in allowed]
     if not unknown:
@@ -77,9 +81,7 @@ def from_params(params: dict[str, Any], *, base: str | Path | None = None) -> Ex
     overrides: dict[str, Any] = {}
     for name, value in params.items():
         if name in SECTIONS and isinstance(value, dict):
-            for k, v in value.items():
-                if v is not None:
-                    overrides[f"{name}.{k}"] = v
+            overrides.update({k: v for k, v in _flat_section(name, value).items() if v is not None})
             continue
         key = key_of_param(name)
         if key is not None and value is not None:
@@ -87,6 +89,15 @@ def from_params(params: dict[str, Any], *, base: str | Path | None = None) -> Ex
     cfg = load_config(base, overrides)
     validate(cfg)  # a bad parameter fails in the notebook's config cell, naming the key
     return cfg
+
+
+def _flat_section(prefix: str, value: dict[str, Any]) -> dict[str, Any]:
+    # a section as papermill injects it, sub-sections included: {"kmeans": {"n_init": 3}} -> cluster.kmeans.n_init
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        key = f"{prefix}.{k}"
+        out.update(_flat_section(key, v) if isinstance(v, dict) and key not in _keys() else {key: v})
+    return out
 
 
 def describe(cls: type = ExperimentConfig, prefix: str = "") -> list[tuple[str, Any, str]]:

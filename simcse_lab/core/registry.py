@@ -17,8 +17,12 @@ Examples
 --------
 >>> sorted(CLUSTERERS.names())[:3]
 ['evoc', 'hdbscan', 'kmeans']
->>> SCORES["v_measure"].meta["spread"]
+>>> SCORES["v_measure"].meta.spread
 True
+
+Each registry says what an entry may carry besides its help: a typed record (`MethodInfo`,
+`ClustererInfo`, `ScoreInfo`, `SignalInfo`) built from the keywords of ``register``, so a
+misspelt keyword is an error where it is written, and every reader gets the same defaults.
 """
 
 from __future__ import annotations
@@ -28,20 +32,24 @@ import importlib
 import os
 import pkgutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 __all__ = [
     "CLUSTERERS",
+    "ClustererInfo",
     "METHODS",
     "PLUGIN_ENV",
     "PLUGIN_FAILURES",
     "SCORES",
     "SIGNALS",
     "Entry",
+    "MethodInfo",
     "PluginError",
     "Registry",
+    "ScoreInfo",
+    "SignalInfo",
     "load_plugins",
 ]
 
@@ -53,14 +61,51 @@ PLUGIN_FAILURES: list[str] = []
 
 
 @dataclass(frozen=True)
+class MethodInfo:
+    """What a training method carries: its settings section (``cfg.<section>``), if it has one."""
+
+    section: str | None = None
+    config: type | None = None
+
+
+@dataclass(frozen=True)
+class ClustererInfo:
+    """What a clusterer carries: its settings (the section ``cluster.<name>``), and whether it is
+    density-based (its noise is meaningful: DBCV applies)."""
+
+    config: type | None = None
+    density: bool = False
+
+
+@dataclass(frozen=True)
+class ScoreInfo:
+    """How the comparison uses a score (`simcse_lab.evaluation.scoring` says what each means)."""
+
+    needs_labels: bool = True
+    needs_space: bool = False
+    needs_refit: bool = False
+    density_only: bool = False
+    higher_is_better: bool = True
+    resample: bool = True
+    spread: bool = False
+    per_point: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True)
+class SignalInfo:
+    """A verdict signal carries nothing besides its help."""
+
+
+@dataclass(frozen=True)
 class Entry(Generic[T]):
-    """One registered thing: its name, the object, a one-line help and free-form metadata."""
+    """One registered thing: its name, the object, a one-line help and its registry's typed
+    record of what it carries (``meta``)."""
 
     name: str
     obj: T
     help: str
     order: int = 100
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: Any = None
 
 
 @lru_cache(maxsize=1)
@@ -98,9 +143,10 @@ def load_plugins() -> None:
 class Registry(Generic[T]):
     """Named entries of one kind, filled by `register` in the modules that define them."""
 
-    def __init__(self, kind: str, package: str) -> None:
+    def __init__(self, kind: str, package: str, info: type = SignalInfo) -> None:
         self.kind = kind
         self.package = package
+        self.info = info
         self._entries: dict[str, Entry[T]] = {}
         self._loaded = False
 
@@ -108,11 +154,20 @@ class Registry(Generic[T]):
         """Decorator: register the decorated object under ``name``. Registering a name twice is
         an error unless it is the same object again (a module imported twice)."""
 
+        allowed = [f.name for f in fields(self.info)]
+        unknown = sorted(set(meta) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"{self.kind} {name!r} is registered with unknown keyword(s) {unknown};"
+                f" allowed: {', '.join(allowed) or 'none'}"
+            )
+        info = self.info(**meta)
+
         def deco(obj: T) -> T:
             old = self._entries.get(name)
             if old is not None and getattr(old.obj, "__qualname__", old.obj) != getattr(obj, "__qualname__", obj):
                 raise ValueError(f"{self.kind} {name!r} is registered twice ({old.obj!r} and {obj!r})")
-            self._entries[name] = Entry(name, obj, help, order, dict(meta))
+            self._entries[name] = Entry(name, obj, help, order, info)
             return obj
 
         return deco
@@ -155,8 +210,8 @@ class Registry(Generic[T]):
         return self._entries[name]
 
 
-METHODS: Registry[Callable[..., Any]] = Registry("training method", "simcse_lab.training.methods")
-CLUSTERERS: Registry[type] = Registry("clusterer", "simcse_lab.clustering.clusterers")
-SCORES: Registry[Callable[..., float]] = Registry("score", "simcse_lab.evaluation.scores")
+METHODS: Registry[Callable[..., Any]] = Registry("training method", "simcse_lab.training.methods", MethodInfo)
+CLUSTERERS: Registry[type] = Registry("clusterer", "simcse_lab.clustering.clusterers", ClustererInfo)
+SCORES: Registry[Callable[..., float]] = Registry("score", "simcse_lab.evaluation.scores", ScoreInfo)
 #: label-free signals read in a space the judged model cannot change (the verdict on training)
-SIGNALS: Registry[Callable[..., Any]] = Registry("verdict signal", "simcse_lab.evaluation.signals")
+SIGNALS: Registry[Callable[..., Any]] = Registry("verdict signal", "simcse_lab.evaluation.signals", SignalInfo)

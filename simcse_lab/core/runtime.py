@@ -193,7 +193,7 @@ def hardware() -> dict[str, Any]:
         "platform": platform.platform(),
         "gpu": None,
     }
-    # only ask torch when this run already imported it: a fully cached rerun never needs it (2 s)
+    # only ask torch when this run already imported it: a fully cached rerun never needs it (importing it costs seconds)
     if "torch" in sys.modules:
         import torch
 

@@ -290,7 +290,7 @@ def method_sections() -> list[tuple[str, type]]:
     """``(section name, config class)`` of every registered training method that has settings."""
     out = []
     for entry in METHODS:
-        name, cls = entry.meta.get("section"), entry.meta.get("config")
+        name, cls = entry.meta.section, entry.meta.config
         if cls is not None and (name, cls) not in out:
             out.append((name, cls))
     return out

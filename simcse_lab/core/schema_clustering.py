@@ -1,15 +1,23 @@
 """The configuration sections of projection and clustering: ``reduce`` and ``cluster`` (see
-`simcse_lab.core.schema`, which assembles every section into `ExperimentConfig`)."""
+`simcse_lab.core.schema`, which assembles every section into `ExperimentConfig`).
+
+``cluster`` holds what every clusterer shares (which clusterers, in which spaces, how k is chosen,
+sampling, backend) and one sub-section per registered clusterer with settings, defined beside the
+clusterer (``cluster.hdbscan.min_samples``: `simcse_lab.clustering.clusterers.hdbscan`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from .fields import k_problems
+from .fields import section as _section
 from .fields import setting as _f
 from .registry import CLUSTERERS
 
-__all__ = ["K_RULES", "ClusterConfig", "ReduceConfig"]
+__all__ = ["K_RULES", "ClusterConfig", "ClusterSettings", "ReduceConfig", "clusterer_sections"]
 
 #: the names of `simcse_lab.clustering.choose_k.RULES` (a test keeps the two the same)
 K_RULES = ("best", "within-10%", "within-25%", "largest-peak", "first-peak")
@@ -42,18 +50,20 @@ class ReduceConfig:
 
 
 @dataclass(frozen=True)
-class ClusterConfig:
-    """Clusterers and the spaces they run in."""
+class ClusterSettings:
+    """Clusterers and the spaces they run in: the settings every clusterer shares."""
 
-    methods: tuple[str, ...] = _f(("kmeans", "hdbscan"), "clusterers: kmeans, hdbscan, evoc", choices=CLUSTERERS.names)
+    clusterers: tuple[str, ...] = _f(
+        ("kmeans", "hdbscan"), "clusterers: kmeans, hdbscan, evoc", choices=CLUSTERERS.names
+    )
     spaces: tuple[str, ...] = _f(
         ("raw", "umap"), "spaces to cluster in: raw (the embedding), umap", choices=("raw", "umap")
     )
     pairs: tuple[str, ...] = _f(
         (),
-        "method/space pairs, e.g. [kmeans/raw, hdbscan/umap] as in the seed: a method"
+        "clusterer/space pairs, e.g. [kmeans/raw, hdbscan/umap] as in the seed: a clusterer"
         " named here runs only in the spaces paired with it, the others in every space"
-        " (empty: every method x space)",
+        " (empty: every clusterer x space)",
     )
     n_clusters: int | str | None = _f(
         None,
@@ -92,14 +102,6 @@ class ClusterConfig:
         " training), by their nearest scored texts; never scored",
     )
     assign_neighbours: int = _f(10, "assign_training_texts: how many nearest scored texts vote", ge=1)
-    evoc_n_clusters: int | None = _f(None, "EVoC: about this many clusters (None: EVoC picks them itself)", ge=2)
-    evoc_noise_level: float = _f(0.5, "EVoC noise_level (0: fewer noise points, 1: more)", ge=0, le=1)
-    kmeans_n_init: int = _f(10, "KMeans restarts", ge=1)
-    min_cluster_size: int | None = _f(
-        None, "HDBSCAN min_cluster_size (None: 2.5% of the corpus, the seed's 1000 of 40k)", ge=2
-    )
-    min_samples: int = _f(10, "HDBSCAN min_samples", ge=1)
-    soft: bool = _f(True, "HDBSCAN labels = argmax of all_points_membership_vectors (as in the seed)")
     backend: str = _f(
         "auto",
         "cpu (scikit-learn, hdbscan, umap-learn), cuml (RAPIDS on a GPU), or auto: cuml when"
@@ -122,21 +124,21 @@ class ClusterConfig:
         problems = k_problems("cluster.n_clusters", self.n_clusters)
         if self.k_max < self.k_min:
             problems.append(f"cluster.k_max ({self.k_max}) must be >= cluster.k_min ({self.k_min})")
-        if not self.methods or not self.spaces:
-            problems.append("cluster.methods and cluster.spaces must not be empty")
-        for key, values in (("cluster.methods", self.methods), ("cluster.spaces", self.spaces)):
+        if not self.clusterers or not self.spaces:
+            problems.append("cluster.clusterers and cluster.spaces must not be empty")
+        for key, values in (("cluster.clusterers", self.clusterers), ("cluster.spaces", self.spaces)):
             twice = sorted({v for v in values if values.count(v) > 1})
             if twice:
                 problems.append(f"{key} lists {', '.join(twice)} twice")
         known = [f"{m}/{s}" for m in CLUSTERERS.names() for s in ("raw", "umap")]
         problems += [
-            f"cluster.pairs: {pair!r} is not a method/space pair ({', '.join(known)})"
+            f"cluster.pairs: {pair!r} is not a clusterer/space pair ({', '.join(known)})"
             for pair in self.pairs
             if pair not in known
         ]
-        if self.methods and self.spaces and not self.runs():
+        if self.clusterers and self.spaces and not self.runs():
             problems.append(
-                f"cluster.pairs {list(self.pairs)} leave no clusterer of cluster.methods {list(self.methods)}"
+                f"cluster.pairs {list(self.pairs)} leave no clusterer of cluster.clusterers {list(self.clusterers)}"
                 f" a space of cluster.spaces {list(self.spaces)}"
             )
         return problems
@@ -149,20 +151,44 @@ class ClusterConfig:
         return named
 
     def runs(self) -> list[tuple[str, str]]:
-        """Every (method, space) clustering to run, space by space: a method named in ``pairs``
-        in the spaces paired with it, any other method in every space.
+        """Every (clusterer, space) clustering to run, space by space: a clusterer named in
+        ``pairs`` in the spaces paired with it, any other clusterer in every space.
 
-        >>> ClusterConfig(methods=("kmeans", "hdbscan", "evoc"), pairs=("kmeans/raw", "hdbscan/umap")).runs()
+        >>> ClusterConfig(clusterers=("kmeans", "hdbscan", "evoc"), pairs=("kmeans/raw", "hdbscan/umap")).runs()
         [('kmeans', 'raw'), ('evoc', 'raw'), ('hdbscan', 'umap'), ('evoc', 'umap')]
         """
         named = self._paired()
-        return [(m, s) for s in self.spaces for m in self.methods if m not in named or s in named[m]]
+        return [(m, s) for s in self.spaces for m in self.clusterers if m not in named or s in named[m]]
 
-    def idle_methods(self) -> list[str]:
-        """Methods that ``pairs`` keep out of every selected space (the run says so, and goes on)."""
+    def idle_clusterers(self) -> list[str]:
+        """Clusterers that ``pairs`` keep out of every selected space (the run says so, and goes on)."""
         running = {m for m, _ in self.runs()}
-        return [m for m in self.methods if m not in running]
+        return [m for m in self.clusterers if m not in running]
 
     def space_runs(self, space: str) -> bool:
         """Whether any clustering runs in ``space`` (a UMAP space nobody clusters is not fitted)."""
         return any(s == space for _, s in self.runs())
+
+
+def clusterer_sections() -> list[tuple[str, type]]:
+    """``(clusterer name, config class)`` of every registered clusterer that has settings."""
+    return [(e.name, e.meta.config) for e in CLUSTERERS if e.meta.config is not None]
+
+
+def _assemble() -> Any:
+    clash = [n for n, _ in clusterer_sections() if n in {f.name for f in dataclasses.fields(ClusterSettings)}]
+    if clash:
+        raise ValueError(f"clusterer section(s) {clash} would replace a setting of the cluster section")
+    return dataclasses.make_dataclass(
+        "ClusterConfig",
+        [(name, cls, _section(cls)) for name, cls in clusterer_sections()],
+        bases=(ClusterSettings,),
+        frozen=True,
+        namespace={
+            "__doc__": "Clusterers and the spaces they run in, with each clusterer's own settings.",
+            "__module__": __name__,
+        },
+    )
+
+
+ClusterConfig: Any = _assemble()

@@ -140,8 +140,8 @@ class OnnxEncoder:
 
     def _infer(self, feeds: Iterator[dict[str, np.ndarray]]) -> list[np.ndarray]:
         """Each batch's output, in order. ``streams`` batches are inferred at once, one thread each,
-        while the next batches are tokenised here (on 2 CPU cores this encoded 1.3-1.6x faster than one
-        batch at a time on two threads); a batch's result does not depend on which stream ran it."""
+        while the next batches are tokenised here (faster than one batch at a time on all threads:
+        docs/performance.md); a batch's result does not depend on which stream ran it."""
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 

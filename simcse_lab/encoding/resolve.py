@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.config import did_you_mean
 from ..core.registry import METHODS
@@ -45,6 +45,11 @@ from .locations import (  # noqa: F401 - re-exported: the model-location API
     minilm_path,
     random_init_path,
 )
+
+if TYPE_CHECKING:
+    from ..core.runtime import Timer
+    from ..core.schema import ExperimentConfig
+    from ..corpus.corpus import Corpus
 
 __all__ = [
     "Resolved",
@@ -97,9 +102,9 @@ class SpecContext:
     """What resolving needs besides the spec: the config (for the corpus and the training
     settings), a timer for the steps it runs, and a memo of what it resolved already."""
 
-    cfg: Any = None  # ExperimentConfig; None: only specs that need no corpus resolve
-    corpus: Any = None  # the Corpus, loaded from cfg on first need
-    timer: Any = None  # a runtime.Timer, or None
+    cfg: ExperimentConfig | None = None  # None: only specs that need no corpus resolve
+    corpus: Corpus | None = None  # loaded from cfg on first need
+    timer: Timer | None = None
     data_dir: str | Path = "data"
     seed: int = 42
     train_texts: list[str] | None = None  # what label-free methods train on, loaded on first need
@@ -108,17 +113,19 @@ class SpecContext:
     k_choices: dict[str, dict] = field(default_factory=dict)  # trained spec -> its k chosen without labels
 
     @classmethod
-    def for_config(cls, cfg: Any, *, corpus: Any = None, timer: Any = None) -> SpecContext:
+    def for_config(
+        cls, cfg: ExperimentConfig, *, corpus: Corpus | None = None, timer: Timer | None = None
+    ) -> SpecContext:
         return cls(cfg=cfg, corpus=corpus, timer=timer, data_dir=cfg.data_dir, seed=cfg.seed)
 
-    def need_config(self, spec: str) -> Any:
+    def need_config(self, spec: str) -> ExperimentConfig:
         if self.cfg is None:
             raise ValueError(
                 f"model spec {spec!r} needs a config and its corpus: use simcse_lab.encoding.resolve.resolve(spec, cfg)"
             )
         return self.cfg
 
-    def get_corpus(self, spec: str) -> Any:
+    def get_corpus(self, spec: str) -> Corpus:
         if self.corpus is None:
             from ..corpus.splits import load_corpus_for
 

@@ -18,7 +18,6 @@ from ..clustering.clusterers import KMeansClusterer, make_clusterer
 from ..core.cache import ArrayCache
 from ..core.hashing import array_digest
 from ..core.registry import CLUSTERERS, SCORES
-from .assess import assess_clustering
 from .clustering_cache import (
     CachedClustering,
     clustering_key,
@@ -27,7 +26,7 @@ from .clustering_cache import (
     scoring_context,
 )
 from .describe import TermIndex, describe_clusters
-from .scoring import Clustering, k_criterion
+from .scoring import Clustering, assess_clustering, k_criterion
 
 __all__ = ["ModelClusterings", "cluster_model", "cluster_with", "refitter"]
 
@@ -235,16 +234,14 @@ def _fit_and_score(
     """``clusterer``'s fit of ``points``, every labelling it reports scored (and described)."""
     with timer(f"cluster {method}"):
         labels_pred = clusterer.fit_predict(points)
-    choice = getattr(clusterer, "k_choice_", None)
+    choice = clusterer.k_choice_
     entry = CachedClustering(k_choice=choice.as_dict() if choice is not None else None)
-    density = CLUSTERERS[method].meta.get("density", False)
+    density = CLUSTERERS[method].meta.density
     refits: dict = {}  # the labellings of one fit share their re-clusterings (stability)
     for cname, lab in [(method, labels_pred), *clusterer.extra_labels_.items()]:
         entry.labels[cname] = lab
         entry.probabilities[cname] = (
-            getattr(clusterer, "probabilities_", None)
-            if cname == method
-            else getattr(clusterer, "extra_probabilities_", {}).get(cname)
+            clusterer.probabilities_ if cname == method else clusterer.extra_probabilities_.get(cname)
         )
         free = Clustering(lab, None, -1, points, density, refitter(clusterer, points, cname, refits), cfg.seed)
         with timer(f"score {method}"):

@@ -46,7 +46,7 @@ def _sign(score: str) -> int:
 
     if score in SIGNALS:
         return 1
-    return 1 if SCORES[score].meta.get("higher_is_better", True) else -1
+    return 1 if SCORES[score].meta.higher_is_better else -1
 
 
 def verdict_agreement(table: pd.DataFrame, *, baseline: str) -> pd.DataFrame:

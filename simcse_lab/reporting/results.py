@@ -262,7 +262,7 @@ class Result:
         """The clustering a model's labelled map shows: the first clusterer, in UMAP space if clustered there."""
         spaces = ["umap", "raw"] if "umap" in self.config.cluster.spaces else ["raw"]
         for space in spaces:
-            for method in self.config.cluster.methods:
+            for method in self.config.cluster.clusterers:
                 if (model, method, space) in self.cluster_labels:
                     return model, method, space
         return None

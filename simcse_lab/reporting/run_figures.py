@@ -55,7 +55,7 @@ def save_figures(result: Any, fig_dir: Path, *, previous: Path | None = None) ->
 def _umap_panels(result: Any, reuse: FileReuse) -> None:
     for model, xy in result.projections.items():
         panels = {f"label: {result.level}": result.labels_true} if result.labels_true is not None else {}
-        for method in result.config.cluster.methods:  # each clusterer once, in UMAP space if it ran there
+        for method in result.config.cluster.clusterers:  # each clusterer once, in UMAP space if it ran there
             key = next(
                 (k for k in [(model, method, "umap"), (model, method, "raw")] if k in result.cluster_labels), None
             )

@@ -3,7 +3,7 @@ directly, with no UMAP step, and picks the number of clusters itself from the mo
 several granularities (``evoc.EVoC``; numba-compiled on first use and cached by numba).
 
 Its noise (label -1) is scored as one more cluster, with ``noise_fraction``, as HDBSCAN's hard
-labels are. ``cluster.evoc_n_clusters`` asks for about that many clusters instead (EVoC's
+labels are. ``cluster.evoc.n_clusters`` asks for about that many clusters instead (EVoC's
 ``approx_n_clusters``). Each point's membership strength is kept as ``probabilities_``.
 """
 
@@ -14,19 +14,30 @@ from typing import Any
 
 import numpy as np
 
+from ...core.fields import setting
 from ...core.registry import CLUSTERERS
+from ..clusterer import Clusterer
 
-__all__ = ["EVoCClusterer"]
+__all__ = ["EVoCClusterer", "EVoCConfig"]
+
+
+@dataclass(frozen=True)
+class EVoCConfig:
+    """EVoC (section ``cluster.evoc``)."""
+
+    n_clusters: int | None = setting(None, "EVoC: about this many clusters (None: EVoC picks them itself)", ge=2)
+    noise_level: float = setting(0.5, "EVoC noise_level (0: fewer noise points, 1: more)", ge=0, le=1)
 
 
 @CLUSTERERS.register(
     "evoc",
     "EVoC on the vectors themselves: picks the number of clusters itself (noise -1 scored as one more cluster)",
     order=30,
+    config=EVoCConfig,
     density=True,
 )
 @dataclass
-class EVoCClusterer:
+class EVoCClusterer(Clusterer):
     """``evoc.EVoC`` with a seed; ``approx_n_clusters`` None lets EVoC choose."""
 
     approx_n_clusters: int | None = None
@@ -37,22 +48,19 @@ class EVoCClusterer:
     noise_fraction_: float = field(default=0.0, init=False)
     probabilities_: np.ndarray | None = field(default=None, init=False, repr=False)
     layers_: list[int] = field(default_factory=list, init=False, repr=False)
-    extra_labels_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_config(
         cls, cfg: Any, *, n_samples: int, n_classes: int | None = None, seed: int = 42, backend: str = "cpu"
     ) -> EVoCClusterer:
-        """From the cluster section (``evoc_n_clusters``, ``evoc_noise_level``)."""
-        return cls(approx_n_clusters=cfg.evoc_n_clusters, noise_level=cfg.evoc_noise_level, random_state=seed)
+        """From the cluster section (``cluster.evoc``)."""
+        return cls(approx_n_clusters=cfg.evoc.n_clusters, noise_level=cfg.evoc.noise_level, random_state=seed)
 
     @classmethod
     def describe_fit(cls, cfg: Any, n: int, backend: str) -> str:
         """How ``n`` points are clustered, for the run manifest."""
         return (
-            "EVoC, about %d clusters" % cfg.evoc_n_clusters
-            if cfg.evoc_n_clusters
-            else "EVoC, its most persistent layer"
+            f"EVoC, about {cfg.evoc.n_clusters} clusters" if cfg.evoc.n_clusters else "EVoC, its most persistent layer"
         )
 
     def fit_predict(self, x: np.ndarray) -> np.ndarray:

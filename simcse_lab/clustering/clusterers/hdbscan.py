@@ -13,12 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from ...core.fields import setting
 from ...core.registry import CLUSTERERS
+from ..clusterer import Clusterer
 from ..sampling import SampledFit, chunked
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HDBSCANClusterer", "default_min_cluster_size"]
+__all__ = ["HDBSCANClusterer", "HDBSCANConfig", "default_min_cluster_size"]
 
 
 def default_min_cluster_size(n: int) -> int:
@@ -26,14 +28,27 @@ def default_min_cluster_size(n: int) -> int:
     return max(5, round(0.025 * n))
 
 
+@dataclass(frozen=True)
+class HDBSCANConfig:
+    """HDBSCAN (section ``cluster.hdbscan``); above ``cluster.sample_threshold`` points it is fitted
+    on ``cluster.fit_sample`` of them."""
+
+    min_cluster_size: int | None = setting(
+        None, "HDBSCAN min_cluster_size (None: 2.5% of the corpus, the seed's 1000 of 40k)", ge=2
+    )
+    min_samples: int = setting(10, "HDBSCAN min_samples", ge=1)
+    soft: bool = setting(True, "HDBSCAN labels = argmax of all_points_membership_vectors (as in the seed)")
+
+
 @CLUSTERERS.register(
     "hdbscan",
     "HDBSCAN as in the seed: soft labels (argmax of the membership vectors) and hdbscan-hard from one fit",
     order=20,
+    config=HDBSCANConfig,
     density=True,
 )
 @dataclass
-class HDBSCANClusterer:
+class HDBSCANClusterer(Clusterer):
     """HDBSCAN as in the seed. Above ``sample_threshold`` points it is fitted on a seeded sample
     of ``fit_sample`` (``prediction_data=True``) and the rest is assigned in chunks:
     ``approximate_predict`` for the hard labels, ``membership_vector`` for the soft ones."""
@@ -58,10 +73,11 @@ class HDBSCANClusterer:
         cls, cfg: Any, *, n_samples: int, n_classes: int | None = None, seed: int = 42, backend: str = "cpu"
     ) -> HDBSCANClusterer:
         """From the cluster section; min_cluster_size None is the seed's share of the corpus."""
+        own = cfg.hdbscan
         return cls(
-            min_cluster_size=cfg.min_cluster_size or default_min_cluster_size(n_samples),
-            min_samples=cfg.min_samples,
-            soft=cfg.soft,
+            min_cluster_size=own.min_cluster_size or default_min_cluster_size(n_samples),
+            min_samples=own.min_samples,
+            soft=own.soft,
             fit_sample=cfg.fit_sample,
             sample_threshold=cfg.sample_threshold,
             random_state=seed,

@@ -14,18 +14,29 @@ from typing import Any
 
 import numpy as np
 
+from ...core.fields import setting
 from ...core.registry import CLUSTERERS
+from ..clusterer import Clusterer
 
-__all__ = ["KMeansClusterer"]
+__all__ = ["KMeansClusterer", "KMeansConfig"]
+
+
+@dataclass(frozen=True)
+class KMeansConfig:
+    """KMeans (section ``cluster.kmeans``); its k is ``cluster.n_clusters``, shared with the training
+    methods that cluster, and so are the k_* settings that choose it without labels."""
+
+    n_init: int = setting(10, "KMeans restarts", ge=1)
 
 
 @CLUSTERERS.register(
     "kmeans",
     "KMeans, k = cluster.n_clusters (None: the number of classes of the main label level; auto: chosen without labels)",
     order=10,
+    config=KMeansConfig,
 )
 @dataclass
-class KMeansClusterer:
+class KMeansClusterer(Clusterer):
     """KMeans; above ``minibatch_threshold`` points MiniBatchKMeans (memory and time grow
     linearly), with ``backend="cuml"`` cuML's KMeans on the GPU. ``n_clusters="auto"`` chooses k
     on the data it is given (`simcse_lab.clustering.choose_k`) by ``k_score``, a label-free score of
@@ -50,10 +61,7 @@ class KMeansClusterer:
     k_higher_is_better: bool = field(default=True, repr=False, compare=False, metadata={"setting": False})
     n_clusters_: int = field(default=0, init=False)
     k_choice_: Any = field(default=None, init=False, repr=False)
-    probabilities_: np.ndarray | None = field(default=None, init=False, repr=False)
     cluster_centers_: np.ndarray | None = field(default=None, init=False, repr=False)
-    noise_fraction_: float = field(default=0.0, init=False)
-    extra_labels_: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     def uses_minibatch(self, n: int) -> bool:
         """Whether ``n`` points are clustered with MiniBatchKMeans (above ``minibatch_threshold``)."""
@@ -67,7 +75,7 @@ class KMeansClusterer:
         k = cfg.n_clusters or n_classes or "auto"
         return cls(
             n_clusters=k,
-            n_init=cfg.kmeans_n_init,
+            n_init=cfg.kmeans.n_init,
             random_state=seed,
             minibatch_threshold=cfg.sample_threshold,
             backend=backend,
