@@ -30,6 +30,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 	  U(n_components=2, n_neighbors=5).fit_transform(np.random.default_rng(0).random((60, 8), dtype='float32')); \
 	  from simcse_lab.core.jit_cache import import_with_jit_cache as cached; cached('bertopic')" \
 	  || echo "numba warm-up failed: the first run compiles umap-learn and datashader instead"
+	# the STS-B pairs every run scores its models on (metrics.sts_splits): fetched and hash-checked once, here
+	$(PY) -c "from simcse_lab import load_config; from simcse_lab.corpus.benchmarks import load_sts; \
+	  cfg = load_config('default'); [load_sts(s, data_dir=cfg.data_dir) for s in cfg.metrics.sts_splits]" \
+	  || echo "STS-B fetch failed: the first run that scores STS-B fetches it"
 	# encode.backend auto decides from a speed record of this machine, measured once here (about 1-2 min)
 	$(VENV)/bin/simcse-lab probe-backends -q --set corpus.n_samples=500 \
 	  || echo "backend probe failed: encode.backend auto keeps torch until simcse-lab probe-backends succeeds"

@@ -29,7 +29,7 @@ step() {  # step NAME COMMAND...
 
 step install bash -c "test -x $PY || python3 -m venv .venv; $PY -m pip install --quiet --upgrade pip && \
   $PY -m pip install --quiet torch && $PY -m pip install --quiet -e '.[models,onnx,plot,notebooks,dev,ray,gpu]'"
-step cuda_tests $PY -m pytest -q -m "not slow" tests/test_engines.py tests/test_cluster.py
+step cuda_tests $PY -m pytest -q -m "not slow" tests/core/test_engines.py tests/clustering/test_clusterers.py
 step encode_cuda $PY -m simcse_lab.cli encode default --model minilm --out "$OUT/gpu_minilm.npy" \
   --set encode.device=cuda --set encode.backend=torch --set encode.batch_size=256 -q
 step encode_ray_gpu $PY -m simcse_lab.cli encode default --model minilm --out "$OUT/gpu_minilm_ray.npy" \

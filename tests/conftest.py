@@ -106,3 +106,51 @@ class FakeEncoder:
 @pytest.fixture
 def fake_encoder() -> FakeEncoder:
     return FakeEncoder()
+
+
+# ---------------------------------------------------------------- the command line, as a user runs it
+
+#: settings that make a compare run in seconds on the tiny corpus
+FAST = [
+    "--set",
+    "corpus.n_samples=null",
+    "--set",
+    "corpus.heldout=0",
+    "--set",
+    "corpus.drop_labels=[]",
+    "--set",
+    "models.encoders=[tfidf-lsa]",
+    "--set",
+    "models.simcse_from=[]",
+    "--set",
+    "cluster.clusterers=[kmeans]",
+    "--set",
+    "cluster.spaces=[raw]",
+    "--set",
+    "reduce.plot_2d=false",
+    "--set",
+    "metrics.sts_splits=[]",
+    "--set",
+    "metrics.n_alignment_texts=0",
+    "--set",
+    "metrics.n_bootstrap=5",
+    "--set",
+    "encode.show_progress=false",
+    "-q",
+]
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (relative path -> digest)."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def one_line(code: int, err: list[str], msg: str, *, status: int = 2) -> None:
+    assert code == status, err
+    assert len(err) == 1, err
+    assert err[0].startswith("simcse-lab: error:") and msg in err[0], err[0]
+    assert "Traceback" not in err[0]

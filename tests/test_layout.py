@@ -110,3 +110,12 @@ def test_the_public_api_is_lazy():
         "assert not [m for m in ('torch', 'sentence_transformers', 'umap', 'hdbscan') if m in sys.modules]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_tests_are_laid_out_as_the_package():
+    """A stage's tests sit in the folder named after it; the front ends' tests at the top."""
+    tests = ROOT / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))}
+    assert folders == set(STAGES), folders
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert len(names) == len(set(names)), "pytest imports test modules by their base name: keep them unique"

@@ -13,7 +13,7 @@ is built this way").
 
 The worker runs the same reducer object (the same seeded umap-learn code, numba's cached machine
 code, one thread) and stores its projection in the same cache, so a run gives the projection a fit
-here would give (``tests/test_cluster.py`` checks them equal). Not used with one thread
+here would give (``tests/clustering/test_clusterers.py`` checks them equal). Not used with one thread
 (``threads: 1``), for cuML and sample fits, or for a projection that is in the cache already.
 
 The worker is handed the reducer's settings as JSON and the vectors as ``.npy`` (no pickle is

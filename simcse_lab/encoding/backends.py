@@ -169,7 +169,10 @@ def select_backend(
     GPU devices and a missing onnxruntime keep the encoder as it is (``auto``) or fail (``onnx*``)."""
     if backend not in BACKENDS:
         raise ValueError(f"encode.backend must be one of {list(BACKENDS)}, got {backend!r}")
-    if backend == "torch" or not isinstance(encoder, SentenceEncoder):
+    if not isinstance(encoder, SentenceEncoder):
+        return encoder
+    if backend == "torch":
+        encoder.choice_reason = "torch: encode.backend=torch asked for"
         return encoder
     explicit = backend != "auto"
     problem = None

@@ -8,7 +8,7 @@ import pytest
 
 from simcse_lab.corpus.load import load_corpus
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def test_an_orange_tab_file_is_read_without_its_type_and_flag_rows(tmp_path):

@@ -11,7 +11,6 @@ tmpfs, as root, the way CI runs); elsewhere those cases skip and the simulated o
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -24,51 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FAST, one_line, snapshot
 
 from simcse_lab.cli import main
-
-FAST = [
-    "--set",
-    "corpus.n_samples=null",
-    "--set",
-    "corpus.heldout=0",
-    "--set",
-    "corpus.drop_labels=[]",
-    "--set",
-    "models.encoders=[tfidf-lsa]",
-    "--set",
-    "models.simcse_from=[]",
-    "--set",
-    "cluster.clusterers=[kmeans]",
-    "--set",
-    "cluster.spaces=[raw]",
-    "--set",
-    "reduce.plot_2d=false",
-    "--set",
-    "metrics.sts_splits=[]",
-    "--set",
-    "metrics.n_alignment_texts=0",
-    "--set",
-    "metrics.n_bootstrap=5",
-    "--set",
-    "encode.show_progress=false",
-    "-q",
-]
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, list[str]]:
     code = main([str(a) for a in argv])
     captured = capsys.readouterr()
     return code, captured.out, [ln for ln in captured.err.splitlines() if ln.strip()]
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """sha256 of every file under ``folder`` (relative path -> digest)."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 class Earlier:
@@ -101,13 +64,6 @@ class Earlier:
 @pytest.fixture
 def earlier(tmp_path, tiny_csv, capsys) -> Earlier:
     return Earlier(tmp_path, tiny_csv, capsys)
-
-
-def one_line(code: int, err: list[str], msg: str, *, status: int = 2) -> None:
-    assert code == status, err
-    assert len(err) == 1, err
-    assert err[0].startswith("simcse-lab: error:") and msg in err[0], err[0]
-    assert "Traceback" not in err[0]
 
 
 @contextmanager

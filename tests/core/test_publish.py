@@ -77,7 +77,7 @@ def test_a_kill_between_two_renames_is_recovered_at_the_next_start(tmp_path):
 
 
 def test_the_next_compare_restores_an_orphaned_run_folder(tmp_path, tiny_csv, capsys, caplog):
-    from tests.test_faults import FAST, snapshot
+    from conftest import FAST, snapshot
 
     runs = tmp_path / "runs"
     args = [
@@ -106,7 +106,7 @@ def test_the_next_compare_restores_an_orphaned_run_folder(tmp_path, tiny_csv, ca
 
 
 def test_a_second_writer_of_one_run_folder_is_refused_in_one_line(tmp_path, tiny_csv, capsys):
-    from tests.test_faults import FAST, one_line
+    from conftest import FAST, one_line
 
     run_dir = tmp_path / "shared-run"
     holder = subprocess.Popen(

@@ -9,7 +9,7 @@ import pytest
 from simcse_lab.corpus.chatterbot import questions_table
 from simcse_lab.corpus.load import load_corpus
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def test_each_dialogue_gives_its_opening_line_once_and_an_ambiguous_line_is_dropped(tmp_path):

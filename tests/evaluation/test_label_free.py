@@ -16,7 +16,7 @@ from simcse_lab.core.config import load_config, validate
 from simcse_lab.evaluation.granularity import fine_k
 from simcse_lab.evaluation.scoring import assess, k_criterion, label_free_scores
 
-DATA = Path(__file__).resolve().parents[1] / "data"  # the repository's caches, shared with the other tests
+DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's caches, shared with the other tests
 
 
 def _blobs(n_per=40, k=4, dim=8, spread=0.15, seed=0):
