@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.runtime import available_cores
+from ..core.publish import naming_a_full_disk
+from ..core.runtime import run_threads
 from .reduce import UMAPReducer
 
 logger = logging.getLogger(__name__)
@@ -68,8 +69,9 @@ class ProjectionPool:
 
     @classmethod
     def for_threads(cls, threads: int | None) -> ProjectionPool:
-        """One worker per thread of the run (None: every core); none with one thread."""
-        n = threads or available_cores()
+        """One worker per thread of the run (None: what `configure_threads` chose, the cores other
+        processes leave free); none with one thread."""
+        n = run_threads(threads)
         return cls(n if n > 1 else 0)
 
     def __enter__(self) -> ProjectionPool:
@@ -130,8 +132,9 @@ class ProjectionPool:
         remove_orphaned_scratch()
         with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH}{os.getpid()}-") as tmp:
             job = Path(tmp)
-            np.save(job / "x.npy", np.asarray(x), allow_pickle=False)
-            (job / "reducer.json").write_text(json.dumps(_settings(reducer)))
+            with naming_a_full_disk(job.parent, " (the temporary folder; set TMPDIR to a folder on another disk)"):
+                np.save(job / "x.npy", np.asarray(x), allow_pickle=False)
+                (job / "reducer.json").write_text(json.dumps(_settings(reducer)))
             package_root = str(Path(__file__).resolve().parents[2])  # this simcse_lab, wherever it was imported from
             env = {
                 **os.environ,

@@ -29,6 +29,7 @@ from ..core.cache import ArrayCache
 from ..core.config import ReduceConfig
 from ..core.engines import LocalEngine, RayEngine
 from ..core.hashing import array_digest, content_hash
+from ..core.jit_cache import guard_numba_cache
 from .sampling import SampledFit, chunked
 
 logger = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ def umap_with_cached_jit() -> Any:
     the first process compile and save and every later one load the code. The
     code is the same machine code, so a seeded fit gives the same projection. Functions numba
     cannot cache (closures) are compiled as before."""
+    guard_numba_cache()  # before umap's import: pynndescent loads cached code as it is imported
     import umap
     from numba.core.registry import CPUDispatcher
     from umap import distances, layouts, spectral, umap_, utils

@@ -8,6 +8,8 @@ its traceback.
 
 from __future__ import annotations
 
+import errno
+import tempfile
 from typing import Any
 
 from .assets import AssetError
@@ -27,6 +29,11 @@ def error_line(exc: BaseException) -> str:
     """
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         return f"{exc.strerror}: {exc.filename}"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (
+            f"{exc.strerror or 'No space left on device'} (the disk of a folder being written is full: data_dir,"
+            f" runs_dir, or the temporary folder {tempfile.gettempdir()}, which TMPDIR moves)"
+        )
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return " ".join(str(exc).split()) or type(exc).__name__

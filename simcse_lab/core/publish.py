@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FolderBusy", "atomic_folder", "atomic_write", "folder_lock", "recover_folder"]
+__all__ = ["FolderBusy", "atomic_folder", "atomic_write", "folder_lock", "naming_a_full_disk", "recover_folder"]
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -38,6 +38,24 @@ class FolderBusy(ValueError):
     """Another process is writing the same folder."""
 
 
+@contextmanager
+def naming_a_full_disk(folder: str | Path, what: str = "") -> Iterator[None]:
+    """A full disk while writing under ``folder``, said with the folder: the error a write to an
+    open file gives names no file ("No space left on device", and nothing to free).
+
+    >>> with naming_a_full_disk("/data/runs"):
+    ...     raise OSError(errno.ENOSPC, "No space left on device")
+    Traceback (most recent call last):
+    OSError: [Errno 28] No space left on device: '/data/runs'
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC and not exc.filename:
+            raise OSError(errno.ENOSPC, f"{exc.strerror or 'No space left on device'}{what}", str(folder)) from exc
+        raise
+
+
 def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], Any]) -> None:
     """Write ``data`` (bytes, or a function that writes into the open binary file, e.g.
     ``lambda fh: np.save(fh, x)`` to stream a large array) to ``path`` through a temporary
@@ -46,7 +64,7 @@ def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with naming_a_full_disk(path.parent), os.fdopen(fd, "wb") as fh:
             if callable(data):
                 data(fh)
             else:
@@ -222,7 +240,8 @@ def atomic_folder(dest: str | Path) -> Iterator[Path]:
             umask = os.umask(0)
             os.umask(umask)
             tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a published folder gets the usual mode
-            yield tmp
+            with naming_a_full_disk(dest.parent):
+                yield tmp
             _publish(tmp, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # after an exchange it holds the earlier folder

@@ -4,14 +4,25 @@ BLAS/OpenMP, ONNX Runtime), the versions and hardware a run records, and a step 
 Each library sizes its own pool; left alone, they can stack (torch's intra-op threads plus an
 OpenMP BLAS pool plus numba's workers) or, worse, a library imported late reads no setting at
 all. `configure_threads` sets one number everywhere: environment variables for libraries
-not imported yet, the libraries' own setters for those already imported. ONNX Runtime sessions
-take it from `simcse_lab.encoding.backends.select_backend` (``threads=``).
+not imported yet, the libraries' own setters for those already imported; ONNX Runtime sessions
+and the UMAP worker processes read it back with `run_threads`.
+
+Left to itself (``threads: None``) the number is the cores other processes leave free when the run
+starts (`free_cores`), not the machine's core count: an OpenMP pool with more threads than free
+cores makes its threads wait on each other at every barrier while another process holds a core
+(`bench/explore.py` measures a run beside a busy one). That count changes no result of encoding,
+projecting or clustering (the encoder's vectors and KMeans' labels are bitwise the same on one
+thread and on two). Training is the exception: its gradients are summed in another order on
+another number of threads, so a model trained on one thread differs from one trained on two in
+the last bits, and UMAP can magnify that. Training therefore runs on a count that does not depend
+on the load (`training_threads`: ``threads`` when set, else every core), so the same config
+trains the same model whether or not the machine was busy.
 
 >>> import os
 >>> n = configure_threads(1)
->>> n, os.environ["OMP_NUM_THREADS"]
-(1, '1')
->>> n = configure_threads(None)  # back to every core
+>>> n, os.environ["OMP_NUM_THREADS"], run_threads(None)
+(1, '1', 1)
+>>> n = configure_threads(None)  # back to the free cores
 """
 
 from __future__ import annotations
@@ -33,12 +44,16 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "Timer",
     "available_cores",
+    "busy_cores",
     "configure_threads",
     "cpu_name",
+    "free_cores",
     "hardware",
     "package_versions",
     "quiet",
+    "run_threads",
     "set_quiet",
+    "training_threads",
     "cpu_flags",
     "versions",
 ]
@@ -79,6 +94,45 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def busy_cores(sample_s: float = 0.25) -> float:
+    """How many cores other processes kept busy over the next ``sample_s`` seconds (this process's
+    own use left out), read from ``/proc/stat``; 0 where that cannot be read."""
+
+    def read() -> tuple[int, int, float, float]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        own = os.times()
+        # user nice system idle iowait irq softirq steal; guest time is counted in user already
+        return sum(values), values[3] + values[4], own.user + own.system, time.monotonic()
+
+    try:
+        total0, idle0, own0, t0 = read()
+        time.sleep(sample_s)
+        total1, idle1, own1, t1 = read()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    if total1 <= total0 or t1 <= t0:
+        return 0.0
+    machine = ((total1 - total0) - (idle1 - idle0)) / (total1 - total0) * (os.cpu_count() or 1)
+    return max(0.0, machine - (own1 - own0) / (t1 - t0))
+
+
+def free_cores() -> int:
+    """The cores of this process's affinity that other processes leave free now (at least 1)."""
+    cores = available_cores()
+    return max(1, min(cores, cores - round(busy_cores())))
+
+
+_CONFIGURED: list[int] = []  # the number the last configure_threads set
+_ASKED: list[int | None] = [None]  # the number it was asked for (None: chosen from the free cores)
+
+
+def run_threads(threads: int | None) -> int:
+    """``threads`` when set, else what `configure_threads` chose for this run (else every core)."""
+    if threads is not None:
+        return int(threads)
+    return _CONFIGURED[-1] if _CONFIGURED else available_cores()
+
+
 def package_versions(packages: Iterable[str]) -> dict[str, str]:
     """Installed version of each distribution, or ``"not installed"``."""
     return {pkg: _version(pkg) for pkg in packages}
@@ -117,11 +171,22 @@ def cpu_flags() -> list[str]:
 
 
 def configure_threads(n: int | None = None) -> int:
-    """Use ``n`` threads (None: `available_cores`) in every pool; return ``n``."""
+    """Use ``n`` threads (None: the cores other processes leave free, `free_cores`) in every
+    pool; return the number."""
     cores = available_cores()
-    n = cores if n is None else int(n)
+    if n is None:
+        _ASKED[:] = [None]
+        n = free_cores()
+        if n < cores:
+            logger.info(
+                "threads: %d of %d cores, as other processes keep %d busy (set threads to choose)", n, cores, cores - n
+            )
+    else:
+        _ASKED[:] = [int(n)]
+    n = int(n)
     if n < 1:
         raise ValueError(f"threads must be >= 1, got {n}")
+    _CONFIGURED[:] = [n]
     for var in _ENV:
         os.environ[var] = str(min(n, cores) if var == "NUMBA_NUM_THREADS" else n)
     if "torch" in sys.modules:
@@ -140,6 +205,21 @@ def configure_threads(n: int | None = None) -> int:
         pass
     logger.debug("threads: %d (of %d cores)", n, cores)
     return n
+
+
+@contextmanager
+def training_threads() -> Iterator[int]:
+    """torch's threads while a model trains: the ``threads`` setting when the user set one, else
+    every core, whatever other processes do (see the module docstring); restored afterwards."""
+    import torch
+
+    n = _ASKED[0] or available_cores()
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(before)
 
 
 class Timer:

@@ -271,7 +271,8 @@ _TOP = [
         _f(
             None,
             "CPU threads for torch, ONNX Runtime, numba and BLAS; with 2 or more, up to that many seeded"
-            " UMAP fits run beside them in worker processes (None: every core)",
+            " UMAP fits run beside them in worker processes (None: the cores other processes leave free"
+            " when the run starts)",
             ge=1,
         ),
     ),

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.config import did_you_mean
 from ..core.registry import METHODS
+from ..core.runtime import run_threads
 from .encoders import Encoder, SentenceEncoder, TfidfLsaEncoder
 from .locations import (  # noqa: F401 - re-exported: the model-location API
     ModelLocation,
@@ -284,7 +285,12 @@ def resolve(
     if probe_texts is None:
         probe_texts = list(ctx.corpus.texts) if ctx.corpus is not None else []
     return select_backend(
-        encoder, e.backend, probe_texts=probe_texts, data_dir=cfg.data_dir, device=e.device, threads=cfg.threads
+        encoder,
+        e.backend,
+        probe_texts=probe_texts,
+        data_dir=cfg.data_dir,
+        device=e.device,
+        threads=run_threads(cfg.threads),
     )
 
 

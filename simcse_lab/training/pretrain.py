@@ -23,6 +23,7 @@ import numpy as np
 
 from ..core.config import PretrainConfig, to_dict, validate, with_overrides
 from ..core.paths import models_dir
+from ..core.runtime import training_threads
 from ..encoding.encode import texts_fingerprint
 from ..encoding.locations import folder_hash
 from ..encoding.resolve import SpecContext, register_alias, resolve_target
@@ -213,7 +214,8 @@ def pretrain_mlm(
     check_schedule(cfg.max_steps, cfg.warmup_ratio, what="MLM pretraining")
     digest = weights_digest(model)
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    with training_threads():
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - t0
     check_weights_changed(digest, model, what="MLM pretraining", n_steps=trainer.state.global_step)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]

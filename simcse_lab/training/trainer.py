@@ -26,6 +26,7 @@ from typing import Any
 
 from ..core.config import TrainConfig, to_dict, validate
 from ..core.paths import models_dir
+from ..core.runtime import training_threads
 from ..encoding.encode import texts_fingerprint
 from ..encoding.locations import load_located, load_sentence_transformer
 from ..encoding.resolve import locate
@@ -140,7 +141,8 @@ def fit_model(
     )
     digest = weights_digest(model)
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    with training_threads():
+        result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - t0
     check_weights_changed(digest, model, what=what, n_steps=trainer.state.global_step)
     key = evaluator.metric_key if use_eval else ""

@@ -234,3 +234,23 @@ def test_a_run_folder_given_as_a_link_is_written_through_and_a_dangling_one_is_r
     dangling.symlink_to(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="is a link to .*nowhere, which does not exist"):
         check_run_folder(dangling)
+
+
+def test_a_full_disk_is_said_with_the_folder_that_is_full(tmp_path):
+    """A write to an open file that hits a full disk raises "No space left on device" naming no
+    file; the user is told which folder (and where temporary files go) instead."""
+    import errno
+
+    from simcse_lab.core.errors import error_line
+    from simcse_lab.core.publish import atomic_write
+
+    def fill_up(fh):
+        fh.write(b"x")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError) as got:
+        atomic_write(tmp_path / "cache" / "a.npy", fill_up)
+    assert error_line(got.value) == f"No space left on device: {tmp_path / 'cache'}"
+    assert list((tmp_path / "cache").iterdir()) == []  # nothing half-written left
+    unnamed = error_line(OSError(errno.ENOSPC, "No space left on device"))
+    assert "TMPDIR" in unnamed and "data_dir" in unnamed

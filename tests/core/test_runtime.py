@@ -3,7 +3,7 @@
 import numpy as np
 
 from simcse_lab.clustering.reduce import UMAPReducer
-from simcse_lab.core.runtime import available_cores, configure_threads
+from simcse_lab.core.runtime import available_cores, configure_threads, run_threads, training_threads
 
 
 def test_configure_threads_sets_torch_and_the_environment():
@@ -15,8 +15,42 @@ def test_configure_threads_sets_torch_and_the_environment():
         assert configure_threads(1) == 1
         assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
     finally:
-        assert configure_threads(None) == available_cores()
-    assert torch.get_num_threads() == available_cores()
+        n = configure_threads(None)
+    assert 1 <= n <= available_cores() and torch.get_num_threads() == n == run_threads(None)
+
+
+def test_threads_left_to_the_run_are_the_cores_other_processes_leave_free():
+    """A second busy process on the machine: the run takes the cores it leaves (torch, BLAS and the
+    UMAP workers alike) instead of as many threads as there are cores, which made OpenMP threads
+    wait on each other (5-6x the idle time beside one busy process on 2 cores)."""
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+    import torch
+
+    from simcse_lab.clustering.prefetch import ProjectionPool
+
+    if available_cores() < 2:
+        pytest.skip("needs 2 cores")
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        n = configure_threads(None)
+        assert n <= available_cores() - 1 and torch.get_num_threads() == n
+        assert ProjectionPool.for_threads(None).workers == (n if n > 1 else 0)
+        # training alone keeps every core: its result depends on the thread count, not on the load
+        with training_threads() as t:
+            assert t == available_cores() == torch.get_num_threads()
+        assert torch.get_num_threads() == n
+        assert configure_threads(1) == 1 == run_threads(None)  # a number set by the user is kept,
+        with training_threads() as t:
+            assert t == 1  # for training too
+    finally:
+        busy.kill()
+        busy.wait()
+        configure_threads(None)
 
 
 def test_umap_projection_is_cached_per_input_and_parameters(tmp_path, monkeypatch):
@@ -70,3 +104,34 @@ def test_a_library_that_compiles_at_import_compiles_once_then_loads_from_numba_c
     assert run(False) == ["0", "5.0"] and run(False) == ["0", "5.0"]  # as the library is: compiled every time
     assert run(True) == ["0", "5.0"]  # compiled and saved
     assert run(True) == ["1", "5.0"]  # loaded
+
+
+def test_a_damaged_numba_cache_file_is_a_miss_named_in_a_warning(tmp_path):
+    """A cache file cut short (a full disk) or garbled made numba fail with an UnpicklingError in
+    every later process: it is a miss now, named, removed and compiled again."""
+    import subprocess
+    import sys
+
+    (tmp_path / "cached_lib.py").write_text(
+        "import numba\n\n@numba.njit(cache=True)\ndef twice(x):\n    return 2 * x\n"
+    )
+    script = (
+        "import logging, sys\nlogging.basicConfig(level=logging.WARNING)\nsys.path.insert(0, {path!r})\n"
+        "from simcse_lab.core.jit_cache import guard_numba_cache\nguard_numba_cache()\n"
+        "import cached_lib\nprint(cached_lib.twice(2.5), sum(cached_lib.twice.stats.cache_hits.values()))\n"
+    )
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", script.format(path=str(tmp_path))], capture_output=True, text=True, timeout=120
+        )
+
+    assert run().stdout.split() == ["5.0", "0"]  # compiled and saved
+    assert run().stdout.split() == ["5.0", "1"]  # loaded
+    (cache,) = (tmp_path / "__pycache__").glob("cached_lib.twice-*.nbi")
+    for damaged in (cache, *(tmp_path / "__pycache__").glob("cached_lib.twice-*.nbc")):
+        damaged.write_bytes(damaged.read_bytes()[:7] + b"\x00garbled")
+    r = run()
+    assert r.returncode == 0 and r.stdout.split() == ["5.0", "0"], r.stderr[-2000:]  # compiled again
+    assert "numba cache file" in r.stderr and "cannot be read" in r.stderr and "Traceback" not in r.stderr
+    assert run().stdout.split() == ["5.0", "1"]  # and saved again

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ...core.fields import setting
+from ...core.jit_cache import guard_numba_cache
 from ...core.registry import CLUSTERERS
 from ..clusterer import Clusterer
 
@@ -64,6 +65,7 @@ class EVoCClusterer(Clusterer):
         )
 
     def fit_predict(self, x: np.ndarray) -> np.ndarray:
+        guard_numba_cache()  # EVoC loads its cached kernels as it is imported
         try:
             import evoc
         except ImportError:  # pragma: no cover - a declared dependency
