@@ -98,9 +98,13 @@ def _check_training_size(cfg: ExperimentConfig, ctx: SpecContext, spec: str) -> 
 
     n = len(ctx.get_train_texts(spec))
     most = math.ceil(cfg.train.epochs * math.ceil(n / cfg.train.batch_size))
-    check_schedule(
-        most, cfg.train.warmup_ratio, what=f"{spec} on {n} training texts (train.batch_size={cfg.train.batch_size})"
-    )
+    what = f"{spec} on {n} training texts (train.batch_size={cfg.train.batch_size})"
+    if most < 2:  # a method trains on these texts or fewer: one step at most teaches nothing to cluster by
+        raise ValueError(
+            f"{what}: {most} optimizer step, too few to train on; give more texts (corpus.heldout keeps"
+            f" {cfg.corpus.heldout:.0%} of them out of training), more train.epochs or a smaller train.batch_size"
+        )
+    check_schedule(most, cfg.train.warmup_ratio, what=what)
 
 
 def embed_models(

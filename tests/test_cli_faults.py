@@ -514,13 +514,19 @@ TINY_TRAIN = [
 
 
 @pytest.mark.slow
-def test_one_step_training_is_refused(earlier, tiny_checkpoint, capsys):
+def test_one_step_training_takes_its_step_at_the_peak_learning_rate(earlier, tiny_checkpoint, capsys, caplog):
+    """Fewer texts than one batch: the one optimizer step is not spent inside a linear warm-up at
+    learning rate 0 (which changed nothing, so it was refused); it is taken without warm-up."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="simcse_lab.training.trainer")
     code, out, err = run_cli(
         capsys, "train", "--model", tiny_checkpoint, *earlier.args, *TINY_TRAIN, "--set", "train.batch_size=64"
     )
-    one_line(code, err, "the schedule has 1 optimizer step, inside the warm-up at learning rate 0")
-    assert "trained model" not in out
-    assert not list((earlier.data / "interim" / "models").glob("simcse-*/model"))
+    assert code == 0, err
+    assert any("one optimizer step, taken at the peak learning rate" in r.getMessage() for r in caplog.records)
+    (log,) = (earlier.data / "interim" / "models").glob("simcse-*/training_log.json")
+    assert json.loads(log.read_text())["global_step"] == 1
 
 
 def test_unchanged_weights_are_caught():

@@ -97,7 +97,8 @@ def fit_model(
     n_rows = len(next(iter(columns.values())))
     n_steps = math.ceil(cfg.epochs * math.ceil(n_rows / (cfg.batch_size * distributed()[1])))
     what = f"{record.get('kind', 'training')} of {record.get('base_model', 'the model')}"
-    check_schedule(n_steps, cfg.warmup_ratio, what=what)  # before any work
+    if n_steps >= 2:  # one step is checked below against the batches the sampler really makes
+        check_schedule(n_steps, cfg.warmup_ratio, what=what)  # before any work
     run.write_request({**record, "seed": seed, "train": to_dict(cfg)})
     use_eval = evaluator is not None and cfg.eval_steps > 0
     args = SentenceTransformerTrainingArguments(
@@ -135,6 +136,7 @@ def fit_model(
         callbacks=list(callbacks or []),
     )
     silence_printer(trainer)
+    _fit_schedule(trainer, cfg.epochs, what)
     resume_from = run.resume_checkpoint(cfg.resume)
     before = (
         evaluator(model, steps=0)[evaluator.metric_key.removeprefix("eval_")] if use_eval and not resume_from else None
@@ -189,6 +191,22 @@ def fit_model(
         },
         save=lambda: model.save(str(run.model_dir)),
     )
+
+
+def _fit_schedule(trainer: Any, epochs: float, what: str) -> None:
+    """The optimizer steps the trainer will really make (its sampler may drop a short last batch,
+    or group texts by label into fewer batches than rows / batch size): none is one line; a single
+    step runs without warm-up (its linear warm-up would give that one step learning rate 0)."""
+    per_epoch = len(trainer.get_train_dataloader()) // max(1, trainer.args.gradient_accumulation_steps)
+    steps = math.ceil(epochs * per_epoch)
+    if steps < 1:
+        raise ValueError(
+            f"{what}: the batches make no optimizer step (too few texts for one batch);"
+            " give more texts or a smaller train.batch_size"
+        )
+    if steps == 1 and trainer.args.warmup_steps:
+        logger.info("%s: one optimizer step, taken at the peak learning rate (no warm-up)", what)
+        trainer.args.warmup_steps = 0
 
 
 def prepare_run(

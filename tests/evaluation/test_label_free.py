@@ -362,7 +362,7 @@ def test_explore_on_too_few_texts_to_train_on_refuses_before_encoding(tmp_path):
     data = tmp_path / "data"
     r = _cli("explore", str(path), "--set", f"data_dir={data}", "--set", f"runs_dir={tmp_path / 'runs'}", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(
-        "simcse-lab: error: selftrain(minilm) on 11 training texts (train.batch_size=32): the schedule has 1 optimizer"
+        "simcse-lab: error: selftrain(minilm) on 11 training texts (train.batch_size=32): 1 optimizer step, too few"
     )
     assert not (data / "interim" / "embeddings").exists()  # nothing was encoded
     assert not list((tmp_path / "runs").glob("*"))  # and no run folder was begun
