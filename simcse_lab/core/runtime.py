@@ -116,10 +116,18 @@ def busy_cores(sample_s: float = 0.25) -> float:
     return max(0.0, machine - (own1 - own0) / (t1 - t0))
 
 
-def free_cores() -> int:
-    """The cores of this process's affinity that other processes leave free now (at least 1)."""
+_FREE: list[tuple[float, int]] = []  # (when, free cores) of the last reading
+
+
+def free_cores(max_age_s: float = 10.0) -> int:
+    """The cores of this process's affinity that other processes leave free now (at least 1); a
+    reading younger than ``max_age_s`` is reused (the CLI and the run it starts both ask)."""
+    if _FREE and time.monotonic() - _FREE[0][0] < max_age_s:
+        return _FREE[0][1]
     cores = available_cores()
-    return max(1, min(cores, cores - round(busy_cores())))
+    free = max(1, min(cores, cores - round(busy_cores())))
+    _FREE[:] = [(time.monotonic(), free)]
+    return free
 
 
 _CONFIGURED: list[int] = []  # the number the last configure_threads set
