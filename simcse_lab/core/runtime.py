@@ -196,6 +196,10 @@ def configure_threads(n: int | None = None) -> int:
         raise ValueError(f"threads must be >= 1, got {n}")
     _CONFIGURED[:] = [n]
     for var in _ENV:
+        if var == "NUMBA_NUM_THREADS" and "numba" in sys.modules:
+            # numba's pool is sized once; a changed variable after its threads started is an error
+            # at numba's next config reload: the count in use is set below instead
+            continue
         os.environ[var] = str(min(n, cores) if var == "NUMBA_NUM_THREADS" else n)
     if "torch" in sys.modules:
         import torch

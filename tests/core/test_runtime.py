@@ -137,3 +137,21 @@ def test_a_damaged_numba_cache_file_is_a_miss_named_in_a_warning(tmp_path):
     assert r.returncode == 0 and r.stdout.split() == ["5.0", "0"], r.stderr[-2000:]  # compiled again
     assert "numba cache file" in r.stderr and "cannot be read" in r.stderr and "Traceback" not in r.stderr
     assert run().stdout.split() == ["5.0", "1"]  # and saved again
+
+
+def test_threads_chosen_again_leave_numbas_started_pool_alone():
+    """numba sizes its thread pool once; changing NUMBA_NUM_THREADS after its threads started made
+    its next config reload (datashader's import compiles) fail with a RuntimeError."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numba, numpy as np\n"
+        "from simcse_lab.core.runtime import configure_threads\n"
+        "configure_threads(1)\n"
+        "f = numba.njit(parallel=True)(lambda x: x.sum())\nf(np.ones(10))\n"
+        "configure_threads(2)\n"
+        "numba.core.config.reload_config()\nprint(numba.get_num_threads())\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-1500:]
